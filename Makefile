@@ -1,0 +1,48 @@
+# Set-up and entry points. `make demo` and `make test` each do the whole set-up on a fresh machine.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+STAMP := $(VENV)/.installed
+DEB_PACKAGES := dataset-fashion-mnist trans-de-en chromium chromium-driver
+WEB_STAMP := deepnodes/server/static/index.html
+
+.PHONY: setup system web test demo serve bench clean
+
+setup: $(STAMP) system web
+
+# torch first, from its pinned CPU wheel: a plain `torch` requirement would pull a multi-GB CUDA build
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --disable-pip-version-check torch==2.13.0
+	$(PIP) install -q --disable-pip-version-check -e ".[test]"
+	touch $(STAMP)
+
+# Debian packages the datasets, examples and browser tests need (installed when missing; needs root)
+system:
+	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+# the browser editor: built by Vite into the Python package (no built files are committed)
+web: $(WEB_STAMP)
+$(WEB_STAMP): $(shell find web/src -type f 2>/dev/null) web/package.json web/package-lock.json web/index.html
+	@if [ -f web/package.json ]; then cd web && npm ci --no-audit --no-fund --loglevel=error && npm run build; fi
+
+test: setup
+	$(PY) -m pytest -q -ra $(PYTEST_ARGS)
+
+demo: setup
+	$(VENV)/bin/deepnodes run examples/image_classification.json
+
+serve: setup
+	$(VENV)/bin/deepnodes serve --workspace examples
+
+bench: setup
+	$(PY) benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) web/node_modules deepnodes/server/static .cache

@@ -1,0 +1,185 @@
+"""The `deepnodes` command line: run workflows headless, list and describe nodes, serve the editor.
+
+Exit codes: 0 success; 1 a node failed (the message names the node and the cause); 2 an invalid
+workflow file or a bad `--set`. The CLI is a client of the engine: it never executes a node itself.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="deepnodes", description="Build, train and deploy deep-learning models as workflows.")
+    p.add_argument("--version", action="store_true", help="print the version and exit")
+    sub = p.add_subparsers(dest="cmd", metavar="COMMAND")
+
+    r = sub.add_parser("run", help="run a workflow headless")
+    r.add_argument("workflow", help="workflow JSON file")
+    r.add_argument("--set", action="append", default=[], metavar="NODE.OPTION=VALUE",
+                   help="override a node option for this run (value parsed as JSON, else a string); repeatable")
+    r.add_argument("--until", metavar="NODE", help="run only this node and what it needs")
+    r.add_argument("--report", metavar="FILE.json", help="write a JSON report: state, time and results per node")
+    r.add_argument("--save-results", action="store_true",
+                   help="save executed results beside the workflow (WORKFLOW.results/) and reuse them next time")
+    r.add_argument("--device", choices=["auto", "cpu", "cuda"], default=None, help="device for deep-learning nodes")
+    r.add_argument("--quiet", action="store_true", help="no live display")
+    r.add_argument("--debug", action="store_true", help="print tracebacks of failed nodes")
+
+    n = sub.add_parser("nodes", help="list every node type")
+    n.add_argument("--json", action="store_true", help="full descriptions (ports, config schema) as JSON")
+
+    d = sub.add_parser("describe", help="describe one node type")
+    d.add_argument("node_type")
+
+    s = sub.add_parser("serve", help="start the web editor")
+    s.add_argument("workflow", nargs="?")
+    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--port", type=int, default=8765)
+    s.add_argument("--workspace", default=".")
+    s.add_argument("--token", default=None, help=argparse.SUPPRESS)
+    return p
+
+
+def parse_set(expr: str) -> tuple[str, str, object]:
+    """'learner.epochs=3' -> ('learner', 'epochs', 3)."""
+    if "=" not in expr or "." not in expr.split("=", 1)[0]:
+        raise ValueError(f"--set '{expr}' must look like NODE.OPTION=VALUE")
+    lhs, raw = expr.split("=", 1)
+    node_id, path = lhs.split(".", 1)
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        value = raw
+    return node_id, path, value
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.version:
+        from . import __version__
+
+        print(__version__)
+        return 0
+    if args.cmd == "run":
+        return cmd_run(args)
+    if args.cmd == "nodes":
+        return cmd_nodes(args)
+    if args.cmd == "describe":
+        return cmd_describe(args)
+    if args.cmd == "serve":
+        from .server.app import serve
+
+        return serve(args)
+    _parser().print_help()
+    return 0
+
+
+def _err(msg: str) -> None:
+    print(f"error: {msg}", file=sys.stderr)
+
+
+def cmd_nodes(args) -> int:
+    from .core import registry
+
+    nodes = registry.all_nodes()
+    if args.json:
+        print(json.dumps([registry.describe(c) for c in nodes.values()], indent=2))
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(title=f"{len(nodes)} node types", show_lines=False)
+    for col in ("type", "name", "category", "ports"):
+        t.add_column(col)
+    for c in sorted(nodes.values(), key=lambda c: (c.category, c.name)):
+        ports = ", ".join(p.name for p in c.inputs) + " → " + ", ".join(p.name for p in c.outputs)
+        t.add_row(c.type_id, c.name, c.category, ports)
+    Console().print(t)
+    return 0
+
+
+def cmd_describe(args) -> int:
+    from .core import registry
+
+    try:
+        cls = registry.get(args.node_type)
+    except KeyError as e:
+        _err(e.args[0])
+        return 2
+    d = registry.describe(cls)
+    print(f"{d['name']}  ({d['type']})\ncategory: {d['category']}\n\n{d['description']}\n")
+    for kind in ("inputs", "outputs"):
+        print(f"{kind}:")
+        for p in d[kind]:
+            opt = ", optional" if p.get("optional") else ""
+            print(f"  {p['name']} ({p['type']}{opt}) {p['description']}")
+    print("options:")
+    props = d["config_schema"].get("properties", {})
+    for name, prop in props.items():
+        default = prop.get("default", "")
+        print(f"  {name} = {json.dumps(default)}  {prop.get('description', '')}")
+    return 0
+
+
+def cmd_run(args) -> int:
+    from .core import Engine, Workflow, WorkflowError
+
+    try:
+        wf = Workflow.load(args.workflow)
+        for expr in args.set:
+            node_id, path, value = parse_set(expr)
+            wf.set_option(node_id, path, value)
+    except (WorkflowError, ValueError) as e:
+        _err(str(e))
+        return 2
+    device = None if args.device in (None, "auto") else args.device
+    engine = Engine(wf, device=device)
+    results_dir = Path(args.workflow).with_suffix(".results")
+    if args.save_results:
+        engine.load_results(results_dir)
+    if args.until and args.until not in wf.nodes:
+        _err(f"--until: there is no node '{args.until}' in the workflow")
+        return 2
+
+    from .progress import LiveDisplay
+
+    t0 = time.perf_counter()
+    display = LiveDisplay(engine, quiet=args.quiet)
+    try:
+        with display:
+            result = engine.run(until=args.until)
+    except KeyboardInterrupt:
+        engine.cancel()
+        _err("cancelled")
+        return 130
+    elapsed = time.perf_counter() - t0
+    if args.save_results:
+        engine.save_results(results_dir)
+    if args.report:
+        rep = engine.report()
+        rep["ok"] = result.ok
+        rep["seconds"] = elapsed
+        Path(args.report).write_text(json.dumps(rep, indent=2, default=str))
+    for nid in result.failed:
+        st = engine.status[nid]
+        label = wf.nodes[nid].label
+        _err(f"node '{nid}' ({label}) failed: {st.message}")
+        if args.debug and st.traceback:
+            print(st.traceback, file=sys.stderr)
+    idle = [n for n, st in engine.status.items() if st.state == "idle" and (args.until is None or n in wf.ancestors(args.until) | {args.until})]
+    for nid in idle:
+        _err(f"node '{nid}' ({wf.nodes[nid].label}) is not configured: {engine.status[nid].message}")
+    display.summary(result, elapsed)
+    if result.failed or idle:
+        return 1
+    if result.cancelled:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

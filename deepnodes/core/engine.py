@@ -1,0 +1,454 @@
+"""The engine: the only thing that runs nodes.
+
+- `configure()` walks the graph in topological order and computes every node's output specs and cache
+  key from its config and its inputs' keys, without touching data.
+- `run()` executes what is needed (everything, or up to a node), independent branches concurrently,
+  reusing results whose key has not changed.
+- One event stream (`subscribe`) carries node states, progress, log lines and metrics.
+- Cancellation is cooperative (`ctx.check_cancelled()`); a failing node leaves every other result intact
+  and its dependants are reported as not executable.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+import traceback
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from pydantic import ValidationError
+
+from .node import Cancelled, ExecutionContext, Node
+from .ports import PORT_TYPES, port_type_of_spec
+from .workflow import Workflow, WorkflowError, pydantic_message
+
+STATES = ("idle", "configured", "queued", "executing", "executed", "failed")
+RESULTS_FORMAT = "deepnodes.results/1"
+
+
+@dataclass
+class NodeStatus:
+    state: str = "idle"
+    message: str = ""
+    key: str | None = None
+    specs: list[Any] = field(default_factory=list)
+    outputs: list[Any] | None = None
+    scalars: dict[str, Any] = field(default_factory=dict)
+    seconds: float | None = None
+    progress: float | None = None
+    partial: bool = False  # outputs kept from a cancelled or stopped run; re-run executes again
+    traceback: str = ""
+
+    def to_json(self) -> dict:
+        return {"state": self.state, "message": self.message, "seconds": self.seconds,
+                "scalars": self.scalars, "progress": self.progress,
+                "specs": [s.to_json() if hasattr(s, "to_json") else None for s in self.specs]}
+
+
+@dataclass
+class RunResult:
+    ok: bool
+    failed: list[str]
+    cancelled: bool
+    executed: list[str]
+    not_executable: list[str]
+
+
+def error_message(exc: BaseException) -> str:
+    """The one sentence shown to a user for an exception raised inside a node."""
+    if isinstance(exc, ValidationError):
+        e = exc.errors()[0]
+        return f"option '{'.'.join(str(x) for x in e['loc'])}': {e['msg']}"
+    msg = str(exc.args[0]) if exc.args and isinstance(exc.args[0], str) else str(exc)
+    if isinstance(exc, (MemoryError,)):
+        return "ran out of memory; try a smaller batch size or fewer rows"
+    return msg or type(exc).__name__
+
+
+class Engine:
+    def __init__(self, workflow: Workflow, max_workers: int | None = None, device: str | None = None):
+        self.workflow = workflow
+        self.status: dict[str, NodeStatus] = {}
+        self._listeners: list[Callable[[dict], None]] = []
+        self._lock = threading.RLock()
+        self._cancel = threading.Event()
+        self._stops: dict[str, threading.Event] = {}
+        self._saved: dict[str, dict] = {}  # results on disk not yet loaded: node -> entry
+        self._saved_dir: Path | None = None
+        self.max_workers = max_workers or 2
+        self.device = device
+        self.running = False
+
+    # ------------------------------------------------------------------ events
+    def subscribe(self, fn: Callable[[dict], None]) -> Callable[[], None]:
+        self._listeners.append(fn)
+        return lambda: self._listeners.remove(fn) if fn in self._listeners else None
+
+    def emit(self, event: dict) -> None:
+        event.setdefault("time", time.time())
+        for fn in list(self._listeners):
+            try:
+                fn(event)
+            except Exception:  # a broken listener never breaks a run
+                traceback.print_exc()
+
+    def _set_state(self, node_id: str, state: str, message: str | None = None) -> None:
+        st = self.status[node_id]
+        changed = st.state != state or (message is not None and message != st.message)
+        st.state = state
+        if message is not None:
+            st.message = message
+        if changed:
+            self.emit({"type": "state", "node": node_id, "state": state, "message": st.message})
+
+    # ------------------------------------------------------------------ configure
+    def configure(self) -> dict[str, NodeStatus]:
+        """Compute every node's output specs and cache key; returns the statuses."""
+        wf = self.workflow
+        with self._lock:
+            for gone in set(self.status) - set(wf.nodes):
+                del self.status[gone]
+            order = wf.topological_order()
+            for nid in order:
+                st = self.status.setdefault(nid, NodeStatus())
+                if st.state in ("queued", "executing"):
+                    continue
+                self._configure_one(nid, st)
+        return self.status
+
+    def _configure_one(self, nid: str, st: NodeStatus) -> None:
+        wf = self.workflow
+        entry = wf.nodes[nid]
+        try:
+            node = wf.instantiate(nid)
+        except ValidationError as e:
+            return self._unconfigured(nid, st, pydantic_message(e, nid))
+        ups = wf.upstream(nid)
+        specs: list[Any] = []
+        keys: list[str] = []
+        for port in node.inputs:
+            if port.name not in ups:
+                if not port.optional:
+                    return self._unconfigured(nid, st, f"input '{port.name}' is not connected")
+                specs.append(None)
+                keys.append("-")
+                continue
+            src, sport = ups[port.name]
+            sst = self.status.get(src)
+            if sst is None or sst.key is None:
+                return self._unconfigured(nid, st, f"waiting for '{src}' to be configured")
+            idx = _port_index(wf, src, sport)
+            specs.append(sst.specs[idx] if idx < len(sst.specs) else None)
+            keys.append(f"{sst.key}:{sport}")
+        try:
+            out = node.configure(specs)
+            extra = node.signature_extra()
+        except Exception as e:  # noqa: BLE001 - every configure error is shown on the node
+            return self._unconfigured(nid, st, error_message(e), e)
+        if len(out) != len(node.outputs):
+            return self._unconfigured(nid, st, f"configure returned {len(out)} specs for {len(node.outputs)} outputs")
+        key = _hash([entry.type, entry.config, extra, keys, node.cacheable or time.time()])
+        st.specs = list(out)
+        if st.key != key:
+            st.key = key
+            st.outputs = None
+            st.scalars = {}
+            st.seconds = None
+            st.partial = False
+        if st.outputs is None and nid in self._saved and self._saved[nid].get("key") == key:
+            self._restore(nid, st)
+        if st.outputs is not None and not st.partial:
+            self._set_state(nid, "executed", st.message if st.state == "executed" else "")
+        elif st.state != "queued":
+            self._set_state(nid, "configured", "" if st.state != "configured" else st.message)
+
+    def _unconfigured(self, nid: str, st: NodeStatus, message: str, exc: BaseException | None = None) -> None:
+        st.key = None
+        st.specs = []
+        st.outputs = None
+        st.partial = False
+        st.traceback = "".join(traceback.format_exception(exc)) if exc else ""
+        self._set_state(nid, "idle", message)
+
+    # ------------------------------------------------------------------ run
+    def run(self, until: str | None = None, nodes: list[str] | None = None) -> RunResult:
+        """Execute the workflow (or everything up to `until`, or the given nodes and what they need)."""
+        wf = self.workflow
+        with self._lock:
+            if self.running:
+                raise RuntimeError("the workflow is already running")
+            self.running = True
+            self._cancel.clear()
+        try:
+            self.configure()
+            if until is not None:
+                wf._node(until, "--until")
+                wanted = wf.ancestors(until) | {until}
+            elif nodes:
+                wanted = set()
+                for n in nodes:
+                    wf._node(n)
+                    wanted |= wf.ancestors(n) | {n}
+            else:
+                wanted = set(wf.nodes)
+            return self._run(wanted)
+        finally:
+            self.running = False
+
+    def _run(self, wanted: set[str]) -> RunResult:
+        wf = self.workflow
+        order = [n for n in wf.topological_order() if n in wanted]
+        todo = [n for n in order if self.status[n].state != "executed"]
+        failed: list[str] = []
+        executed: list[str] = []
+        blocked: dict[str, str] = {}
+        self.emit({"type": "run", "state": "started", "nodes": todo})
+        for n in todo:
+            if self.status[n].state == "configured":
+                self._set_state(n, "queued", "")
+        pending = list(todo)
+        running: dict[Future, str] = {}
+        cancelled = False
+        with ThreadPoolExecutor(max_workers=self.max_workers, thread_name_prefix="deepnodes") as pool:
+            while pending or running:
+                for n in list(pending):
+                    st = self.status[n]
+                    ups = {src for src, _ in wf.upstream(n).values()}
+                    bad = [u for u in ups if u in failed or u in blocked]
+                    if st.state == "idle" or bad or self._cancel.is_set():
+                        pending.remove(n)
+                        if self._cancel.is_set():
+                            cancelled = True
+                            self._set_state(n, "configured" if st.key else "idle", "cancelled")
+                        elif bad:
+                            why = f"not executed: '{bad[0]}' " + ("failed" if bad[0] in failed else "could not run")
+                            blocked[n] = why
+                            self._set_state(n, "configured" if st.key else "idle", why)
+                        else:
+                            blocked[n] = st.message
+                        continue
+                    if all(self.status[u].state == "executed" for u in ups):
+                        pending.remove(n)
+                        # upstream results may have just changed keys: configure again before running
+                        self._configure_one(n, st)
+                        if st.state == "executed":
+                            continue
+                        if st.state == "idle":
+                            blocked[n] = st.message
+                            continue
+                        self._set_state(n, "executing", "")
+                        running[pool.submit(self._execute, n)] = n
+                if not running:
+                    if pending:  # nothing can start: upstream outside `wanted` is not executed
+                        for n in pending:
+                            blocked[n] = "not executed: an input is not available"
+                            self._set_state(n, self.status[n].state if self.status[n].state != "queued" else "configured",
+                                            blocked[n])
+                        pending.clear()
+                    break
+                done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+                for fut in done:
+                    n = running.pop(fut)
+                    outcome = fut.result()
+                    if outcome == "executed":
+                        executed.append(n)
+                    elif outcome == "cancelled":
+                        cancelled = True
+                    else:
+                        failed.append(n)
+        ok = not failed and not cancelled and not blocked
+        self.emit({"type": "run", "state": "finished", "ok": ok, "failed": failed, "cancelled": cancelled})
+        return RunResult(ok, failed, cancelled, executed, sorted(blocked))
+
+    def _inputs_of(self, nid: str, node: Node) -> list[Any]:
+        ups = self.workflow.upstream(nid)
+        out = []
+        for port in node.inputs:
+            if port.name not in ups:
+                out.append(None)
+                continue
+            src, sport = ups[port.name]
+            out.append(self.output(src, sport))
+        return out
+
+    def _execute(self, nid: str) -> str:
+        st = self.status[nid]
+        node = self.workflow.instantiate(nid)
+        stop = self._stops.setdefault(nid, threading.Event())
+        stop.clear()
+        ctx = ExecutionContext(nid, self._node_emit(nid), self._cancel, stop, self.device)
+        t0 = time.perf_counter()
+        try:
+            inputs = self._inputs_of(nid, node)
+            outputs = node.execute(inputs, ctx)
+            if outputs is None or len(outputs) != len(node.outputs):
+                raise RuntimeError(f"the node returned {0 if outputs is None else len(outputs)} outputs, "
+                                   f"expected {len(node.outputs)}")
+        except Cancelled as c:
+            st.seconds = time.perf_counter() - t0
+            kept = getattr(c, "outputs", None)
+            if kept is not None:
+                st.outputs, st.partial, st.scalars = list(kept), True, dict(ctx.scalars)
+                self._set_state(nid, "configured", "cancelled; the outputs so far are kept but not final")
+            else:
+                self._set_state(nid, "configured", "cancelled")
+            return "cancelled"
+        except Exception as e:  # noqa: BLE001 - every node error is shown on the node
+            st.seconds = time.perf_counter() - t0
+            st.outputs = None
+            st.traceback = traceback.format_exc()
+            self.emit({"type": "log", "node": nid, "level": "error", "line": st.traceback})
+            self._set_state(nid, "failed", error_message(e))
+            return "failed"
+        st.seconds = time.perf_counter() - t0
+        st.outputs = list(outputs)
+        st.scalars = dict(ctx.scalars)
+        st.partial = False
+        st.progress = 1.0
+        specs = []
+        for p, o in zip(node.outputs, outputs):
+            try:
+                specs.append(PORT_TYPES[p.type].io.spec_of(o) if o is not None else None)
+            except Exception:  # noqa: BLE001
+                specs.append(None)
+        # the real specs replace the configured ones where a node could not know them in advance
+        st.specs = [r if r is not None else c for r, c in zip(specs, st.specs or [None] * len(specs))]
+        self._set_state(nid, "executed", "stopped early; the model so far is kept" if stop.is_set() else "")
+        self.emit({"type": "executed", "node": nid, "seconds": st.seconds, "scalars": st.scalars})
+        return "executed"
+
+    def _node_emit(self, nid: str) -> Callable[[dict], None]:
+        def emit(ev: dict) -> None:
+            if ev.get("type") == "progress":
+                self.status[nid].progress = ev.get("fraction")
+            self.emit(ev)
+        return emit
+
+    # ------------------------------------------------------------------ control
+    def cancel(self) -> None:
+        """Ask every running node to stop; they raise `Cancelled` at their next check."""
+        self._cancel.set()
+
+    def request_stop(self, node_id: str) -> None:
+        """Ask one running node (a learner) to finish early and keep what it has."""
+        self._stops.setdefault(node_id, threading.Event()).set()
+
+    def reset(self, node_id: str | None = None) -> None:
+        """Drop the results of `node_id` and everything downstream of it (all results when None)."""
+        ids = set(self.workflow.nodes) if node_id is None else {node_id} | self.workflow.downstream(node_id)
+        for n in ids:
+            st = self.status.get(n)
+            self._saved.pop(n, None)
+            if st is None or st.state in ("queued", "executing"):
+                continue
+            st.outputs, st.scalars, st.seconds, st.partial, st.progress = None, {}, None, False, None
+            if st.state in ("executed", "failed"):
+                self._set_state(n, "configured" if st.key else "idle", "")
+        self.configure()
+
+    def output(self, node_id: str, port: str | int = 0) -> Any:
+        """The object on one output port of an executed node."""
+        st = self.status.get(node_id)
+        if st is None or st.outputs is None:
+            raise WorkflowError(f"node '{node_id}' has not been executed")
+        idx = _port_index(self.workflow, node_id, port)
+        return st.outputs[idx]
+
+    # ------------------------------------------------------------------ reports and saved results
+    def report(self) -> dict:
+        wf = self.workflow
+        nodes = {}
+        for nid in wf.nodes:
+            st = self.status.get(nid, NodeStatus())
+            entry: dict[str, Any] = {"type": wf.nodes[nid].type, "label": wf.nodes[nid].label, "state": st.state,
+                                     "message": st.message, "seconds": st.seconds, "results": st.scalars}
+            if st.outputs is not None:
+                node = wf.instantiate(nid)
+                outs = {}
+                for p, o in zip(node.outputs, st.outputs):
+                    try:
+                        outs[p.name] = PORT_TYPES[p.type].io.summary(o) if o is not None else None
+                    except Exception:  # noqa: BLE001
+                        outs[p.name] = None
+                entry["outputs"] = outs
+            nodes[nid] = entry
+        return {"workflow": wf.name, "nodes": nodes}
+
+    def save_results(self, folder: str | Path) -> Path:
+        """Write every executed node's outputs (Arrow IPC for tables) and a `results.json` index."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        index: dict[str, Any] = {"format": RESULTS_FORMAT, "nodes": {}}
+        for nid, st in self.status.items():
+            if st.state != "executed" or st.outputs is None:
+                continue
+            node = self.workflow.instantiate(nid)
+            files = {}
+            for p, o in zip(node.outputs, st.outputs):
+                if o is None:
+                    continue
+                files[p.name] = PORT_TYPES[p.type].io.save(o, str(folder / f"{nid}.{p.name}"))
+            index["nodes"][nid] = {"key": st.key, "scalars": st.scalars, "seconds": st.seconds, "outputs": files}
+        # keep saved entries of nodes that were not loaded in this session
+        for nid, e in self._saved.items():
+            if nid not in index["nodes"] and nid in self.workflow.nodes and self._saved_dir == folder:
+                index["nodes"][nid] = e
+        tmp = folder / "results.json.tmp"
+        tmp.write_text(json.dumps(index, indent=2, sort_keys=True))
+        tmp.replace(folder / "results.json")
+        return folder
+
+    def load_results(self, folder: str | Path) -> int:
+        """Read a results folder; outputs are restored for nodes whose cache key still matches. Returns how many."""
+        folder = Path(folder)
+        f = folder / "results.json"
+        if not f.exists():
+            return 0
+        data = json.loads(f.read_text())
+        if data.get("format") != RESULTS_FORMAT:
+            return 0
+        self._saved = data.get("nodes", {})
+        self._saved_dir = folder
+        self.configure()
+        return sum(1 for n, st in self.status.items() if st.state == "executed")
+
+    def _restore(self, nid: str, st: NodeStatus) -> None:
+        e = self._saved[nid]
+        node = self.workflow.instantiate(nid)
+        outs = []
+        try:
+            for p in node.outputs:
+                name = e["outputs"].get(p.name)
+                outs.append(PORT_TYPES[p.type].io.load(str(self._saved_dir / name)) if name else None)
+        except Exception as ex:  # noqa: BLE001 - a damaged results file means re-running, not failing
+            self.emit({"type": "log", "node": nid, "level": "warning", "line": f"saved results not reopened: {ex}"})
+            return
+        st.outputs, st.scalars, st.seconds = outs, e.get("scalars", {}), e.get("seconds")
+
+
+def _port_index(wf: Workflow, node_id: str, port: str | int) -> int:
+    from . import registry
+
+    outs = registry.get(wf.nodes[node_id].type).outputs
+    if isinstance(port, int):
+        return port
+    for i, p in enumerate(outs):
+        if p.name == port:
+            return i
+    raise WorkflowError(f"node '{node_id}' has no output port '{port}'")
+
+
+def _hash(obj: Any) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:24]
+
+
+def run_workflow(wf: Workflow, **kw) -> tuple[Engine, RunResult]:
+    eng = Engine(wf)
+    return eng, eng.run(**kw)
+
+
+__all__ = ["Engine", "NodeStatus", "RunResult", "STATES", "error_message", "port_type_of_spec"]

@@ -1,0 +1,299 @@
+"""Workflows: nodes, connections, positions and labels, and their JSON file format.
+
+File format (`"format": "deepnodes.workflow/1"`), keys in a stable order, one node per entry:
+
+    {"format": "deepnodes.workflow/1", "name": "...",
+     "nodes": [{"id": "reader", "type": "deepnodes.data.DatasetReader", "label": "Dataset Reader",
+                "position": [0, 0], "config": {"dataset": "fashion-mnist"}}],
+     "connections": [{"source": "reader", "source_port": "table", "target": "part", "target_port": "table"}]}
+
+Ports are named (a port's index works too). Nothing is pickled.
+"""
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from . import registry
+from .node import Node
+
+FORMAT = "deepnodes.workflow/1"
+SUPPORTED_FORMATS = {FORMAT}
+
+
+class WorkflowError(ValueError):
+    """The workflow file or a change to it is invalid; the message names the node, option or connection."""
+
+
+def pydantic_message(err: ValidationError, node_id: str) -> str:
+    e = err.errors()[0]
+    loc = ".".join(str(x) for x in e["loc"]) or "config"
+    msg = e["msg"]
+    if e["type"] == "extra_forbidden":
+        return f"node '{node_id}' has no option '{loc}'"
+    return f"node '{node_id}' option '{loc}': {msg[0].lower() + msg[1:]}"
+
+
+@dataclass
+class NodeEntry:
+    id: str
+    type: str
+    config: dict = field(default_factory=dict)
+    label: str = ""
+    position: tuple[float, float] = (0.0, 0.0)
+
+    def to_json(self) -> dict:
+        return {"id": self.id, "type": self.type, "label": self.label, "position": list(self.position),
+                "config": self.config}
+
+
+@dataclass(frozen=True)
+class Connection:
+    source: str
+    source_port: str
+    target: str
+    target_port: str
+
+    def to_json(self) -> dict:
+        return {"source": self.source, "source_port": self.source_port, "target": self.target,
+                "target_port": self.target_port}
+
+
+class Workflow:
+    """A graph of nodes. Mutations validate as they go; `instantiate()` builds the `Node` objects."""
+
+    def __init__(self, name: str = "workflow"):
+        self.name = name
+        self.nodes: dict[str, NodeEntry] = {}
+        self.connections: list[Connection] = []
+        self.path: Path | None = None
+
+    # ------------------------------------------------------------------ building
+    def add(self, type_id: str, id: str | None = None, config: dict | None = None, label: str = "",
+            position: tuple[float, float] = (0.0, 0.0)) -> str:
+        """Add a node; returns its id. The config is validated now, so a bad option fails here."""
+        try:
+            cls = registry.get(type_id)
+        except KeyError as e:
+            raise WorkflowError(f"node '{id or type_id}': {e.args[0]}") from None
+        if id is None:
+            base = cls.__name__.lower()
+            i = 1
+            while f"{base}{i}" in self.nodes:
+                i += 1
+            id = f"{base}{i}"
+        if id in self.nodes:
+            raise WorkflowError(f"node id '{id}' is used twice")
+        cfg = self._validated_config(cls, id, config or {})
+        self.nodes[id] = NodeEntry(id, type_id, cfg, label or cls.name, tuple(position))
+        return id
+
+    def _validated_config(self, cls: type[Node], node_id: str, config: dict) -> dict:
+        try:
+            model = cls.Config.model_validate(config)
+        except ValidationError as e:
+            raise WorkflowError(pydantic_message(e, node_id)) from None
+        # keep what the user wrote, normalised through the model (defaults left out, stable JSON)
+        return json.loads(model.model_dump_json(exclude_defaults=True))
+
+    def remove(self, node_id: str) -> None:
+        self._node(node_id)
+        del self.nodes[node_id]
+        self.connections = [c for c in self.connections if node_id not in (c.source, c.target)]
+
+    def set_config(self, node_id: str, config: dict) -> None:
+        entry = self._node(node_id)
+        entry.config = self._validated_config(registry.get(entry.type), node_id, config)
+
+    def set_option(self, node_id: str, path: str, value: Any) -> None:
+        """Set one option (a dotted path into the config), as `--set node.option=value` does."""
+        entry = self._node(node_id, "--set names")
+        cls = registry.get(entry.type)
+        full = cls.Config.model_validate(entry.config).model_dump(mode="json")
+        keys = path.split(".")
+        top = keys[0]
+        if top not in cls.Config.model_fields:
+            opts = ", ".join(cls.Config.model_fields) or "none"
+            raise WorkflowError(f"node '{node_id}' has no option '{top}'; its options are {opts}")
+        cur = full
+        for k in keys[:-1]:
+            if isinstance(cur, list):
+                k = int(k)
+            elif k not in cur or not isinstance(cur[k], (dict, list)):
+                raise WorkflowError(f"node '{node_id}' option '{path}' does not exist")
+            cur = cur[k]
+        last = keys[-1]
+        if isinstance(cur, list):
+            cur[int(last)] = value
+        else:
+            if len(keys) > 1 and last not in cur:
+                raise WorkflowError(f"node '{node_id}' option '{path}' does not exist")
+            cur[last] = value
+        entry.config = self._validated_config(cls, node_id, full)
+
+    def connect(self, source: str, source_port: str | int, target: str, target_port: str | int) -> Connection:
+        s, t = self._node(source, "connection source"), self._node(target, "connection target")
+        scls, tcls = registry.get(s.type), registry.get(t.type)
+        sp = _port(scls.outputs, source_port, f"node '{source}' has no output port '{source_port}'")
+        tp = _port(tcls.inputs, target_port, f"node '{target}' has no input port '{target_port}'")
+        if sp.type != tp.type:
+            raise WorkflowError(
+                f"cannot connect '{source}.{sp.name}' ({sp.type}) to '{target}.{tp.name}' ({tp.type}): "
+                f"a {sp.type} port only connects to a {sp.type} port")
+        for c in self.connections:
+            if c.target == target and c.target_port == tp.name:
+                raise WorkflowError(f"input '{target}.{tp.name}' is already connected to '{c.source}.{c.source_port}'")
+        conn = Connection(source, sp.name, target, tp.name)
+        self.connections.append(conn)
+        if self._has_cycle():
+            self.connections.pop()
+            raise WorkflowError(f"connecting '{source}' to '{target}' would make a cycle")
+        return conn
+
+    def disconnect(self, target: str, target_port: str) -> None:
+        self.connections = [c for c in self.connections if not (c.target == target and c.target_port == target_port)]
+
+    def _node(self, node_id: str, what: str = "node") -> NodeEntry:
+        try:
+            return self.nodes[node_id]
+        except KeyError:
+            have = ", ".join(repr(n) for n in self.nodes) or "none"
+            raise WorkflowError(f"{what}: there is no node '{node_id}' in the workflow (nodes: {have})") from None
+
+    # ------------------------------------------------------------------ graph
+    def upstream(self, node_id: str) -> dict[str, tuple[str, str]]:
+        """target port name -> (source node, source port) for one node."""
+        return {c.target_port: (c.source, c.source_port) for c in self.connections if c.target == node_id}
+
+    def downstream(self, node_id: str) -> set[str]:
+        """All nodes that depend on `node_id`, transitively (not including it)."""
+        out: set[str] = set()
+        todo = [node_id]
+        while todo:
+            n = todo.pop()
+            for c in self.connections:
+                if c.source == n and c.target not in out:
+                    out.add(c.target)
+                    todo.append(c.target)
+        return out
+
+    def ancestors(self, node_id: str) -> set[str]:
+        out: set[str] = set()
+        todo = [node_id]
+        while todo:
+            n = todo.pop()
+            for c in self.connections:
+                if c.target == n and c.source not in out:
+                    out.add(c.source)
+                    todo.append(c.source)
+        return out
+
+    def topological_order(self) -> list[str]:
+        indeg = {n: 0 for n in self.nodes}
+        for c in self.connections:
+            indeg[c.target] += 1
+        ready = [n for n in self.nodes if indeg[n] == 0]
+        order = []
+        while ready:
+            n = ready.pop(0)
+            order.append(n)
+            for c in self.connections:
+                if c.source == n:
+                    indeg[c.target] -= 1
+                    if indeg[c.target] == 0:
+                        ready.append(c.target)
+        if len(order) != len(self.nodes):
+            stuck = sorted(set(self.nodes) - set(order))
+            raise WorkflowError(f"the workflow has a cycle through nodes {', '.join(repr(s) for s in stuck)}")
+        return order
+
+    def _has_cycle(self) -> bool:
+        try:
+            self.topological_order()
+            return False
+        except WorkflowError:
+            return True
+
+    def instantiate(self, node_id: str) -> Node:
+        e = self.nodes[node_id]
+        cls = registry.get(e.type)
+        return cls(cls.Config.model_validate(e.config), label=e.label)
+
+    # ------------------------------------------------------------------ file format
+    def to_json(self) -> dict:
+        return {
+            "format": FORMAT,
+            "name": self.name,
+            "nodes": [e.to_json() for e in self.nodes.values()],
+            "connections": [c.to_json() for c in self.connections],
+        }
+
+    def dumps(self) -> str:
+        return json.dumps(self.to_json(), indent=2, ensure_ascii=False) + "\n"
+
+    def save(self, path: str | Path) -> None:
+        path = Path(path)
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        tmp.write_text(self.dumps(), encoding="utf-8")
+        tmp.replace(path)  # atomic: a failure never leaves half a workflow file
+        self.path = path
+
+    @classmethod
+    def from_json(cls, data: Any) -> "Workflow":
+        if not isinstance(data, dict):
+            raise WorkflowError("the workflow file must hold a JSON object with 'format', 'nodes' and 'connections'")
+        fmt = data.get("format")
+        if fmt not in SUPPORTED_FORMATS:
+            if isinstance(fmt, str) and fmt.startswith("deepnodes.workflow/"):
+                raise WorkflowError(f"the workflow file has format '{fmt}', newer than this DeepNodes reads ({FORMAT}); "
+                                    "update DeepNodes")
+            raise WorkflowError(f"the file is not a DeepNodes workflow: its 'format' is {fmt!r}, expected '{FORMAT}'")
+        wf = cls(data.get("name", "workflow"))
+        for i, n in enumerate(data.get("nodes", [])):
+            if not isinstance(n, dict) or "id" not in n or "type" not in n:
+                raise WorkflowError(f"node entry {i} needs an 'id' and a 'type'")
+            wf.add(n["type"], n["id"], copy.deepcopy(n.get("config", {})), n.get("label", ""),
+                   tuple(n.get("position", (0, 0))))
+        for i, c in enumerate(data.get("connections", [])):
+            try:
+                wf.connect(c["source"], c["source_port"], c["target"], c["target_port"])
+            except (KeyError, TypeError):
+                raise WorkflowError(f"connection {i} needs 'source', 'source_port', 'target' and 'target_port'") from None
+        return wf
+
+    @classmethod
+    def loads(cls, text: str) -> "Workflow":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise WorkflowError(f"the workflow file is not valid JSON: {e.msg} at line {e.lineno}, column {e.colno}") from None
+        return cls.from_json(data)
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Workflow":
+        path = Path(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise WorkflowError(f"there is no workflow file '{path}'") from None
+        wf = cls.loads(text)
+        wf.path = path
+        return wf
+
+
+def _port(ports, key: str | int, msg: str):
+    if isinstance(key, int) or (isinstance(key, str) and key.isdigit()):
+        i = int(key)
+        if 0 <= i < len(ports):
+            return ports[i]
+        raise WorkflowError(msg)
+    for p in ports:
+        if p.name == key:
+            return p
+    names = ", ".join(p.name for p in ports) or "none"
+    raise WorkflowError(f"{msg} (its ports: {names})")
