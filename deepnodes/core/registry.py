@@ -16,6 +16,8 @@ N = TypeVar("N", bound=type)
 
 _REGISTRY: dict[str, type[Node]] = {}
 _discovered = False
+#: node modules that failed to import: module name -> error (shown by `deepnodes nodes`, asserted empty by the tests)
+IMPORT_ERRORS: dict[str, str] = {}
 
 
 def node(type_id: str, *, name: str, category: str, description: str | None = None) -> Callable[[N], N]:
@@ -41,15 +43,18 @@ def discover() -> None:
         return
     import deepnodes.nodes as pkg
 
-    for info in pkgutil.walk_packages(pkg.__path__, pkg.__name__ + "."):
-        importlib.import_module(info.name)
-    try:
-        from importlib.metadata import entry_points
+    for info in pkgutil.walk_packages(pkg.__path__, pkg.__name__ + ".", onerror=lambda name: None):
+        try:
+            importlib.import_module(info.name)
+        except Exception as e:  # noqa: BLE001 - one broken module must not hide every other node
+            IMPORT_ERRORS[info.name] = f"{type(e).__name__}: {e}"
+    from importlib.metadata import entry_points
 
-        for ep in entry_points(group="deepnodes.nodes"):
+    for ep in entry_points(group="deepnodes.nodes"):
+        try:
             ep.load()
-    except Exception:  # a broken plugin must not break the product
-        pass
+        except Exception as e:  # noqa: BLE001 - a broken plugin must not break the product
+            IMPORT_ERRORS[f"plugin {ep.name}"] = f"{type(e).__name__}: {e}"
     _discovered = True
 
 
