@@ -210,17 +210,30 @@ class Engine:
         for n in todo:
             if self.status[n].state == "configured":
                 self._set_state(n, "queued", "")
-        pending = list(todo)
+        pending = set(todo)
+        sources: dict[str, set[str]] = {n: set() for n in todo}
+        children: dict[str, list[str]] = {n: [] for n in wf.nodes}
+        for c in wf.connections:
+            if c.target in sources:
+                sources[c.target].add(c.source)
+                children[c.source].append(c.target)
         running: dict[Future, str] = {}
         cancelled = False
+        rank = {n: i for i, n in enumerate(todo)}
+        look = list(todo)  # nodes whose inputs changed since they were last looked at
         with ThreadPoolExecutor(max_workers=self.max_workers, thread_name_prefix="deepnodes") as pool:
-            while pending or running:
-                for n in list(pending):
+            while look or running:
+                if self._cancel.is_set():
+                    look = sorted(pending, key=rank.get)
+                nxt: list[str] = []
+                for n in sorted(set(look), key=rank.get):
+                    if n not in pending:
+                        continue
                     st = self.status[n]
-                    ups = {src for src, _ in wf.upstream(n).values()}
-                    bad = [u for u in ups if u in failed or u in blocked]
+                    bad = [u for u in sources[n] if u in failed or u in blocked]
                     if st.state == "idle" or bad or self._cancel.is_set():
-                        pending.remove(n)
+                        pending.discard(n)
+                        nxt.extend(children[n])
                         if self._cancel.is_set():
                             cancelled = True
                             self._set_state(n, "configured" if st.key else "idle", "cancelled")
@@ -231,29 +244,33 @@ class Engine:
                         else:
                             blocked[n] = st.message
                         continue
-                    if all(self.status[u].state == "executed" for u in ups):
-                        pending.remove(n)
+                    if all(self.status[u].state == "executed" for u in sources[n]):
+                        pending.discard(n)
                         # upstream results may have just changed keys: configure again before running
                         self._configure_one(n, st)
                         if st.state == "executed":
+                            nxt.extend(children[n])
                             continue
                         if st.state == "idle":
                             blocked[n] = st.message
+                            nxt.extend(children[n])
                             continue
                         self._set_state(n, "executing", "")
                         running[pool.submit(self._execute, n)] = n
+                look = nxt
+                if look:
+                    continue
                 if not running:
-                    if pending:  # nothing can start: upstream outside `wanted` is not executed
-                        for n in pending:
-                            blocked[n] = "not executed: an input is not available"
-                            self._set_state(n, self.status[n].state if self.status[n].state != "queued" else "configured",
-                                            blocked[n])
-                        pending.clear()
+                    for n in sorted(pending, key=rank.get):  # nothing can start: an input outside the run is missing
+                        blocked[n] = "not executed: an input is not available"
+                        self._set_state(n, "configured" if self.status[n].key else "idle", blocked[n])
+                    pending.clear()
                     break
                 done, _ = wait(list(running), return_when=FIRST_COMPLETED)
                 for fut in done:
                     n = running.pop(fut)
                     outcome = fut.result()
+                    look.extend(children[n])
                     if outcome == "executed":
                         executed.append(n)
                     elif outcome == "cancelled":
