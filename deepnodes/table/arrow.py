@@ -211,3 +211,15 @@ def to_pandas(table: pa.Table, max_rows: int | None = None):
 def require_rows(table: pa.Table, node_what: str = "input table") -> None:
     if table.num_rows == 0:
         raise ColumnError(f"the {node_what} is empty; this node needs at least one row")
+
+
+def category_from_codes(codes: np.ndarray, categories: Sequence[str]) -> pa.DictionaryArray:
+    """A dictionary (category) array from integer codes into `categories` (no per-row Python work)."""
+    codes = np.asarray(codes)
+    return pa.DictionaryArray.from_arrays(pa.array(codes.astype(np.int32, copy=False)),
+                                          pa.array(list(categories), type=pa.string()))
+
+
+def category_field(name: str, categories: Sequence[str]) -> pa.Field:
+    """The field of a category column that records its categories (so specs know them at configure time)."""
+    return mark(pa.field(name, pa.dictionary(pa.int32(), pa.string())), "category", categories)

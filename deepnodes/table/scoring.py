@@ -1,0 +1,147 @@
+"""Scoring predictions against the truth: class metrics (scikit-learn) and numeric metrics.
+
+`score_classes` gives accuracy, error rate and Cohen's kappa, a confusion matrix table (one row per
+actual class, one column per predicted class), per-class statistics (TP, FP, TN, FN, precision,
+recall, F1, support) and a one-row overall table. Rows where the truth or the prediction is missing
+are left out and counted. `score_numbers` gives R², MAE, MSE, RMSE and the mean signed difference.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .arrow import spec_of
+from .ops import LABEL_KINDS, NUMBER_KINDS, require_column, require_rows
+from .spec import CATEGORIES_KEY, ColumnError, ColumnSpec, TableSpec
+
+CLASS_STATS_SPEC = TableSpec((
+    ColumnSpec("class", "string", "string"), ColumnSpec("true_positives", "integer", "int64"),
+    ColumnSpec("false_positives", "integer", "int64"), ColumnSpec("true_negatives", "integer", "int64"),
+    ColumnSpec("false_negatives", "integer", "int64"), ColumnSpec("precision", "number", "double"),
+    ColumnSpec("recall", "number", "double"), ColumnSpec("f1", "number", "double"),
+    ColumnSpec("support", "integer", "int64")))
+OVERALL_NAMES = ("accuracy", "error_rate", "cohen_kappa", "correct", "wrong", "rows_ignored",
+                 "macro_precision", "macro_recall", "macro_f1", "weighted_f1")
+OVERALL_SPEC = TableSpec(tuple(ColumnSpec(n, "integer", "int64") if n in ("correct", "wrong", "rows_ignored")
+                               else ColumnSpec(n, "number", "double") for n in OVERALL_NAMES))
+NUMERIC_NAMES = ("r2", "mae", "mse", "rmse", "mean_signed_difference", "rows", "rows_ignored")
+NUMERIC_SPEC = TableSpec(tuple(ColumnSpec(n, "integer", "int64") if n.startswith("rows")
+                               else ColumnSpec(n, "number", "double") for n in NUMERIC_NAMES))
+
+
+def score_classes_spec(spec: TableSpec, truth: str, prediction: str) -> tuple[TableSpec, TableSpec, TableSpec]:
+    t = require_column(spec, truth, "truth_column", LABEL_KINDS)
+    p = require_column(spec, prediction, "prediction_column", LABEL_KINDS)
+    labels = None
+    if t.categories is not None:
+        labels = list(t.categories) + [c for c in (p.categories or ()) if c not in t.categories]
+    cols = [ColumnSpec("actual", "string", "string")]
+    if labels is not None:
+        cols += [ColumnSpec(name, "integer", "int64") for name in labels]
+        confusion = TableSpec(tuple(cols))
+    else:
+        confusion = TableSpec(tuple(cols))  # the class columns are known only once the data is there
+    return confusion, CLASS_STATS_SPEC, OVERALL_SPEC
+
+
+def _labels(col: pa.ChunkedArray) -> np.ndarray:
+    if pa.types.is_dictionary(col.type):
+        col = col.cast(col.type.value_type)
+    if not pa.types.is_string(col.type):
+        col = col.cast(pa.string())
+    return np.asarray(col.to_numpy(zero_copy_only=False), dtype=object)
+
+
+def _categories(table: pa.Table, name: str) -> list[str] | None:
+    import json
+
+    meta = table.schema.field(name).metadata or {}
+    return list(json.loads(meta[CATEGORIES_KEY])) if CATEGORIES_KEY in meta else None
+
+
+@dataclass
+class ClassScores:
+    accuracy: float
+    error_rate: float
+    cohen_kappa: float
+    labels: list[str]
+    confusion: np.ndarray
+    confusion_table: pa.Table
+    class_table: pa.Table
+    overall_table: pa.Table
+
+
+def score_classes(table: pa.Table, truth: str, prediction: str) -> ClassScores:
+    from sklearn.metrics import accuracy_score, cohen_kappa_score, confusion_matrix, precision_recall_fscore_support
+
+    score_classes_spec(spec_of(table), truth, prediction)
+    require_rows(table)
+    y, p = _labels(table.column(truth)), _labels(table.column(prediction))
+    ok = pc.and_(pc.is_valid(table.column(truth)), pc.is_valid(table.column(prediction))).to_numpy(zero_copy_only=False)
+    ignored = int((~ok).sum())
+    y, p = y[ok].astype(str), p[ok].astype(str)
+    if len(y) == 0:
+        raise ColumnError(f"every row misses the truth (column '{truth}') or the prediction (column '{prediction}')")
+    labels = _categories(table, truth) or []
+    seen = set(labels)
+    for extra in sorted(set(np.unique(y)) | set(np.unique(p))):
+        if extra not in seen:
+            labels.append(extra)
+            seen.add(extra)
+    cm = confusion_matrix(y, p, labels=labels)
+    acc = float(accuracy_score(y, p))
+    kappa = float(cohen_kappa_score(y, p, labels=labels))
+    if np.isnan(kappa):
+        kappa = 1.0 if acc == 1.0 else 0.0
+    prec, rec, f1, support = precision_recall_fscore_support(y, p, labels=labels, zero_division=0)
+    tp = np.diag(cm).astype(np.int64)
+    fp = cm.sum(axis=0) - tp
+    fn = cm.sum(axis=1) - tp
+    tn = cm.sum() - tp - fp - fn
+    conf = {"actual": pa.array(labels, pa.string())}
+    for j, name in enumerate(labels):
+        conf[name] = pa.array(cm[:, j].astype(np.int64))
+    class_table = pa.table({"class": pa.array(labels, pa.string()), "true_positives": tp, "false_positives": fp,
+                            "true_negatives": tn, "false_negatives": fn, "precision": prec.astype(np.float64),
+                            "recall": rec.astype(np.float64), "f1": f1.astype(np.float64),
+                            "support": support.astype(np.int64)})
+    correct = int(tp.sum())
+    w = support / support.sum() if support.sum() else support
+    overall = {"accuracy": acc, "error_rate": 1.0 - acc, "cohen_kappa": kappa, "correct": correct,
+               "wrong": int(len(y) - correct), "rows_ignored": ignored, "macro_precision": float(prec.mean()),
+               "macro_recall": float(rec.mean()), "macro_f1": float(f1.mean()), "weighted_f1": float((f1 * w).sum())}
+    overall_table = pa.table({k: pa.array([v], pa.int64() if isinstance(v, int) else pa.float64())
+                              for k, v in overall.items()})
+    return ClassScores(acc, 1.0 - acc, kappa, labels, cm, pa.table(conf), class_table, overall_table)
+
+
+def score_numbers_spec(spec: TableSpec, truth: str, prediction: str) -> TableSpec:
+    require_column(spec, truth, "truth_column", NUMBER_KINDS)
+    require_column(spec, prediction, "prediction_column", NUMBER_KINDS)
+    return NUMERIC_SPEC
+
+
+def score_numbers(table: pa.Table, truth: str, prediction: str) -> dict[str, float]:
+    """R², MAE, MSE, RMSE and mean signed difference (prediction - truth), as a dict and a one-row table."""
+    from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
+
+    score_numbers_spec(spec_of(table), truth, prediction)
+    require_rows(table)
+    y = pc.fill_null(table.column(truth).cast(pa.float64()), float("nan")).to_numpy()
+    p = pc.fill_null(table.column(prediction).cast(pa.float64()), float("nan")).to_numpy()
+    ok = ~(np.isnan(y) | np.isnan(p))
+    y, p = y[ok], p[ok]
+    if len(y) == 0:
+        raise ColumnError(f"every row misses the truth (column '{truth}') or the prediction (column '{prediction}')")
+    mse = float(mean_squared_error(y, p))
+    r2 = float(r2_score(y, p)) if len(y) > 1 else float("nan")
+    return {"r2": r2, "mae": float(mean_absolute_error(y, p)), "mse": mse, "rmse": float(np.sqrt(mse)),
+            "mean_signed_difference": float(np.mean(p - y)), "rows": int(len(y)), "rows_ignored": int((~ok).sum())}
+
+
+def numbers_table(scores: dict) -> pa.Table:
+    return pa.table({k: pa.array([scores[k]], pa.int64() if k.startswith("rows") else pa.float64())
+                     for k in NUMERIC_NAMES})
