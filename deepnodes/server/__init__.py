@@ -1,0 +1,1 @@
+"""The editor's HTTP/WebSocket server: `create_app(workspace, token)` and `serve(args)` (in `app`)."""
