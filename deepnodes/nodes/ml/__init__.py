@@ -1,0 +1,1 @@
+"""Classic machine learning nodes: XGBoost and scikit-learn learners and predictors, model files."""
