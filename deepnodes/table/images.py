@@ -170,3 +170,69 @@ def image_to_tensor(table: pa.Table, column: str, output_column: str = "", size:
             col = col.cast(col.type.value_type)
         x = decode_images(col.to_pylist(), size, mode, column)
     return set_column(table, output_column or column, tensor_array(scale_values(x, scale)))
+
+
+# --------------------------------------------------------------------------- image folders
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+
+
+def _folder(folder) -> "Path":
+    from pathlib import Path
+
+    if not str(folder):
+        raise ValueError("no image folder is set; set option 'path'")
+    p = Path(folder).expanduser()
+    if not p.is_dir():
+        raise FileNotFoundError(f"the image folder '{p}' (option 'path') does not exist")
+    return p
+
+
+def image_folder_classes(folder) -> list[str]:
+    """The class names of an image folder: its subfolders, sorted."""
+    p = _folder(folder)
+    classes = sorted(d.name for d in p.iterdir() if d.is_dir() and not d.name.startswith("."))
+    if not classes:
+        raise ValueError(f"the image folder '{p}' (option 'path') has no subfolders; put each class's images in "
+                         "a subfolder named after the class")
+    return classes
+
+
+def image_folder_files(folder, extensions: Sequence[str] = IMAGE_EXTENSIONS) -> list[tuple[str, "Path"]]:
+    """(class name, file) for every image file, classes and files in sorted order."""
+    p = _folder(folder)
+    exts = {e.lower() if e.startswith(".") else "." + e.lower() for e in extensions}
+    out = []
+    for cls in image_folder_classes(p):
+        for f in sorted((p / cls).rglob("*")):
+            if f.is_file() and f.suffix.lower() in exts:
+                out.append((cls, f))
+    return out
+
+
+def image_folder_spec(folder) -> TableSpec:
+    classes = tuple(image_folder_classes(folder))
+    return TableSpec((ColumnSpec("row_id", "integer", "int64"), ColumnSpec("image", "image", "binary"),
+                      ColumnSpec("label", "integer", "int64"), ColumnSpec("class_name", "category", "string", None, classes),
+                      ColumnSpec("path", "string", "string")))
+
+
+def read_image_folder(folder, extensions: Sequence[str] = IMAGE_EXTENSIONS, limit: int | None = None) -> pa.Table:
+    """One row per image file: encoded bytes (kind 'image'), `label` (index of its subfolder), `class_name`, `path`."""
+    from .arrow import ROW_ID, category_field, category_from_codes, mark
+
+    classes = image_folder_classes(folder)
+    files = image_folder_files(folder, extensions)
+    if limit is not None:
+        files = files[:limit]
+    if not files:
+        raise ValueError(f"the image folder '{folder}' (option 'path') holds no image files with the extensions "
+                         f"{', '.join(extensions)}")
+    index = {c: i for i, c in enumerate(classes)}
+    labels = np.array([index[c] for c, _ in files], dtype=np.int64)
+    data = [f.read_bytes() for _, f in files]
+    schema = pa.schema([pa.field(ROW_ID, pa.int64()), mark(pa.field("image", pa.binary()), "image"),
+                        pa.field("label", pa.int64()), category_field("class_name", classes),
+                        pa.field("path", pa.string())])
+    return pa.Table.from_arrays([pa.array(np.arange(len(files), dtype=np.int64)), pa.array(data, pa.binary()),
+                                 pa.array(labels), category_from_codes(labels, classes),
+                                 pa.array([str(f) for _, f in files], pa.string())], schema=schema)
