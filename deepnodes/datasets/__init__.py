@@ -15,6 +15,7 @@ Importing this package does not import pyarrow or numpy; loaders import them whe
 from .registry import DatasetInfo, check_split, dataset_names, get_dataset, load_dataset, register_dataset
 from .resolver import ChecksumError, DatasetNotFound, cache_dir, fetch, md5_of, resolve_file
 from . import images as _images  # noqa: F401,E402 - registers the built-in image datasets
+from . import text as _text  # noqa: F401,E402 - registers kjv-bible and en-de-pairs (text helper's module)
 
 __all__ = ["DatasetInfo", "check_split", "dataset_names", "get_dataset", "load_dataset", "register_dataset",
            "ChecksumError", "DatasetNotFound", "cache_dir", "fetch", "md5_of", "resolve_file"]

@@ -22,8 +22,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Callable, Sequence
 
-import numpy as np
-
 SPLITS = ("train", "validation", "test", "all")
 
 #: where the Debian package `trans-de-en` puts the Ding dictionary
@@ -43,8 +41,10 @@ class DatasetError(ValueError):
 
 
 # --------------------------------------------------------------------------- splitting
-def split_mask(n: int, split: str, seed: int, validation_fraction: float, test_fraction: float) -> np.ndarray:
-    """Indices (sorted) of the items in `split` of a seeded random partition of `n` items."""
+def split_mask(n: int, split: str, seed: int, validation_fraction: float, test_fraction: float):
+    """Indices (sorted numpy array) of the items in `split` of a seeded random partition of `n` items."""
+    import numpy as np
+
     if split not in SPLITS:
         raise DatasetError(f"split '{split}' is not one of {', '.join(SPLITS)}")
     if not (0 <= validation_fraction < 1 and 0 <= test_fraction < 1 and validation_fraction + test_fraction < 1):
@@ -214,9 +214,9 @@ def tatoeba_pairs(local_folder: str | Path | None = None, base_url: str = "", md
     cached file and every later use checks the cached file against it."""
     from .resolver import ChecksumError, cache_dir, md5_of, resolve_file
 
-    base = base_url or TATOEBA_URL.rsplit("/", 1)[0]
+    bases = [b.strip() for b in base_url.split(",") if b.strip()] or [TATOEBA_URL.rsplit("/", 1)[0]]
     path = resolve_file(TATOEBA_FILE, md5, cache_subdir="tatoeba", local_folder=local_folder,
-                        base_urls=[base], dataset="dataset 'en-de-pairs' (source tatoeba)", progress=progress)
+                        base_urls=bases, dataset="dataset 'en-de-pairs' (source tatoeba)", progress=progress)
     if md5 is None and Path(path).parent == cache_dir() / "tatoeba":
         record = Path(str(path) + ".md5")
         got = md5_of(Path(path))
@@ -315,3 +315,6 @@ def register() -> None:
     register_dataset("en-de-pairs-tatoeba", load_en_de_tatoeba, splits=("train", "validation", "test"),
                      spec=_pairs_spec, description="the Tatoeba/Anki English-German pairs (deu-eng.zip) that KNIME's "
                                                    "translation example uses; downloaded, md5-checked, cached")
+
+
+register()

@@ -133,3 +133,13 @@ def test_tatoeba_not_a_zip(tmp_path):
         T.parse_tatoeba(b"PK\x03\x04garbage")
     with pytest.raises(T.DatasetError, match="no English"):
         T.parse_tatoeba(b"just one column\n")
+
+
+def test_dataset_reader_lists_the_text_datasets():
+    from deepnodes.datasets import dataset_names, get_dataset, load_dataset
+    from deepnodes.table.arrow import spec_of
+
+    assert {"kjv-bible", "en-de-pairs", "en-de-pairs-tatoeba"} <= set(dataset_names())
+    for name, split in (("kjv-bible", "test"), ("en-de-pairs", "validation")):
+        t = load_dataset(name, split, limit=5)
+        assert t.num_rows == 5 and spec_of(t) == get_dataset(name).table_spec()
