@@ -1,0 +1,1 @@
+"""Layer nodes: one node per layer kind of the catalogue (`deepnodes.dl.layers`), grouped by family."""
