@@ -58,7 +58,7 @@ def _ragged_error(p: Path, delimiter, has_header, column_names, skip_rows, quote
     if not bad:
         return None
     row = bad[0]
-    line = row.number + skip_rows if row.number is not None else None
+    line = row.number  # pyarrow counts every physical line, skipped ones included
     where = f"line {line}" if line is not None else f"the row '{row.text}'"
     return ValueError(f"CSV file '{p.name}' has a ragged row at {where}: expected {row.expected_columns} "
                       f"fields, found {row.actual_columns}")
