@@ -264,24 +264,15 @@ def frozen_batchnorms(module) -> list:
 
 
 def regularization_term(network: Network, module) -> Callable[[], Any] | None:
-    """A function giving the layers' regularization loss (l1/l2 options of layer nodes), or None when none."""
+    """A function giving the layers' l1/l2 regularization loss (options of layer nodes), or None when no layer
+    declares any (then training pays nothing for it)."""
     try:
-        from . import build
+        from .layers import regularization_loss
     except ImportError:
         return None
-    fn = getattr(build, "regularization_loss", None)
-    if fn is None:
+    if regularization_loss(module) is None:
         return None
-    try:
-        probe = fn(module)
-    except TypeError:
-        probe = fn(network.spec, module)
-        if probe is None or (not torch.is_tensor(probe) and probe == 0):
-            return None
-        return lambda: fn(network.spec, module)
-    if probe is None or (not torch.is_tensor(probe) and probe == 0):
-        return None
-    return lambda: fn(module)
+    return lambda: regularization_loss(module)
 
 
 def resolve_device(device: str | None) -> torch.device:
