@@ -187,7 +187,11 @@ class LayerBuilder:
         self.seed = seed
 
     def __call__(self, spec: NetworkSpec, seed: int | None = None) -> nn.Module:
-        return build_module(spec, seed=self.seed if seed is None else seed, reuse=self.reuse)
+        # the reused modules are copied: training this network must not change the upstream one
+        import copy
+
+        reuse = {k: copy.deepcopy(v) for k, v in self.reuse.items()}
+        return build_module(spec, seed=self.seed if seed is None else seed, reuse=reuse)
 
 
 def carried_modules(network) -> dict[str, nn.Module]:
@@ -215,7 +219,7 @@ def build_network(network, seed: int | None = None) -> nn.Module:
     trained). The trainer calls this instead of `network.module` so that `seed` decides the initial weights."""
     b = network._builder
     if isinstance(b, LayerBuilder) and not network.metadata.get("trained"):
-        return build_module(network.spec, seed=seed if seed is not None else b.seed, reuse=b.reuse)
+        return b(network.spec, seed=seed)
     return network.module
 
 
