@@ -197,12 +197,12 @@ class LayerBuilder:
 def carried_modules(network) -> dict[str, nn.Module]:
     """The modules a network hands on to layers appended to it, by layer name of `graph.as_graph(network.spec)`.
 
-    - a network from layer nodes, not trained: only what it reuses itself (its own layers start fresh);
-    - a built network with a layer graph (trained, loaded): every layer's module;
-    - an opaque network (no layer graph): its whole module, as layer "module_1".
+    - a built network (trained, loaded, pretrained) with a layer graph: every layer's module;
+    - a built opaque network (no layer graph): its whole module, as layer "module_1";
+    - a network from layer nodes not built yet: only what it reuses itself (its own layers start fresh).
     """
     b = network._builder
-    if isinstance(b, LayerBuilder) and not network.metadata.get("trained"):
+    if not network.built and isinstance(b, LayerBuilder):
         return dict(b.reuse)
     if not network.spec.layers:
         return {"module_1": network.module}
@@ -215,10 +215,9 @@ def carried_modules(network) -> dict[str, nn.Module]:
 
 def build_network(network, seed: int | None = None) -> nn.Module:
     """The module to train: built fresh from the spec with `seed` (reusing carried modules) when the network
-    comes from layer nodes and has not been trained, else the network's own module (pretrained, loaded,
-    trained). The trainer calls this instead of `network.module` so that `seed` decides the initial weights."""
+    comes from layer nodes and is not built yet, else the network's own module (pretrained, loaded, trained). The trainer calls this instead of `network.module` so that `seed` decides the initial weights."""
     b = network._builder
-    if isinstance(b, LayerBuilder) and not network.metadata.get("trained"):
+    if not network.built and isinstance(b, LayerBuilder):
         return b(network.spec, seed=seed)
     return network.module
 

@@ -1,0 +1,84 @@
+"""The `network` port's handler (`NETWORK_IO`): saved results in the native format, specs, and the layer table
+that `deepnodes run --report` and the Network View node show."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from .formats.native import load_network, save_network
+from .spec import fmt_shape
+
+
+def layer_table(network) -> list[dict]:
+    """One row per layer: name, kind, output shape(s), trainable and frozen parameter counts. Built on a
+    temporary module when the network has not been built yet (the network itself is left as it was)."""
+    from .build import LayerBuilder
+
+    spec = network.spec
+    if network.built:
+        module = network.module
+    elif isinstance(network._builder, LayerBuilder) or network._builder is None:
+        module = (network._builder or LayerBuilder())(spec) if spec.layers else None
+    else:
+        module = network.module
+    rows = []
+    if not spec.layers:
+        t, f = _count(module) if module is not None else (0, 0)
+        rows.append({"layer": "(module)", "kind": type(module).__name__ if module is not None else "module",
+                     "output_shape": ", ".join(fmt_shape(o.shape) for o in spec.outputs),
+                     "trainable_params": t, "frozen_params": f})
+        return rows
+    for layer in spec.layers:
+        sub = module.get_submodule(layer.name) if module is not None else None
+        t, f = _count(sub) if sub is not None else (0, 0)
+        rows.append({"layer": layer.name, "kind": layer.kind,
+                     "output_shape": ", ".join(fmt_shape(o.shape) for o in layer.outputs),
+                     "trainable_params": t, "frozen_params": f})
+    return rows
+
+
+def _count(module) -> tuple[int, int]:
+    t = f = 0
+    for p in module.parameters():
+        if p.requires_grad:
+            t += p.numel()
+        else:
+            f += p.numel()
+    return t, f
+
+
+class _NetworkIO:
+    def save(self, network, path: str) -> str:
+        p = Path(path + ".dnn")
+        # a results folder is written by this user; only opaque modules without a factory (a module from a Python
+        # script) are pickled, and reading them back needs DEEPNODES_TRUST_PICKLE=1
+        save_network(network, p, allow_pickle=True)
+        return p.name
+
+    def load(self, path: str):
+        import os
+
+        return load_network(path, trust=os.environ.get("DEEPNODES_TRUST_PICKLE") == "1")
+
+    def spec_of(self, network):
+        return network.spec
+
+    def summary(self, network) -> dict:
+        rows = layer_table(network)
+        return {"inputs": [t.describe() for t in network.spec.inputs],
+                "outputs": [t.describe() for t in network.spec.outputs],
+                "layers": rows,
+                "trainable_params": sum(r["trainable_params"] for r in rows),
+                "frozen_params": sum(r["frozen_params"] for r in rows)}
+
+
+NETWORK_IO = _NetworkIO()
+
+
+def export_onnx(network, path, opset: int = 17, **kw):
+    """See `deepnodes.dl.formats.onnx.export_onnx`."""
+    from .formats.onnx import export_onnx as f
+
+    return f(network, path, opset=opset, **kw)
+
+
+__all__ = ["NETWORK_IO", "save_network", "load_network", "export_onnx", "layer_table"]
