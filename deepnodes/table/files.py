@@ -105,6 +105,10 @@ def csv_schema(path: str | Path, delimiter: str = ",", has_header: bool = True, 
     except pa.ArrowInvalid as e:
         if "Empty CSV file" in str(e):
             raise ValueError(f"CSV file '{p.name}' is empty") from None
+        if "Expected" in str(e) and "columns" in str(e):
+            err = _ragged_error(p, delimiter, has_header, column_names, skip_rows, quote_char)
+            if err is not None:
+                raise err from None
         raise ValueError(f"CSV file '{p.name}' could not be read: {str(e).splitlines()[0]}") from None
     if ROW_ID not in schema.names:
         schema = schema.insert(0, pa.field(ROW_ID, pa.int64()))
@@ -151,10 +155,12 @@ def write_csv(table: pa.Table, path: str | Path, delimiter: str = ",", include_h
     """Write a table as CSV; tensor, image and token columns can't be CSV cells and are refused by name."""
     import pyarrow.csv as pcsv
 
+    from .ops import a_kind
+
     for f in table.schema:
         k = kind_of(f)
         if k in ("tensor", "image", "token_sequence", "other"):
-            raise ColumnError(f"column '{f.name}' is a {k} column, which a CSV file cannot hold; "
+            raise ColumnError(f"column '{f.name}' is {a_kind(k)} column, which a CSV file cannot hold; "
                               "write Parquet or filter the column out first")
     cols = []
     for f, c in zip(table.schema, table.columns):

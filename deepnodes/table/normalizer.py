@@ -64,11 +64,13 @@ class Normalizer(Model):
     # ---------------------------------------------------------------- applying
     def output_spec(self, spec: TableSpec) -> TableSpec:
         """The spec after `apply`, checking that every fitted column is there with the same kind."""
+        from .ops import a_kind
+
         new = []
         for name, p in self.columns.items():
             c = spec.column(name, option="normalizer columns")
             if c.kind not in KINDS or (c.kind == "tensor") != (p["kind"] == "tensor"):
-                raise ColumnError(f"column '{name}' is a {c.kind} column here but was a {p['kind']} column when the "
+                raise ColumnError(f"column '{name}' is {a_kind(c.kind)} column here but was {a_kind(p['kind'])} column when the "
                                   "normalizer was fitted")
             if c.kind == "tensor":
                 new.append(ColumnSpec(name, "tensor", "float", c.shape))

@@ -31,7 +31,7 @@ def require_column(spec: TableSpec, name: str, option: str, kinds: Sequence[str]
         raise ColumnError(f"no column is selected; set option '{option}'")
     col = spec.column(name, option=option)
     if kinds is not None and col.kind not in kinds:
-        raise ColumnError(f"column '{name}' (option '{option}') is a {col.kind} column; "
+        raise ColumnError(f"column '{name}' (option '{option}') is {a_kind(col.kind)} column; "
                           f"it must be {_or(kinds)}")
     return col
 
@@ -41,6 +41,11 @@ def require_columns(spec: TableSpec, names: Sequence[str], option: str,
     if not names:
         raise ColumnError(f"option '{option}' selects no column; choose at least one")
     return [require_column(spec, n, option, kinds) for n in names]
+
+
+def a_kind(kind: str) -> str:
+    """'an integer', 'a tensor': the kind with its article, for messages."""
+    return ("an " if kind[:1] in "aeiou" else "a ") + kind
 
 
 def _or(kinds: Sequence[str]) -> str:
@@ -100,11 +105,11 @@ def filter_rows_spec(spec: TableSpec, column: str, operator: str) -> TableSpec:
     if operator not in OPERATORS:
         raise ValueError(f"option 'operator' is '{operator}'; it must be one of {', '.join(OPERATORS)}")
     if col.kind in ("tensor", "image", "token_sequence", "other"):
-        raise ColumnError(f"column '{column}' (option 'column') is a {col.kind} column; a row filter compares "
+        raise ColumnError(f"column '{column}' (option 'column') is {a_kind(col.kind)} column; a row filter compares "
                           "numbers, strings, categories or booleans")
     if operator in ("contains", "matches") and col.kind not in ("string", "category"):
         raise ColumnError(f"operator '{operator}' needs a string or category column, but column '{column}' "
-                          f"(option 'column') is a {col.kind} column")
+                          f"(option 'column') is {a_kind(col.kind)} column")
     return spec
 
 
@@ -157,7 +162,7 @@ def _codes(table: pa.Table, column: str, option: str = "column") -> np.ndarray:
     col = get_column(table, column, option)
     kind = kind_of(table.schema.field(column))
     if kind in ("tensor", "image", "token_sequence", "other"):
-        raise ColumnError(f"column '{column}' (option '{option}') is a {kind} column; stratifying needs a "
+        raise ColumnError(f"column '{column}' (option '{option}') is {a_kind(kind)} column; stratifying needs a "
                           "category, string, integer or boolean column")
     if pa.types.is_dictionary(col.type):
         col = col.cast(col.type.value_type)

@@ -170,6 +170,8 @@ class TableWriter(Node):
         return "parquet" if Path(self.config.path).suffix.lower() in (".parquet", ".pq") else "csv"
 
     def configure(self, specs):
+        from deepnodes.table.ops import a_kind
+
         c = self.config
         if not c.path:
             raise NodeError("no output file is set; set option 'path'")
@@ -180,7 +182,7 @@ class TableWriter(Node):
         if self._format() == "csv" and spec is not None:
             for col in spec.columns:
                 if col.kind in ("tensor", "image", "token_sequence", "other") and (c.include_row_id or col.name != "row_id"):
-                    raise NodeError(f"column '{col.name}' is a {col.kind} column, which a CSV file cannot hold; "
+                    raise NodeError(f"column '{col.name}' is {a_kind(col.kind)} column, which a CSV file cannot hold; "
                                     "set option 'format' to parquet or filter the column out")
         return []
 

@@ -101,6 +101,7 @@ class NormalizerApply(Node):
 
     def configure(self, specs):
         from deepnodes.table.normalizer import KINDS
+        from deepnodes.table.ops import a_kind
         from deepnodes.table.spec import ColumnError, ColumnSpec
 
         model, spec = specs
@@ -113,7 +114,7 @@ class NormalizerApply(Node):
         for name in model.info.get("columns", []):
             col = spec.column(name, option="normalizer columns")
             if col.kind not in KINDS:
-                raise ColumnError(f"column '{name}' is a {col.kind} column; the normalizer needs a number, integer "
+                raise ColumnError(f"column '{name}' is {a_kind(col.kind)} column; the normalizer needs a number, integer "
                                   "or tensor column")
             new.append(ColumnSpec(name, "tensor", "float", col.shape) if col.kind == "tensor"
                        else ColumnSpec(name, "number", "double"))
