@@ -18,11 +18,14 @@ table costs no extra copy; `Converted.dtype` says what the network wants.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from deepnodes.table.spec import ColumnError, ColumnSpec, TableSpec
 
 from .spec import TensorSpec, fmt_shape
+
+if TYPE_CHECKING:
+    from .network import Network
 
 CONVERTERS = ("auto", "tensor", "numbers", "one_hot", "tokens", "class_index")
 NUMERIC_KINDS = ("number", "integer", "boolean")
@@ -127,6 +130,30 @@ def check_binding(spec: TableSpec, binding: Binding, tensor: TensorSpec) -> str:
             raise ColumnError(f"column '{c.name}' holds token sequences but {_what(tensor, binding.role)} has "
                               f"shape {fmt_shape(want)}; a per-step target needs an output of shape (T, classes)")
     return conv
+
+
+def output_activation(network: Network, i: int) -> str | None:
+    """The activation that ends output `i` ('softmax', 'sigmoid', 'linear', ...) when the spec says, else None."""
+    spec = network.spec
+    acts = network.metadata.get("output_activations")
+    if acts and i < len(acts):
+        return acts[i]
+    if not spec.output_layers or i >= len(spec.output_layers):
+        return None
+    name = spec.output_layers[i].split(":")[0]
+    try:
+        entry = spec.layer(name)
+    except KeyError:
+        return None
+    kind = entry.kind.split(".")[-1].lower()
+    if kind in ("softmax", "sigmoid"):
+        return kind
+    act = entry.config.get("activation")
+    if isinstance(act, str):
+        return act.lower()
+    if kind in ("dense", "conv1d", "conv2d", "conv3d", "timedistributed"):
+        return "linear"
+    return None
 
 
 # --------------------------------------------------------------------------- execute time
@@ -263,7 +290,7 @@ def convert(table, binding: Binding, tensor: TensorSpec, *, class_names: Sequenc
 
     from deepnodes.table.arrow import numbers_to_numpy, spec_of, to_torch
 
-    conv = check_binding(spec_of(table), binding, tensor) if check else binding.converter
+    conv = check_binding(spec_of(table), binding, tensor)  # cheap: resolves "auto" and checks the spec
     name = binding.columns[0]
     want = _torch_dtype(tensor.dtype)
     if conv == "tensor":
@@ -293,7 +320,70 @@ def convert(table, binding: Binding, tensor: TensorSpec, *, class_names: Sequenc
             return Converted(data, data.dtype, conv, names, n)
         return Converted(codes, torch.int64, conv, names, n)
     if conv == "tokens":
-        length = tensor.shape[0] if tensor.shape and binding.role == "input" else (tensor.shape[0] if tensor.shape else None)
+        length = tensor.shape[0] if tensor.shape else None
         data = pad_tokens(table, name, length, binding.pad_value)
+        if binding.role == "target" and len(tensor.shape) == 2 and tensor.shape[1] and data.numel():
+            v, hi = tensor.shape[1], int(data.max())
+            if hi >= v or int(data.min()) < 0:
+                raise ColumnError(f"column '{name}' (option '{binding.option}') has token id {hi}, but "
+                                  f"{_what(tensor, binding.role)} has {v} units (ids 0 to {v - 1}); use an output "
+                                  f"layer with as many units as the dictionary has tokens")
         return Converted(data, torch.int64, conv)
     raise ColumnError(f"unknown converter '{conv}' (option '{binding.option}')")
+
+
+# --------------------------------------------------------------------------- bindings from node options
+def _entries(configured) -> list[dict]:
+    out = []
+    for c in configured or []:
+        out.append(c.model_dump() if hasattr(c, "model_dump") else dict(c))
+    return out
+
+
+def bind(spec: TableSpec, tensors: Sequence[TensorSpec], configured, *, role: str = "input",
+         option: str = "inputs", key: str = "network_input") -> list[tuple[Binding, TensorSpec, dict] | None]:
+    """Match node options (a list of {columns, converter, pad_value, network_input/-output, ...}) to the
+    network's inputs (role 'input': every input needs one) or outputs (role 'target': outputs without an
+    entry get no loss). An empty list binds by name: a column called like the tensor, or, for a single
+    input, the table's only tensor column. Raises worded `ColumnError`s."""
+    entries = _entries(configured)
+    names = [t.name for t in tensors]
+    what = "network input" if role == "input" else "network output"
+    out: list[tuple[Binding, TensorSpec, dict] | None] = [None] * len(tensors)
+    if not entries:
+        for i, t in enumerate(tensors):
+            if t.name in spec:
+                out[i] = (Binding((t.name,), "auto", 0, role, option), t, {})
+            elif role == "input" and len(tensors) == 1:
+                tens = [c.name for c in spec.columns if c.kind in ("tensor", "image")]
+                if len(tens) == 1:
+                    out[i] = (Binding((tens[0],), "auto", 0, role, option), t, {})
+            if out[i] is None and role == "input":
+                raise ColumnError(f"option '{option}': say which column feeds {what} '{t.name}' "
+                                  f"{fmt_shape(t.shape)}; the table has no column of that name")
+        if role == "target" and not any(out):
+            raise ColumnError(f"option '{option}': say which column holds the target of {what} "
+                              f"{', '.join(repr(n) for n in names)}")
+        return out
+    if len(entries) > len(tensors):
+        raise ColumnError(f"option '{option}' has {len(entries)} entries but the network has {len(tensors)} "
+                          f"{what}{'s' if len(tensors) > 1 else ''} ({', '.join(repr(n) for n in names)})")
+    for j, e in enumerate(entries):
+        target = e.get(key) or ""
+        if target:
+            if target not in names:
+                raise ColumnError(f"option '{option}': the network has no {what.split()[1]} '{target}'; its "
+                                  f"{what.split()[1]}s are {', '.join(repr(n) for n in names)}")
+            i = names.index(target)
+        else:
+            i = j
+        if out[i] is not None:
+            raise ColumnError(f"option '{option}' gives {what} '{names[i]}' twice")
+        cols = tuple(e.get("columns") or ())
+        out[i] = (Binding(cols, e.get("converter", "auto"), int(e.get("pad_value", 0)), role, option), tensors[i], e)
+    if role == "input":
+        missing = [names[i] for i, b in enumerate(out) if b is None]
+        if missing:
+            raise ColumnError(f"option '{option}' says nothing about {what} "
+                              f"{', '.join(repr(m) for m in missing)}; give one entry per {what}")
+    return out

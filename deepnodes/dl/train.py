@@ -22,7 +22,7 @@ import torch.nn.functional as F
 
 from deepnodes.core.node import Cancelled
 
-from .convert import Converted
+from .convert import Converted, output_activation
 from .network import Network
 from .options import LOSSES, TrainingOptions
 
@@ -49,30 +49,6 @@ class LossSpec:
     def __post_init__(self):
         if self.name not in LOSSES:
             raise ValueError(f"unknown loss '{self.name}'; choose one of {', '.join(LOSSES)}")
-
-
-def output_activation(network: Network, i: int) -> str | None:
-    """The activation that ends output `i` ('softmax', 'sigmoid', 'linear', ...) when the spec says, else None."""
-    spec = network.spec
-    acts = network.metadata.get("output_activations")
-    if acts and i < len(acts):
-        return acts[i]
-    if not spec.output_layers or i >= len(spec.output_layers):
-        return None
-    name = spec.output_layers[i].split(":")[0]
-    try:
-        entry = spec.layer(name)
-    except KeyError:
-        return None
-    kind = entry.kind.split(".")[-1].lower()
-    if kind in ("softmax", "sigmoid"):
-        return kind
-    act = entry.config.get("activation")
-    if isinstance(act, str):
-        return act.lower()
-    if kind in ("dense", "conv1d", "conv2d", "conv3d", "timedistributed"):
-        return "linear"
-    return None
 
 
 def _logits(loss: LossSpec, act: str | None) -> bool:
@@ -352,6 +328,11 @@ def train(network: Network, x: Sequence, y: Sequence, opts: TrainingOptions | No
     net = network.copy()
     if not net.built:
         net.metadata["seed"] = opts.seed
+        if net._builder is not None:
+            try:  # the layer catalogue's builder seeds each layer from (seed, layer name)
+                net._module = net._builder(net.spec, seed=opts.seed)
+            except TypeError:
+                pass
     module = net.module
     module.to(dev)
     apply_freezing(net, module)
@@ -594,6 +575,7 @@ def _finish(net: Network, result: TrainResult, opts: TrainingOptions, x, y) -> N
     md = net.metadata
     md["history"] = list(md.get("history", [])) + result.history
     md["seed"] = md.get("seed", opts.seed)
+    md["trained"] = True
     md["training"] = {"epochs": result.epochs_done, "optimizer": opts.optimizer,
                       "learning_rate": opts.learning_rate, "batch_size": opts.batch_size, "seed": opts.seed}
     for t in y:

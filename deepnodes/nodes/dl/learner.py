@@ -1,0 +1,167 @@
+"""Network Learner: trains a network on a table (the work is in `deepnodes.dl.train`)."""
+from __future__ import annotations
+
+from pydantic import Field
+
+from deepnodes.core import In, Node, NodeConfig, NodeError, Out, node
+from deepnodes.dl.options import InputColumns, TargetColumns, TrainingOptions
+
+HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr", "seconds", "samples_per_s")
+
+
+@node("deepnodes.dl.NetworkLearner", name="Network Learner", category="Deep Learning/Train and Execute")
+class NetworkLearner(Node):
+    """Trains a network on a table: one entry in 'inputs' per network input (its column(s) and converter),
+    one in 'targets' per trained output (column, converter and loss). Emits per-batch and per-epoch
+    metrics (loss, accuracy, val_loss, val_accuracy, lr, samples/s) for the learning monitor; Stop ends
+    training and keeps the current model; cancelling keeps the model of the last complete epoch.
+    The input network is not changed; the trained copy carries its history, seed and class names."""
+
+    inputs = [In("network", "network", "the network to train"),
+              In("table", "table", "the training rows"),
+              In("validation", "table", "rows for val_loss / val_accuracy (optional)", optional=True)]
+    outputs = [Out("network", "network", "the trained network"),
+               Out("history", "table", "one row per epoch: loss, accuracy, validation metrics, learning rate")]
+
+    class Config(NodeConfig, TrainingOptions):
+        inputs: list[InputColumns] = Field(default_factory=list, description="one entry per network input: "
+                                           "column(s) and converter; empty = the column named like the input, "
+                                           "or the table's only tensor column")
+        targets: list[TargetColumns] = Field(default_factory=list, description="one entry per trained network "
+                                             "output: target column(s), converter and loss")
+
+    def _bindings(self, net_spec, table_spec):
+        from deepnodes.dl.convert import bind, check_binding
+
+        ins = bind(table_spec, net_spec.inputs, self.config.inputs, role="input", option="inputs")
+        outs = bind(table_spec, net_spec.outputs, self.config.targets, role="target", option="targets",
+                    key="network_output")
+        for b in ins + outs:
+            if b is not None:
+                check_binding(table_spec, b[0], b[1])
+        return ins, outs
+
+    def configure(self, specs):
+        from deepnodes.table.spec import ColumnSpec, TableSpec
+
+        net, table, val = specs
+        if net is None or table is None:
+            return [None, None]
+        _, outs = self._bindings(net, table)
+        if val is not None:
+            self._bindings(net, val)
+        cols = ["epoch", "loss"]
+        if any(o is not None for o in outs):
+            cols.append("accuracy")
+        if val is not None:
+            cols += ["val_loss", "val_accuracy"]
+        cols += ["lr", "seconds", "samples_per_s"]
+        history = TableSpec(tuple(ColumnSpec(c, "integer" if c == "epoch" else "number",
+                                             "int64" if c == "epoch" else "double") for c in cols))
+        return [net, history]
+
+    def execute(self, inputs, ctx):
+        from deepnodes.core import Cancelled
+        from deepnodes.dl.convert import convert
+        from deepnodes.dl.train import (LossSpec, TrainingCancelled, TrainingError, default_loss, history_table,
+                                        output_activation, train)
+        from deepnodes.table.arrow import require_rows, spec_of
+
+        network, table, val = inputs
+        c = self.config
+        require_rows(table, "training table")
+        ins, outs = self._bindings(network.spec, spec_of(table))
+        if val is not None:
+            self._bindings(network.spec, spec_of(val))
+        ctx.progress(0.0, "converting the table")
+        x = [convert(table, b, t, check=False) for b, t, _ in ins]
+        y, losses = [], []
+        class_names = None
+        for i, o in enumerate(outs):
+            if o is None:
+                y.append(None)
+                losses.append(None)
+                continue
+            b, t, e = o
+            yt = convert(table, b, t, check=False)
+            class_names = class_names or yt.classes
+            y.append(yt)
+            act = output_activation(network, i)
+            name = e.get("loss", "auto")
+            if name == "auto":
+                name = default_loss(yt, t.shape, act)
+            losses.append(LossSpec(name, e.get("from_logits"), _class_weights(e.get("class_weights") or {}, yt, t),
+                                   e.get("label_smoothing", 0.0),
+                                   b.pad_value if yt.converter == "tokens" and e.get("mask_padding", True) else None,
+                                   e.get("loss_weight", 1.0), e.get("huber_delta", 1.0)))
+        vx = vy = None
+        if val is not None and val.num_rows:
+            vx = [convert(val, b, t, check=False, class_names=x[i].classes) for i, (b, t, _) in enumerate(ins)]
+            vy = [None if o is None else convert(val, o[0], o[1], check=False,
+                                                 class_names=y[i].classes if y[i] is not None else None)
+                  for i, o in enumerate(outs)]
+
+        epochs = c.epochs
+
+        def on_batch(ev):
+            done = (ev["epoch"] - 1 + ev["batch"] / ev["batches"]) / epochs
+            v = ev["values"]
+            ctx.metrics(v, step=ev["step"], epoch=ev["epoch"], kind="batch")
+            msg = f"epoch {ev['epoch']}/{epochs} batch {ev['batch']}/{ev['batches']} loss {v['loss']:.4f}"
+            if "accuracy" in v:
+                msg += f" acc {v['accuracy']:.3f}"
+            ctx.progress(done, msg)
+
+        def on_epoch(ev):
+            v = {k: val_ for k, val_ in ev["values"].items() if k != "epoch" and isinstance(val_, (int, float))}
+            ctx.metrics(v, step=ev["step"], epoch=ev["epoch"], kind="epoch")
+            ctx.log(f"epoch {ev['epoch']}/{epochs}: " + ", ".join(
+                f"{k} {val_:.4g}" for k, val_ in v.items() if k not in ("seconds",)))
+
+        opts = TrainingOptions.model_validate(c.model_dump(include=set(TrainingOptions.model_fields)))
+        try:
+            res = train(network, x, y, opts, losses, val_x=vx, val_y=vy, on_batch=on_batch, on_epoch=on_epoch,
+                        should_stop=lambda: ctx.stop_requested, check_cancelled=ctx.check_cancelled, log=ctx.log,
+                        device=ctx.device)
+        except TrainingCancelled as e:
+            r = e.result
+            cancelled = Cancelled()
+            cancelled.outputs = [r.network, history_table(r.history)]
+            raise cancelled from None
+        except TrainingError as e:
+            raise NodeError(str(e)) from None
+        if class_names and "class_names" not in res.network.metadata:
+            res.network.metadata["class_names"] = list(class_names)
+        if res.history:
+            last = [h for h in res.history if not h.get("partial")] or res.history
+            for k in ("loss", "accuracy", "val_loss", "val_accuracy"):
+                if k in last[-1]:
+                    ctx.result(k, round(float(last[-1][k]), 6))
+        ctx.result("epochs", len([h for h in res.history if not h.get("partial")]))
+        if res.stopped:
+            ctx.log(f"training ended early: {res.stopped}")
+        return [res.network, history_table(res.history)]
+
+
+def _class_weights(weights: dict, target, tensor) -> list[float] | None:
+    """Class weights keyed by class index or name -> a list over the output's units."""
+    if not weights:
+        return None
+    n = target.num_classes or (tensor.shape[-1] if tensor.shape else None)
+    if not n:
+        raise NodeError("option 'targets.class_weights' needs a class target (an output with one unit per class)")
+    out = [1.0] * n
+    names = target.classes or []
+    for k, w in weights.items():
+        if k in names:
+            i = names.index(k)
+        elif str(k).lstrip("-").isdigit():
+            i = int(k)
+        else:
+            have = ", ".join(repr(x) for x in names) if names else f"indices 0 to {n - 1}"
+            raise NodeError(f"option 'targets.class_weights' names class '{k}', which the target does not have; "
+                            f"its classes are {have}")
+        if not 0 <= i < n:
+            raise NodeError(f"option 'targets.class_weights' names class {i}, but the output has {n} units")
+        out[i] = float(w)
+    return out

@@ -1,0 +1,50 @@
+"""The image-classification workflow built from Python (the examples' JSON files are written from it)."""
+from __future__ import annotations
+
+from deepnodes.core import Workflow
+
+# the seed CNN: Conv 32 3x3 ReLU -> MaxPool 2 -> Conv 64 3x3 ReLU -> MaxPool 2 -> Flatten -> Dropout 0.5 -> Dense 10 softmax
+CNN = [
+    ("conv1", "deepnodes.layers.Conv2D", {"filters": 32, "kernel_size": 3, "activation": "relu"}),
+    ("pool1", "deepnodes.layers.MaxPooling2D", {"pool_size": 2}),
+    ("conv2", "deepnodes.layers.Conv2D", {"filters": 64, "kernel_size": 3, "activation": "relu"}),
+    ("pool2", "deepnodes.layers.MaxPooling2D", {"pool_size": 2}),
+    ("flatten", "deepnodes.layers.Flatten", {}),
+    ("dropout", "deepnodes.layers.Dropout", {"rate": 0.5}),
+    ("dense", "deepnodes.layers.Dense", {"units": 10, "activation": "softmax"}),
+]
+
+LEARNER = {"epochs": 12, "batch_size": 128, "optimizer": "adam", "learning_rate": 0.001, "seed": 1,
+           "targets": [{"columns": ["class_name"], "loss": "sparse_categorical_crossentropy"}]}
+
+
+def image_classification(dataset: str = "fashion-mnist", name: str = "image_classification",
+                         train: dict | None = None, test: dict | None = None, learner: dict | None = None) -> Workflow:
+    """Dataset Reader (train, test) -> Image to Tensor -> CNN from layer nodes -> Network Learner ->
+    Network Executor -> Scorer."""
+    wf = Workflow(name)
+    wf.add("deepnodes.data.DatasetReader", "train_data", {"dataset": dataset, "split": "train", **(train or {})},
+           label="Training images", position=(0, 0))
+    wf.add("deepnodes.data.DatasetReader", "test_data", {"dataset": dataset, "split": "test", **(test or {})},
+           label="Test images", position=(0, 300))
+    for i, src in enumerate(("train", "test")):
+        wf.add("deepnodes.data.ImageToTensor", f"{src}_tensor", {"column": "image", "scale": "unit"},
+               label=f"{src.title()} tensors", position=(200, 300 * i))
+        wf.connect(f"{src}_data", "table", f"{src}_tensor", "table")
+    wf.add("deepnodes.layers.Input", "input", {"shape": [1, 28, 28], "name": "image"}, label="Input 1×28×28",
+           position=(0, 150))
+    prev = "input"
+    for i, (nid, typ, cfg) in enumerate(CNN):
+        wf.add(typ, nid, cfg, position=(100 * (i + 1), 150))
+        wf.connect(prev, "network", nid, "input")
+        prev = nid
+    wf.add("deepnodes.dl.NetworkLearner", "learner", {**LEARNER, **(learner or {})}, position=(900, 50))
+    wf.connect(prev, "network", "learner", "network")
+    wf.connect("train_tensor", "table", "learner", "table")
+    wf.add("deepnodes.dl.NetworkExecutor", "executor", {"batch_size": 1024}, position=(1100, 200))
+    wf.connect("learner", "network", "executor", "network")
+    wf.connect("test_tensor", "table", "executor", "table")
+    wf.add("deepnodes.data.Scorer", "scorer", {"truth_column": "class_name", "prediction_column": "prediction"},
+           position=(1300, 200))
+    wf.connect("executor", "table", "scorer", "table")
+    return wf
