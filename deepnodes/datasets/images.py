@@ -28,7 +28,8 @@ FASHION_FILES = {
 MNIST_MIRRORS = ("https://ossci-datasets.s3.amazonaws.com/mnist",
                  "https://storage.googleapis.com/cvdf-datasets/mnist")
 FASHION_MIRRORS = ("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com",)
-FASHION_SYSTEM_DIRS = ("/usr/share/datasets/fashion-mnist",)  # Debian: dataset-fashion-mnist
+FASHION_PACKAGE = "dataset-fashion-mnist"  # Debian
+FASHION_SYSTEM_DIRS = ("/usr/share/datasets/fashion-mnist",)  # where that package puts the files
 
 MNIST_CLASSES = tuple(str(i) for i in range(10))
 FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
@@ -110,7 +111,9 @@ def load_mnist(split: str = "all", local_folder=None, limit: int | None = None, 
 def load_fashion_mnist(split: str = "all", local_folder=None, limit: int | None = None, base_url: str = "",
                        progress=None):
     """Fashion-MNIST (Zalando article images, 60,000 train + 10,000 test, 28×28)."""
-    dirs = () if base_url else FASHION_SYSTEM_DIRS
+    from .resolver import package_dirs
+
+    dirs = () if base_url else (*FASHION_SYSTEM_DIRS, *package_dirs(FASHION_PACKAGE))
     return load_idx_dataset("fashion-mnist", FASHION_FILES, FASHION_CLASSES,
                             _mirrors(base_url, "DEEPNODES_FASHION_MNIST_URL", FASHION_MIRRORS), "fashion-mnist",
                             split, local_folder, limit, system_dirs=dirs, progress=progress)

@@ -68,4 +68,10 @@ def load_dataset(name: str, split: str = "all", local_folder: str | None = None,
     """The dataset `name` as a pyarrow Table."""
     info = get_dataset(name)
     check_split(info, split)
+    if kw:  # optional extras (e.g. progress=callable(done_bytes, total_bytes)) only go to loaders that take them
+        import inspect
+
+        params = inspect.signature(info.loader).parameters
+        if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+            kw = {k: v for k, v in kw.items() if k in params}
     return info.loader(split=split, local_folder=local_folder or None, limit=limit, base_url=base_url, **kw)

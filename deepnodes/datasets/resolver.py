@@ -10,6 +10,7 @@ place, so a corrupted or interrupted download never leaves a file behind.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import tempfile
@@ -33,6 +34,24 @@ def cache_dir() -> Path:
     """The user cache folder: `$DEEPNODES_CACHE`, else `~/.cache/deepnodes`."""
     env = os.environ.get("DEEPNODES_CACHE")
     return Path(env).expanduser() if env else Path.home() / ".cache" / "deepnodes"
+
+
+@functools.lru_cache(maxsize=None)
+def package_dirs(package: str) -> tuple[str, ...]:
+    """Folders holding files of an installed Debian package (`dpkg -L`); empty when not installed or no dpkg."""
+    import shutil
+    import subprocess
+
+    if shutil.which("dpkg") is None:
+        return ()
+    try:
+        out = subprocess.run(["dpkg", "-L", package], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return ()
+    if out.returncode != 0:
+        return ()
+    dirs = {str(Path(line).parent) for line in out.stdout.splitlines() if line.endswith(".gz") and "/doc/" not in line}
+    return tuple(sorted(dirs))
 
 
 def md5_of(path: Path) -> str:

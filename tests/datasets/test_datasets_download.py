@@ -127,3 +127,20 @@ def test_dead_mirror_falls_back_and_offline_error_is_one_sentence(server, cache)
     msg = str(e.value)
     assert msg.startswith("tiny file 'other.gz' is not available offline and could not be downloaded (")
     assert msg.endswith("; give a folder with the files in option 'local_folder'")
+
+
+def test_dataset_reader_node_downloads_with_progress_events(server, cache, mnist_dir):
+    from deepnodes.core import Engine, Workflow
+
+    root, url, requests = server
+    for f in mnist_dir.glob("t10k-*.gz"):
+        shutil.copy(f, root / f.name)
+    wf = Workflow("download")
+    wf.add("deepnodes.data.DatasetReader", "mnist", {"dataset": "mnist", "split": "test", "limit": 10, "base_url": url})
+    eng = Engine(wf)
+    events = []
+    eng.subscribe(events.append)
+    assert eng.run().ok
+    assert eng.output("mnist").column("label").to_pylist() == [7, 2, 1, 0, 4, 1, 4, 9, 5, 9]
+    msgs = [e["message"] for e in events if e["type"] == "progress" and e.get("fraction")]
+    assert any(m.startswith("downloading mnist: 1.6 MB") for m in msgs), msgs[-3:]

@@ -77,6 +77,9 @@ def test_fashion_mnist_from_the_debian_package(tmp_path, monkeypatch):
     assert np.bincount(train.column("label").to_numpy()).tolist() == [6000] * 10
     assert t.column("class_name")[0].as_py() == "Ankle boot" and t.column("label")[0].as_py() == 9
     assert not (tmp_path / "cache").exists()
+    from deepnodes.datasets.resolver import package_dirs
+
+    assert "/usr/share/datasets/fashion-mnist" in package_dirs("dataset-fashion-mnist")  # found via dpkg -L
 
 
 def test_digits_and_lfw_faces():

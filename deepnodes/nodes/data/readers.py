@@ -61,7 +61,12 @@ class DatasetReader(Node):
 
         c = self.config
         ctx.progress(None, f"reading {c.dataset}")
-        return [load_dataset(c.dataset, c.split, c.local_folder or None, c.limit, c.base_url)]
+
+        def progress(done: int, total: int | None) -> None:
+            ctx.check_cancelled()
+            ctx.progress(done / total if total else None, f"downloading {c.dataset}: {done / 1e6:.1f} MB")
+
+        return [load_dataset(c.dataset, c.split, c.local_folder or None, c.limit, c.base_url, progress=progress)]
 
 
 class _CSVOptions(NodeConfig):
