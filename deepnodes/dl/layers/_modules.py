@@ -650,3 +650,21 @@ class MultiHeadAttention(nn.Module):
         y = F.scaled_dot_product_attention(q, k, v, dropout_p=self.dropout if self.training else 0.0,
                                            is_causal=self.causal)
         return self.output(y.transpose(1, 2).reshape(n, tq, self.heads * self.value_dim))
+
+
+class Crop(nn.Module):
+    """Crops (lo, hi) from each of the last nd axes (or from T of a (N, T, F) sequence)."""
+
+    def __init__(self, crops: list[tuple[int, int]], seq: bool = False):
+        super().__init__()
+        self.crops, self.seq = [tuple(c) for c in crops], seq
+
+    def forward(self, x):
+        if self.seq:
+            lo, hi = self.crops[0]
+            return x[:, lo:x.shape[1] - hi]
+        nd = len(self.crops)
+        idx = [slice(None)] * (x.dim() - nd)
+        for i, (lo, hi) in enumerate(self.crops):
+            idx.append(slice(lo, x.shape[x.dim() - nd + i] - hi))
+        return x[tuple(idx)]

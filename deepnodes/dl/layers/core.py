@@ -202,7 +202,10 @@ class Permute(Layer):
 
 @register
 class RepeatVector(Layer):
-    """Repeats a vector n times: (F,) -> (n, F), e.g. to feed an encoding to a decoder RNN at every step."""
+    """Repeats a vector n times, e.g. to feed an encoding to a decoder RNN at every step.
+
+    Layout: (F,) -> (n, F).
+    """
 
     kind = "RepeatVector"
     options = (Opt("n", "int", 2, "number of repetitions (the new time axis)", ge=1),)
@@ -225,6 +228,8 @@ class Masking(Layer):
     """Zeroes the timesteps of a sequence (T, F) whose features all equal `mask_value` (padding steps).
 
     Unlike Keras no mask travels to later layers: the masked steps become zero vectors.
+
+    Layout: (T, F), unchanged.
     """
 
     kind = "Masking"
