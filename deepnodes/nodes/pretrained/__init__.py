@@ -1,0 +1,1 @@
+"""Pretrained networks, network surgery (freeze layers, choose outputs) and image preparation for them."""
