@@ -83,34 +83,34 @@ def _err(msg: str) -> None:
 
 
 def cmd_nodes(args) -> int:
-    from .core import registry
+    from .catalogue import catalogue
 
-    nodes = registry.all_nodes()
+    nodes = catalogue()
     if args.json:
-        print(json.dumps([registry.describe(c) for c in nodes.values()], indent=2))
+        print(json.dumps(nodes, indent=2))
         return 0
-    from rich.console import Console
-    from rich.table import Table
-
-    t = Table(title=f"{len(nodes)} node types", show_lines=False)
-    for col in ("type", "name", "category", "ports"):
-        t.add_column(col)
-    for c in sorted(nodes.values(), key=lambda c: (c.category, c.name)):
-        ports = ", ".join(p.name for p in c.inputs) + " → " + ", ".join(p.name for p in c.outputs)
-        t.add_row(c.type_id, c.name, c.category, ports)
-    Console().print(t)
+    rows = [(d["type"], d["name"], d["category"],
+             ", ".join(p["name"] for p in d["inputs"]) + " -> " + ", ".join(p["name"] for p in d["outputs"]))
+            for d in sorted(nodes, key=lambda d: (d["category"], d["name"]))]
+    widths = [max(len(r[i]) for r in rows + [("type", "name", "category", "ports")]) for i in range(3)]
+    print(f"{len(rows)} node types")
+    for r in [("type", "name", "category", "ports")] + rows:
+        print("  ".join(r[i].ljust(widths[i]) for i in range(3)) + "  " + r[3])
     return 0
 
 
 def cmd_describe(args) -> int:
-    from .core import registry
+    from .catalogue import catalogue
 
-    try:
-        cls = registry.get(args.node_type)
-    except KeyError as e:
-        _err(e.args[0])
-        return 2
-    d = registry.describe(cls)
+    d = next((d for d in catalogue() if d["type"] == args.node_type), None)
+    if d is None:
+        from .core import registry
+
+        try:
+            registry.get(args.node_type)
+        except KeyError as e:
+            _err(e.args[0])
+            return 2
     print(f"{d['name']}  ({d['type']})\ncategory: {d['category']}\n\n{d['description']}\n")
     for kind in ("inputs", "outputs"):
         print(f"{kind}:")

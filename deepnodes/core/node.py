@@ -24,7 +24,7 @@ class Cancelled(Exception):
 class NodeConfig(BaseModel):
     """Base class of node configs: unknown options are refused, values are validated on assignment."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, protected_namespaces=())
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, protected_namespaces=(), defer_build=True)
 
 
 class Node:

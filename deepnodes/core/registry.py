@@ -8,13 +8,14 @@ from __future__ import annotations
 import importlib
 import inspect
 import pkgutil
-from typing import Callable, TypeVar
+from typing import TYPE_CHECKING, Callable, TypeVar
 
-from .node import Node
+if TYPE_CHECKING:  # the catalogue's fast path must not import pydantic
+    from .node import Node
 
 N = TypeVar("N", bound=type)
 
-_REGISTRY: dict[str, type[Node]] = {}
+_REGISTRY: dict[str, "type[Node]"] = {}
 _discovered = False
 #: node modules that failed to import: module name -> error (shown by `deepnodes nodes`, asserted empty by the tests)
 IMPORT_ERRORS: dict[str, str] = {}
@@ -58,12 +59,12 @@ def discover() -> None:
     _discovered = True
 
 
-def all_nodes() -> dict[str, type[Node]]:
+def all_nodes() -> "dict[str, type[Node]]":
     discover()
     return dict(sorted(_REGISTRY.items()))
 
 
-def get(type_id: str) -> type[Node]:
+def get(type_id: str) -> "type[Node]":
     discover()
     try:
         return _REGISTRY[type_id]
@@ -75,7 +76,7 @@ def get(type_id: str) -> type[Node]:
         raise KeyError(f"unknown node type '{type_id}'{hint}") from None
 
 
-def describe(cls: type[Node]) -> dict:
+def describe(cls: "type[Node]") -> dict:
     """Everything a client needs to show a node type: ports, description and the JSON schema of its config."""
     return {
         "type": cls.type_id,
@@ -85,3 +86,4 @@ def describe(cls: type[Node]) -> dict:
         **cls.ports_json(),
         "config_schema": cls.Config.model_json_schema(),
     }
+

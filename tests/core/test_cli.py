@@ -114,3 +114,15 @@ def test_describe(capsys):
     out = capsys.readouterr().out
     assert "value" in out and "the number" in out
     assert main(["describe", "test.Nope"]) == 2
+
+
+def test_catalogue_is_cached_and_the_cached_path_imports_no_node_module(tmp_path):
+    import os
+
+    code = ("import sys; from deepnodes.catalogue import catalogue; c = catalogue(); "
+            "print(len(c), 'pydantic' in sys.modules, any(d['type'] == 'deepnodes.data.CSVReader' for d in c))")
+    env = {**os.environ, "DEEPNODES_CACHE": str(tmp_path)}
+    first = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=env).stdout.split()
+    second = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=env).stdout.split()
+    assert first[1:] == ["True", "True"] and int(first[0]) >= 20
+    assert second == [first[0], "False", "True"]
