@@ -86,6 +86,8 @@ def score_classes(table: pa.Table, truth: str, prediction: str) -> ClassScores:
     if len(y) == 0:
         raise ColumnError(f"every row misses the truth (column '{truth}') or the prediction (column '{prediction}')")
     labels = _categories(table, truth) or []
+    if labels:  # as configure said: the truth's categories, then the prediction's others
+        labels += [c for c in (_categories(table, prediction) or []) if c not in labels]
     seen = set(labels)
     for extra in sorted(set(np.unique(y)) | set(np.unique(p))):
         if extra not in seen:

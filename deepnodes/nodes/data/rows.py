@@ -65,7 +65,10 @@ class RowSampling(Node):
     """Takes a sample of rows: random, stratified by a class column, or the first rows; rows keep their order."""
     inputs = [In("table", "table", "the rows to sample")]
     outputs = [Out("table", "table", "the sample")]
-    Config = _ChooseRows
+
+    class Config(_ChooseRows):
+        fraction: float = Field(0.1, gt=0, le=1, description="share of rows to keep (used when count is empty)")
+        count: int | None = Field(None, ge=0, description="number of rows to keep (overrides fraction)")
 
     def configure(self, specs):
         _configure_choice(self, specs)
