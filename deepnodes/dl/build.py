@@ -76,7 +76,7 @@ def _is_chain(spec: NetworkSpec) -> bool:
         return False
     prev = layers[0].name
     for layer in layers:
-        if len(layer.outputs) != 1:
+        if len(layer.outputs) != 1 or layer.kind == "module":  # an opaque module may return a tuple
             return False
         if layer is not layers[0]:
             if tuple(layer.inputs) not in ((prev,), (f"{prev}:0",)):

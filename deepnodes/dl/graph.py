@@ -87,6 +87,14 @@ def _same(a: LayerEntry, b: LayerEntry) -> bool:
     return a.to_json() == b.to_json()
 
 
+def _content(e: LayerEntry) -> str:
+    """A layer's identity without its name: kind, config, inputs, output shapes."""
+    import json
+
+    return json.dumps([e.kind, e.config, list(e.inputs), [[list(o.shape), o.dtype] for o in e.outputs], e.trainable],
+                      sort_keys=True, default=str)
+
+
 def _rename_tensor(t: str, ren: dict[str, str]) -> str:
     layer, sep, k = t.partition(":")
     return ren.get(layer, layer) + sep + k
@@ -105,6 +113,11 @@ def merge(specs: list[NetworkSpec]) -> tuple[NetworkSpec, list[dict[str, str]]]:
     free auto-name). Returns the merged spec (inputs: all Input layers, outputs: none) and, per upstream, its
     renames {old layer name: new layer name}."""
     all_names = {layer.name for s in specs for layer in s.layers}
+    # the same layer may have been renamed already on another path (a merge upstream): find it by content
+    by_content: dict[str, list[str]] = {}
+    for s in specs:
+        for layer in s.layers:
+            by_content.setdefault(_content(layer), []).append(layer.name)
     layers: list[LayerEntry] = []
     by_name: dict[str, LayerEntry] = {}
     inputs: list[TensorSpec] = []
@@ -116,8 +129,13 @@ def merge(specs: list[NetworkSpec]) -> tuple[NetworkSpec, list[dict[str, str]]]:
             if e2.name in by_name:
                 if _same(by_name[e2.name], e2):
                     continue
-                new = auto_name(e.kind, layers, all_names | set(by_name))
+                c = _content(e2)
+                known = [n for n, x in by_name.items() if _content(x) == c]  # already merged under another name
+                known += [n for n in by_content.get(c, []) if n != e2.name and n not in by_name]
+                new = known[0] if known else auto_name(e.kind, layers, all_names | set(by_name))
                 ren[e.name] = new
+                if new in by_name:  # that layer is already merged: share it
+                    continue
                 e2 = _rename_entry(e, ren, new)
             layers.append(e2)
             by_name[e2.name] = e2

@@ -170,8 +170,19 @@ def _read_files(path: Path) -> dict[str, bytes]:
 
 
 def read_header(path: str | Path) -> dict:
-    files = _read_files(Path(path))
-    return _header(files, Path(path))
+    """network.json only (cheap, torch-free): what a reader node needs at configure time."""
+    path = Path(path)
+    if not path.exists():
+        raise NetworkFormatError(f"there is no network at {path}")
+    if path.is_dir():
+        files = {"network.json": (path / "network.json").read_bytes()} if (path / "network.json").exists() else {}
+    else:
+        try:
+            with zipfile.ZipFile(path) as z:
+                files = {"network.json": z.read("network.json")} if "network.json" in z.namelist() else {}
+        except zipfile.BadZipFile:
+            raise NetworkFormatError(f"{path} is not a DeepNodes network (neither a folder nor a network zip file)") from None
+    return _header(files, path)
 
 
 def _header(files: dict[str, bytes], path: Path) -> dict:
