@@ -22,6 +22,8 @@ class Scorer(Node):
     def configure(self, specs):
         from deepnodes.table.scoring import score_classes_spec
 
+        if specs[0] is None:  # an upstream whose columns are known only after it runs (a Python script)
+            return [None] * len(self.outputs)
         return list(score_classes_spec(specs[0], self.config.truth_column, self.config.prediction_column))
 
     def execute(self, inputs, ctx):
@@ -47,6 +49,8 @@ class NumericScorer(Node):
     def configure(self, specs):
         from deepnodes.table.scoring import score_numbers_spec
 
+        if specs[0] is None:  # an upstream whose columns are known only after it runs (a Python script)
+            return [None]
         return [score_numbers_spec(specs[0], self.config.truth_column, self.config.prediction_column)]
 
     def execute(self, inputs, ctx):
