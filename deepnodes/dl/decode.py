@@ -65,6 +65,7 @@ class GraphRunner:
             raise DecodeError(f"the network has no input '{step_input}'; its inputs are "
                               + ", ".join(repr(n) for n in names))
         self.spec, self.step_input = spec, step_input
+        self.limit: int | None = None
         self.module = network.module
         self.module.eval()
         self.inputs = names
@@ -101,6 +102,8 @@ class GraphRunner:
                                           f"input '{step_input}'; it must be the encoder's sequence")
         self.layers = [layer for layer in spec.layers]
         self._mods = {layer.name: self.module.get_submodule(layer.name) for layer in spec.layers}
+        p = next(iter(self.module.parameters()), None)
+        self.device = p.device if p is not None else torch.device("cpu")
         self.static_layers = [layer for layer in spec.layers if layer.name not in dep]
         self.step_layers = [layer for layer in spec.layers if layer.name in dep]
         # the encoder's recurrent states must reach the stepped part (or the decoder ignores the source)
@@ -136,7 +139,7 @@ class GraphRunner:
         for n in self.static_inputs:
             if n not in static_inputs:
                 raise DecodeError(f"the network's input '{n}' needs a value")
-            vals[n] = static_inputs[n]
+            vals[n] = static_inputs[n].to(self.device)
         for layer in self.static_layers:
             self._run_layer(layer, vals, None)
         return RunState(vals, {})
@@ -163,20 +166,24 @@ class GraphRunner:
     def run(self, x: torch.Tensor, state: RunState) -> tuple[torch.Tensor, RunState]:
         """The output for a slice `x` (N, T) of the stepped input, continuing from `state`."""
         vals = dict(state.static)
-        vals[self.step_input] = x
+        vals[self.step_input] = x.to(self.device)
         rnn = dict(state.rnn)
         for layer in self.step_layers:
             self._run_layer(layer, vals, rnn)
         return vals[self.output], RunState(state.static, rnn)
 
     def log_probs(self, y: torch.Tensor) -> torch.Tensor:
-        """(N, V) log-probabilities of the last step of an output (probabilities or logits)."""
+        """(N, V) log-probabilities of the last step of an output (probabilities or logits), on the CPU."""
         if y.dim() == 3:
             y = y[:, -1]
-        y = y.float()
+        y = y.float().cpu()
         if bool((y >= 0).all()) and bool(((y.sum(-1) - 1).abs() < 1e-3).all()):
-            return torch.log(y.clamp_min(1e-12))
-        return F.log_softmax(y, dim=-1)
+            lp = torch.log(y.clamp_min(1e-12))
+        else:
+            lp = F.log_softmax(y, dim=-1)
+        if self.limit is not None and self.limit < lp.shape[-1]:
+            lp[:, self.limit:] = -float("inf")  # units beyond the dictionary are never chosen
+        return lp
 
     def step(self, tokens: torch.Tensor, state: RunState) -> tuple[torch.Tensor, RunState]:
         y, state = self.run(tokens.view(-1, 1), state)
@@ -357,7 +364,8 @@ def decode_batch(runner: GraphRunner, encoder_inputs: dict[str, torch.Tensor], m
 
 # ---------------------------------------------------------------------- language-model evaluation
 @torch.no_grad()
-def stream_log_loss(runner: GraphRunner, ids: np.ndarray, chunk: int = 100, streams: int = 32) -> tuple[float, int]:
+def stream_log_loss(runner: GraphRunner, ids: np.ndarray, chunk: int = 100, streams: int = 32,
+                    progress: Callable[[float], None] | None = None) -> tuple[float, int]:
     """Mean negative log-likelihood (nats per token) of predicting each id of `ids` from all ids before it,
     over `streams` parallel pieces of the stream, `chunk` steps at a time with the states carried.
     Returns (mean nll, number of predicted tokens)."""
@@ -375,7 +383,78 @@ def stream_log_loss(runner: GraphRunner, ids: np.ndarray, chunk: int = 100, stre
         if y.dim() != 3:
             raise DecodeError("the language model must output one prediction per step (an LSTM with "
                               "return_sequences before the output layer) to be scored")
+        limit, runner.limit = runner.limit, None  # scoring uses the full distribution
         lp = runner.log_probs(y.reshape(-1, y.shape[-1])).view(y.shape[0], y.shape[1], -1)
+        runner.limit = limit
         total -= lp.gather(-1, y_all[:, s:s + chunk].unsqueeze(-1)).sum().item()
+        if progress is not None:
+            progress(min(1.0, (s + chunk) / per))
         count += y.shape[0] * y.shape[1]
     return total / count, count
+
+
+# ---------------------------------------------------------------------- what the nodes call
+def output_size(runner: GraphRunner) -> int | None:
+    spec = runner.spec
+    for t in spec.outputs:
+        if t.name == runner.output or _strip0(t.name) == runner.output:
+            return t.shape[-1] if t.shape else None
+    return spec.outputs[0].shape[-1] if spec.outputs and spec.outputs[0].shape else None
+
+
+def check_vocabulary(runner: GraphRunner, size: int, what: str = "dictionary") -> None:
+    """The network's output must have a unit per token (extra units are never chosen: `runner.limit`)."""
+    n = output_size(runner)
+    if n is not None and n < size:
+        raise DecodeError(f"the network predicts {n} classes but the {what} has {size} tokens; use the dictionary "
+                          "the network was trained with")
+    runner.limit = size
+
+
+def generate(network, vocab, seeds: Sequence[str | None], length: int, temperature: float = 1.0,
+             top_k: int | None = None, seed: int = 0, progress: Callable[[float], None] | None = None):
+    """`length` tokens sampled after each seed text; returns (generated texts, the seeds' Encoded)."""
+    runner = GraphRunner(network)
+    check_vocabulary(runner, vocab.size)
+    enc = vocab.encode(seeds)
+    for i, (text, ids) in enumerate(zip(seeds, enc.ids)):
+        if len(ids) == 0:
+            raise DecodeError(f"the seed text in row {i} is empty; give at least one character to start from")
+    out = sample(runner, [a.astype(np.int64) for a in enc.ids], length, temperature, top_k, seed)
+    return [vocab.decode(o, stop_at_end=False) for o in out], enc
+
+
+def translate(network, src_ids: Sequence[np.ndarray], tgt_vocab, method: str = "greedy", width: int = 4,
+              max_length: int = 50, length_penalty: float = 1.0, batch_size: int = 64, padding: str = "post",
+              decoder_input: str | None = None, progress: Callable[[float], None] | None = None,
+              cancelled: Callable[[], None] | None = None) -> list[str]:
+    """Decode each source id sequence with the encoder-decoder `network`; returns the target texts."""
+    from .text import pad_sequences
+
+    runner = GraphRunner(network, decoder_input or None)
+    if not runner.reads_static:
+        raise DecodeError(f"the decoder part of the network (after input '{runner.step_input}') reads nothing "
+                          "from the encoder: connect the encoder LSTM's state outputs (return_state) to the "
+                          "decoder LSTM's initial-state inputs, or add an attention layer over the encoder's sequence")
+    if len(runner.static_inputs) != 1:
+        raise DecodeError("the network must have exactly two inputs, the encoder's and the decoder's; it has "
+                          + ", ".join(repr(n) for n in runner.inputs))
+    check_vocabulary(runner, tgt_vocab.size, "target dictionary")
+    src_name = runner.static_inputs[0]
+    fixed = runner.input_lengths.get(src_name)
+    for i, s in enumerate(src_ids):
+        if fixed is not None and len(s) > fixed:
+            raise DecodeError(f"the source in row {i} has {len(s)} tokens but the network's input '{src_name}' "
+                              f"takes at most {fixed}; shorten the text or set a length when making the ids")
+    texts: list[str] = []
+    n = len(src_ids)
+    for b in range(0, n, batch_size):
+        if cancelled is not None:
+            cancelled()
+        chunk = src_ids[b:b + batch_size]
+        x = torch.as_tensor(pad_sequences(chunk, fixed, padding).astype(np.int64))
+        seqs = decode_batch(runner, {src_name: x}, method, width, max_length, length_penalty)
+        texts += [tgt_vocab.decode(s) for s in seqs]
+        if progress is not None:
+            progress(min(1.0, (b + batch_size) / n))
+    return texts

@@ -74,8 +74,6 @@ class TextToIndexSequence(Node):
         if specs[0] is None:
             return [None]
         c = self.config
-        if c.teacher_forcing and not c.pad:
-            raise NodeError("option 'teacher_forcing' needs option 'pad' on (decoder input and target of equal length)")
         n = self._name()
         cols = ([_ids_spec(n + "_input", c.length, c.pad), _ids_spec(n + "_target", c.length, c.pad)]
                 if c.teacher_forcing else [_ids_spec(n, c.length, c.pad)])
@@ -89,11 +87,17 @@ class TextToIndexSequence(Node):
         data = texts(table, c.text_column)
         if c.teacher_forcing:
             L = None if c.length is None else c.length + 1
-            ids, enc, n_trunc = index_sequences(vocab, data, True, True, L, True, c.padding, c.truncating)
-            inp, tgt = ids[:, :-1].copy(), ids[:, 1:].copy()
-            inp[inp == END] = PAD  # the decoder never reads the end token
-            out = _put(_put(table, self._name() + "_input", inp, vocab, True), self._name() + "_target", tgt, vocab,
-                       True)
+            ids, enc, n_trunc = index_sequences(vocab, data, True, True, L, c.pad, c.padding, c.truncating)
+            if c.pad:
+                inp, tgt = ids[:, :-1].copy(), ids[:, 1:].copy()
+                inp[inp == END] = PAD  # the decoder never reads the end token
+            else:
+                inp = [a[:-1].copy() for a in ids]
+                tgt = [a[1:].copy() for a in ids]
+                for a in inp:
+                    a[a == END] = PAD
+            out = _put(_put(table, self._name() + "_input", inp, vocab, c.pad), self._name() + "_target", tgt, vocab,
+                       c.pad)
         else:
             ids, enc, n_trunc = index_sequences(vocab, data, c.add_start, c.add_end, c.length, c.pad, c.padding,
                                                 c.truncating)
@@ -126,7 +130,7 @@ class SlidingWindows(Node):
         require_dictionary(specs[1])
         text_column(specs[0], self.config.text_column)
         c = self.config
-        tgt = (ColumnSpec("target", "tensor", "int32", (c.length,)) if c.targets == "shifted"
+        tgt = (ColumnSpec("target", "token_sequence", "int32", (None,)) if c.targets == "shifted"
                else ColumnSpec("target", "integer", "int32"))
         return [TableSpec((ColumnSpec("window", "tensor", "int32", (c.length,)), tgt))]
 
@@ -134,7 +138,7 @@ class SlidingWindows(Node):
         import pyarrow as pa
 
         from deepnodes.dl.text import TextError, sliding_windows, stream_ids
-        from deepnodes.table.arrow import tensor_array
+        from deepnodes.table.arrow import mark, tensor_array
 
         table, vocab = inputs
         c = self.config
@@ -148,8 +152,15 @@ class SlidingWindows(Node):
             x, y = sliding_windows(ids, c.length, c.step, c.targets)
         except TextError as e:
             raise NodeError(str(e)) from None
-        target = tensor_array(y) if c.targets == "shifted" else pa.array(y, pa.int32())
-        return [pa.table({"window": tensor_array(x), "target": target})]
+        if c.targets == "shifted":  # a token sequence: the Learner's 'tokens' converter gives per-step targets
+            target = pa.FixedSizeListArray.from_arrays(pa.array(y.reshape(-1), pa.int32()), c.length).cast(
+                pa.list_(pa.int32()))
+            field = mark(pa.field("target", target.type), "token_sequence")
+        else:
+            target = pa.array(y, pa.int32())
+            field = pa.field("target", pa.int32())
+        window = tensor_array(x)
+        return [pa.Table.from_arrays([window, target], schema=pa.schema([pa.field("window", window.type), field]))]
 
 
 @node("deepnodes.text.IndexSequenceToText", name="Index Sequence to Text", category="Text/Sequences")
