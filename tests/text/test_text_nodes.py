@@ -33,8 +33,8 @@ def test_dictionary_windows_and_back(verses):
     assert tokens.num_rows == vocab.size and spec_of(tokens) == specs[1]
     (win,), specs, _ = run_node("deepnodes.text.SlidingWindows", {"length": 40, "step": 40}, [verses, vocab])
     assert spec_of(win) == specs[0]
-    x, y = to_numpy(win.column("window")), to_numpy(win.column("target"))
-    assert x.shape[1] == 40 and (x[1:, 0] == y[:-1, -1]).all()
+    x, y = to_numpy(win.column("window")), np.array(win.column("target").to_pylist())
+    assert x.shape[1] == 40 and y.shape == x.shape and (x[:, 1:] == y[:, :-1]).all() and (x[1:, 0] == y[:-1, -1]).all()
     assert vocab.decode(x[0]) == verses.column("text")[0].as_py()[:40]
     t = pa.table({"ids": win.column("window")})
     (back,), _, _ = run_node("deepnodes.text.IndexSequenceToText", {}, [t, vocab])
