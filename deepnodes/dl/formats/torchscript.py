@@ -5,6 +5,7 @@ arbitrary classes."""
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import torch
@@ -21,6 +22,7 @@ def export_torchscript(network, path: str | Path, tolerance: float = 1e-5) -> Pa
     path.parent.mkdir(parents=True, exist_ok=True)
     module = _Tuple(network.module).eval()
     xs = example_inputs(network.spec.inputs)
+    warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"torch\.jit")
     try:
         with torch.no_grad():
             traced = torch.jit.trace(module, xs, check_trace=False)
@@ -58,6 +60,7 @@ def import_torchscript(path: str | Path):
     if not path.exists():
         raise ValueError(f"there is no TorchScript file at {path}")
     extra = {SPEC_FILE: "", META_FILE: ""}
+    warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"torch\.jit")
     try:
         m = torch.jit.load(str(path), map_location="cpu", _extra_files=extra)
     except Exception as e:  # noqa: BLE001
