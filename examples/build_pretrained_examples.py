@@ -74,8 +74,7 @@ def features_xgboost() -> Workflow:
         wf.connect("split", port, f"prep_{name}", "table")
         wf.connect("pretrained", "network", f"prep_{name}", "network")
         wf.add("deepnodes.dl.NetworkExecutor", f"features_{name}", {
-            "inputs": [{"columns": ["image"], "converter": "tensor"}], "keep_columns": False,
-            "append_class": False}, f"{name.title()} features", at(3, i))
+            "inputs": [{"columns": ["image"], "converter": "tensor"}], "append_class": False}, f"{name.title()} features", at(3, i))
         wf.connect("pretrained", "network", f"features_{name}", "network")
         wf.connect(f"prep_{name}", "table", f"features_{name}", "table")
     wf.add("deepnodes.ml.XGBoostLearner", "xgb", {"target_column": "label", "feature_columns": ["avg_pool"],

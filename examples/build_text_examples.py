@@ -59,6 +59,94 @@ def language_model() -> Workflow:
     return wf
 
 
+SRC_VOCAB = 2000
+TGT_VOCAB = 2000
+
+
+def translation() -> Workflow:
+    """Ding pairs → subword tokenizers → encoder-decoder LSTM with Luong attention, built from layer nodes
+    (the encoder's states start the decoder; the decoder reads the target shifted by one) → Learner →
+    Sequence-to-Sequence Decoder (beam search) → BLEU / chrF."""
+    wf = Workflow("English to German translation (encoder-decoder LSTM with attention)")
+
+    def at(col, row):
+        return (col * 230.0, row * 140.0)
+
+    wf.add("deepnodes.data.DatasetReader", "train_pairs", {"dataset": "en-de-pairs", "split": "train"},
+           "Ding pairs (train)", at(0, 0))
+    wf.add("deepnodes.data.DatasetReader", "val_pairs", {"dataset": "en-de-pairs", "split": "validation"},
+           "Ding pairs (validation)", at(0, 1))
+    wf.add("deepnodes.data.DatasetReader", "test_pairs", {"dataset": "en-de-pairs", "split": "test"},
+           "Ding pairs (test)", at(0, 2))
+    wf.add("deepnodes.text.SubwordTokenizer", "en_tok", {"text_column": "english", "vocab_size": SRC_VOCAB},
+           "English subwords", at(1, 0))
+    wf.add("deepnodes.text.SubwordTokenizer", "de_tok", {"text_column": "german", "vocab_size": TGT_VOCAB},
+           "German subwords", at(1, 1))
+    src_ids = {"text_column": "english", "output_column": "source", "add_end": True, "pad": False}
+    tgt_ids = {"text_column": "german", "output_column": "german", "teacher_forcing": True, "pad": False}
+    for split, row in (("train", 0), ("val", 1)):
+        wf.add("deepnodes.text.TextToIndexSequence", f"{split}_src", src_ids, f"English ids ({split})", at(2, row * 2))
+        wf.add("deepnodes.text.TextToIndexSequence", f"{split}_tgt", tgt_ids, f"German ids, shifted ({split})",
+               at(3, row * 2))
+    # the network, from layer nodes
+    wf.add("deepnodes.layers.Input", "source", {"name": "source", "shape": [-1], "dtype": "int64"},
+           "Input: English ids", at(0, 4))
+    wf.add("deepnodes.layers.Embedding", "src_emb", {"name": "src_emb", "input_dim": SRC_VOCAB, "output_dim": 128},
+           "Embedding 128", at(1, 4))
+    wf.add("deepnodes.layers.LSTM", "encoder", {"name": "encoder", "units": 256, "return_sequences": True,
+                                                "return_state": True}, "Encoder LSTM 256 (states)", at(2, 4))
+    wf.add("deepnodes.layers.Input", "target_in", {"name": "target_in", "shape": [-1], "dtype": "int64"},
+           "Input: German ids shifted", at(0, 5))
+    wf.add("deepnodes.layers.Embedding", "tgt_emb", {"name": "tgt_emb", "input_dim": TGT_VOCAB, "output_dim": 128},
+           "Embedding 128", at(1, 5))
+    wf.add("deepnodes.layers.LSTM", "decoder", {"name": "decoder", "units": 256, "return_sequences": True},
+           "Decoder LSTM 256 (initial state = encoder's)", at(3, 5))
+    wf.add("deepnodes.layers.Attention", "attention", {"name": "attention"}, "Luong attention", at(4, 4))
+    wf.add("deepnodes.layers.Concatenate", "concat", {"name": "concat", "axis": -1}, "[context; decoder]", at(5, 5))
+    wf.add("deepnodes.layers.Dense", "hidden", {"name": "attentional", "units": 256, "activation": "tanh"},
+           "Dense 256 tanh", at(6, 5))
+    wf.add("deepnodes.layers.Dropout", "dropout", {"name": "dropout", "rate": 0.3}, "Dropout 0.3", at(7, 5))
+    wf.add("deepnodes.layers.Dense", "probs", {"name": "probs", "units": TGT_VOCAB, "activation": "softmax"},
+           "Dense softmax", at(8, 5))
+    wf.add("deepnodes.dl.NetworkLearner", "learner", {
+        "inputs": [{"columns": ["source"], "converter": "tokens", "network_input": "source"},
+                   {"columns": ["german_input"], "converter": "tokens", "network_input": "target_in"}],
+        "targets": [{"columns": ["german_target"], "converter": "tokens", "loss": "sparse_categorical_crossentropy",
+                     "label_smoothing": 0.1}],
+        "epochs": 12, "batch_size": 64, "optimizer": "adam", "learning_rate": 0.002, "clipnorm": 1.0, "seed": 42,
+        "early_stopping": True, "patience": 2, "restore_best_weights": True,
+    }, "Network Learner", at(9, 1))
+    wf.add("deepnodes.text.SequenceDecoder", "decoder_node", {
+        "source_column": "english", "output_column": "translation", "method": "beam", "beam_width": 4,
+        "add_end": True, "max_length": 60}, "Decoder (beam 4)", at(10, 2))
+    wf.add("deepnodes.text.TranslationScorer", "scorer", {"reference_column": "german",
+                                                          "prediction_column": "translation"},
+           "BLEU / chrF", at(11, 2))
+    for a, ap, b, bp in [
+        ("train_pairs", "table", "en_tok", "table"), ("train_pairs", "table", "de_tok", "table"),
+        ("train_pairs", "table", "train_src", "table"), ("en_tok", "dictionary", "train_src", "dictionary"),
+        ("train_src", "table", "train_tgt", "table"), ("de_tok", "dictionary", "train_tgt", "dictionary"),
+        ("val_pairs", "table", "val_src", "table"), ("en_tok", "dictionary", "val_src", "dictionary"),
+        ("val_src", "table", "val_tgt", "table"), ("de_tok", "dictionary", "val_tgt", "dictionary"),
+        ("source", "network", "src_emb", "input"), ("src_emb", "network", "encoder", "input"),
+        ("target_in", "network", "tgt_emb", "input"), ("tgt_emb", "network", "decoder", "input"),
+        ("encoder", "network", "decoder", "initial_h"), ("encoder", "network", "decoder", "initial_c"),
+        ("decoder", "network", "attention", "query"), ("encoder", "network", "attention", "value"),
+        ("source", "network", "attention", "value_ids"),
+        ("attention", "network", "concat", "input_1"), ("decoder", "network", "concat", "input_2"),
+        ("concat", "network", "hidden", "input"), ("hidden", "network", "dropout", "input"),
+        ("dropout", "network", "probs", "input"),
+        ("probs", "network", "learner", "network"), ("train_tgt", "table", "learner", "table"),
+        ("val_tgt", "table", "learner", "validation"),
+        ("learner", "network", "decoder_node", "network"), ("de_tok", "dictionary", "decoder_node", "target_dictionary"),
+        ("test_pairs", "table", "decoder_node", "table"), ("en_tok", "dictionary", "decoder_node", "source_dictionary"),
+        ("decoder_node", "table", "scorer", "table"),
+    ]:
+        wf.connect(a, ap, b, bp)
+    return wf
+
+
 if __name__ == "__main__":
-    language_model().save(HERE / "language_model.json")
-    print("wrote", HERE / "language_model.json")
+    for name, make in (("language_model.json", language_model), ("translation_en_de.json", translation)):
+        make().save(HERE / name)
+        print("wrote", HERE / name)

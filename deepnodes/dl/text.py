@@ -176,7 +176,8 @@ class Vocabulary(Model):
         if self.level == "word":
             toks = word_tokens(text, self.lowercase)
             return list(dict.fromkeys(toks[i] for i in np.flatnonzero(mask)))
-        return ["?"]
+        pieces = self.sp.encode(text.lower() if self.lowercase else text, out_type=str)
+        return list(dict.fromkeys(pieces[i].lstrip("▁") or pieces[i] for i in np.flatnonzero(mask) if i < len(pieces)))
 
     def decode(self, ids: Iterable[int], stop_at_end: bool = True) -> str:
         """Text of a sequence of ids: padding and start tokens are dropped; stops at the end token."""

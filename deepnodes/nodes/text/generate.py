@@ -132,8 +132,9 @@ class SequenceDecoder(Node):
         if kind in ("string", "category"):
             enc = src_vocab.encode(texts(table, c.source_column, "source_column"))
             warn_unknown(ctx, enc, c.source_column)
-            src = [np.concatenate(([START] if c.add_start else []) + [a] + ([END] if c.add_end else [])).astype(np.int64)
-                   for a in enc.ids]
+            head = np.array([START] if c.add_start else [], np.int64)
+            tail = np.array([END] if c.add_end else [], np.int64)
+            src = [np.concatenate([head, a.astype(np.int64), tail]) for a in enc.ids]
         else:
             col = table.column(c.source_column)
             rows = to_numpy(col) if kind == "tensor" else col.to_pylist()
