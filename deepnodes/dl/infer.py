@@ -176,9 +176,20 @@ def cache_dir() -> Path:
     return p
 
 
+_EXPORT_LOCK = threading.Lock()
+
+
 def onnx_session(network: Network, outputs: list[int], layers: list[str], threads: int | None = None):
     """An ONNX Runtime session for `network` returning the requested outputs and layer tensors (cached), or
-    raises `InferenceError` saying why the network does not export."""
+    raises `InferenceError` saying why the network does not export.
+
+    One export at a time: torch.onnx.export keeps global state (two executors running side by side failed
+    with "GLOBALS.in_onnx_export must be True"), and two nodes exporting the same network share a cache file."""
+    with _EXPORT_LOCK:
+        return _onnx_session(network, outputs, layers, threads)
+
+
+def _onnx_session(network: Network, outputs: list[int], layers: list[str], threads: int | None = None):
     import onnxruntime as ort
 
     key = weights_hash(network, {"outputs": outputs, "layers": layers})
