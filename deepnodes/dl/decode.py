@@ -191,9 +191,11 @@ class GraphRunner:
 
     @staticmethod
     def reorder(state: RunState, index: torch.Tensor) -> RunState:
-        static = {k: v.index_select(0, index) if torch.is_tensor(v) else v for k, v in state.static.items()}
-        rnn = {k: (tuple(s.index_select(1, index) for s in v) if isinstance(v, tuple) else v.index_select(1, index))
-               for k, v in state.rnn.items()}
+        def pick(t, dim):
+            return t.index_select(dim, index.to(t.device))
+
+        static = {k: pick(v, 0) if torch.is_tensor(v) else v for k, v in state.static.items()}
+        rnn = {k: (tuple(pick(s, 1) for s in v) if isinstance(v, tuple) else pick(v, 1)) for k, v in state.rnn.items()}
         return RunState(static, rnn)
 
 
