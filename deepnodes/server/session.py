@@ -66,6 +66,7 @@ class Document:
         self.dirty = False
         self.lock = threading.RLock()
         self.thread: threading.Thread | None = None
+        self._busy = False  # a run was started and has not finished (its last events may still be on their way)
         self.metrics: dict[str, dict[str, list]] = {}
         self.logs: deque = deque(maxlen=LOG_LINES)
         self.engine.subscribe(self._on_event)
@@ -109,7 +110,7 @@ class Document:
 
     @property
     def running(self) -> bool:
-        return self.thread is not None and self.thread.is_alive()
+        return self._busy
 
     # ------------------------------------------------------------------ edits
     def edit(self, ops: list[dict]) -> dict:
@@ -206,6 +207,7 @@ class Document:
             for n in nodes or []:
                 if n not in self.workflow.nodes:
                     raise EditError(f"there is no node '{n}' in the workflow", status=404)
+            self._busy = True
             self.thread = threading.Thread(target=self._run, args=(nodes,), name=f"deepnodes-run-{self.id}",
                                            daemon=True)
             self.thread.start()
@@ -217,6 +219,7 @@ class Document:
             self._on_event({"type": "log", "node": None, "level": "error", "line": f"the run failed: {e}"})
             self._on_event({"type": "run", "state": "finished", "ok": False, "failed": [], "cancelled": False})
         finally:
+            self._busy = False
             self.hub.publish(self.id, {"type": "graph", "doc": self.snapshot()})
 
     def cancel(self) -> None:

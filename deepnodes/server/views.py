@@ -121,52 +121,46 @@ def table_view(table, offset: int = 0, limit: int = 50) -> dict:
             "columns": columns, "rows": rows}
 
 
-def _count_params(module) -> tuple[int, int]:
-    trainable = frozen = 0
-    for p in module.parameters():
-        if p.requires_grad:
-            trainable += p.numel()
-        else:
-            frozen += p.numel()
-    return trainable, frozen
-
-
 def network_view(obj, spec=None) -> dict:
-    """Layers with their output shapes and parameter counts. `obj` is a `Network` (or None: spec only)."""
+    """Layers with their output shapes and parameter counts. `obj` is a `Network`, or None before the node
+    has run (then the configured spec is shown, with parameter counts of a temporary module)."""
     from deepnodes.dl.spec import fmt_shape
 
     spec = obj.spec if obj is not None else spec
-    summary: dict = {}
-    if obj is not None:
-        try:
-            from deepnodes.dl.io import NETWORK_IO  # the deep-learning core's own summary, when it exists
+    rows: list[dict] = []
+    try:
+        from deepnodes.dl.io import layer_table  # the deep-learning core's own layer table
+        from deepnodes.dl.network import Network
 
-            summary = NETWORK_IO.summary(obj) or {}
-        except Exception:  # noqa: BLE001 - the view still shows the spec
-            summary = {}
+        rows = layer_table(obj if obj is not None else Network(spec))
+    except Exception:  # noqa: BLE001 - the view still shows the spec
+        rows = []
+    by_name = {r.get("layer"): r for r in rows}
     layers = []
-    sum_layers = {(x.get("name") if isinstance(x, dict) else None): x for x in summary.get("layers", []) or []}
-    for layer in spec.layers:
-        s = sum_layers.get(layer.name, {})
-        layers.append({
-            "name": layer.name, "kind": layer.kind, "inputs": list(layer.inputs),
-            "output_shapes": [fmt_shape(o.shape) for o in layer.outputs],
-            "params": s.get("params", s.get("parameters")),
-            "trainable": s.get("trainable", layer.trainable),
-        })
+    if spec.layers:
+        for layer in spec.layers:
+            r = by_name.get(layer.name, {})
+            t, f = r.get("trainable_params"), r.get("frozen_params")
+            layers.append({"name": layer.name, "kind": layer.kind, "inputs": list(layer.inputs),
+                           "output_shapes": [fmt_shape(o.shape) for o in layer.outputs],
+                           "params": None if t is None else t + (f or 0),
+                           "trainable": layer.trainable and not (f and not t)})
+    else:
+        for r in rows:
+            t, f = r.get("trainable_params", 0), r.get("frozen_params", 0)
+            layers.append({"name": r.get("layer"), "kind": r.get("kind"), "inputs": [],
+                           "output_shapes": [r.get("output_shape", "")], "params": t + f, "trainable": t > 0})
     out: dict[str, Any] = {
         "kind": "network",
         "inputs": [{"name": t.name, "shape": fmt_shape(t.shape), "dtype": t.dtype} for t in spec.inputs],
         "outputs": [{"name": t.name, "shape": fmt_shape(t.shape), "dtype": t.dtype} for t in spec.outputs],
         "layers": layers, "executed": obj is not None,
     }
+    if rows:
+        t = sum(r.get("trainable_params", 0) for r in rows)
+        f = sum(r.get("frozen_params", 0) for r in rows)
+        out.update(trainable_params=t, frozen_params=f, total_params=t + f)
     if obj is not None:
-        for k in ("trainable_params", "frozen_params", "total_params"):
-            if k in summary:
-                out[k] = summary[k]
-        if "trainable_params" not in out and getattr(obj, "built", False):
-            t, f = _count_params(obj.module)
-            out.update(trainable_params=t, frozen_params=f, total_params=t + f)
         md = getattr(obj, "metadata", {}) or {}
         out["metadata"] = {k: md[k] for k in ("seed", "class_names", "source", "stopped_early") if k in md}
         if md.get("history"):
@@ -175,6 +169,10 @@ def network_view(obj, spec=None) -> dict:
 
 
 _PER_CLASS_HINTS = ("precision", "recall", "f1", "f1_score", "f-measure", "support", "sensitivity")
+
+
+def _rows(t) -> list[list]:
+    return [[_num(v) if not isinstance(v, str) else v for v in r] for r in zip(*(t.column(c).to_pylist() for c in t.column_names))]
 
 
 def scorer_view(tables: list[tuple[str, Any]], scalars: dict) -> dict:
@@ -190,17 +188,17 @@ def scorer_view(tables: list[tuple[str, Any]], scalars: dict) -> dict:
         cols = t.column_names
         lower = [c.lower() for c in cols]
         numeric = [c for c, f in zip(cols, t.schema) if pa.types.is_integer(f.type) or pa.types.is_floating(f.type)]
-        if matrix is None and len(cols) >= 2 and len(numeric) >= 1 and t.num_rows == len(numeric) \
-                and not any(h in lower for h in _PER_CLASS_HINTS):
-            label_cols = [c for c in cols if c not in numeric]
-            labels = [str(x) for x in t.column(label_cols[0]).to_pylist()] if label_cols else numeric
+        label_cols = [c for c in cols if c not in numeric]
+        is_matrix = "confusion" in name.lower() or (
+            len(numeric) >= 1 and t.num_rows == len(numeric) and not any(h in lower for h in _PER_CLASS_HINTS))
+        if matrix is None and is_matrix and numeric and t.num_rows <= 1000:
+            labels = [str(x) for x in t.column(label_cols[0]).to_pylist()] if label_cols else numeric[:t.num_rows]
             counts = [[_num(v) for v in row] for row in zip(*(t.column(c).to_pylist() for c in numeric))]
-            matrix = {"port": name, "actual": labels, "predicted": numeric, "counts": counts}
-        elif per_class is None and any(h in lower for h in _PER_CLASS_HINTS):
-            per_class = {"port": name, "columns": cols,
-                         "rows": [[_num(v) if not isinstance(v, str) else v for v in r]
-                                  for r in zip(*(t.column(c).to_pylist() for c in cols))]}
-        else:
-            others.append(name)
+            matrix = {"port": name, "actual": labels, "predicted": numeric, "counts": counts,
+                      "label_column": label_cols[0] if label_cols else None}
+        elif per_class is None and any(h in lower for h in _PER_CLASS_HINTS) and t.num_rows <= 1000:
+            per_class = {"port": name, "columns": cols, "rows": _rows(t)}
+        elif t.num_rows <= 20:
+            others.append({"port": name, "columns": cols, "rows": _rows(t)})
     return {"kind": "scorer", "confusion_matrix": matrix, "per_class": per_class,
-            "scalars": {k: _num(v) for k, v in scalars.items()}, "other_ports": others}
+            "scalars": {k: _num(v) for k, v in scalars.items()}, "other_tables": others}

@@ -347,3 +347,24 @@ def test_import_restores_unsaved_doc(client):
     wf = client.get(f"/api/docs/{doc['id']}", headers=H).json()["workflow"]
     d = client.post("/api/docs/import", headers=H, json={"workflow": wf, "dirty": True}).json()
     assert d["id"] != doc["id"] and d["workflow"] == wf and d["dirty"]
+
+
+def test_network_view_before_and_after_execution(client):
+    doc = new_doc(client)
+    edit(client, doc,
+         {"op": "add", "id": "inp", "type": "deepnodes.layers.Input", "config": {"shape": [1, 8, 8]}},
+         {"op": "add", "id": "fl", "type": "deepnodes.layers.Flatten"},
+         {"op": "add", "id": "dn", "type": "deepnodes.layers.Dense", "config": {"units": 10, "activation": "softmax"}},
+         {"op": "connect", "source": "inp", "source_port": "network", "target": "fl", "target_port": "input"},
+         {"op": "connect", "source": "fl", "source_port": "network", "target": "dn", "target_port": "input"})
+    # configured only: shapes are known, and the parameter counts of the layers too
+    v = client.get(f"/api/docs/{doc['id']}/nodes/dn/ports/network/network", headers=H).json()
+    assert not v["executed"] and v["layers"][-1]["kind"].lower() == "dense"
+    assert v["layers"][-1]["output_shapes"] == ["(10,)"]
+    assert v["total_params"] == 64 * 10 + 10
+    client.post(f"/api/docs/{doc['id']}/execute", headers=H, json={})
+    wait_state(client, doc["id"], "dn")
+    v = client.get(f"/api/docs/{doc['id']}/nodes/dn/ports/network/network", headers=H).json()
+    assert v["executed"] and v["trainable_params"] == 650 and v["layers"][-1]["params"] == 650
+    r = client.get(f"/api/docs/{doc['id']}/nodes/dn/ports/network/table", headers=H)
+    assert r.status_code == 400 and "not a table" in r.json()["error"]

@@ -2,7 +2,7 @@ import {
   applyEdgeChanges, applyNodeChanges, Background, Controls, MiniMap, ReactFlow, ReactFlowProvider, useReactFlow,
   type Connection, type Edge, type EdgeChange, type Node, type NodeChange,
 } from "@xyflow/react";
-import { useCallback, useEffect, useMemo, useRef, useState } from "react";
+import { Component, type ReactNode, useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { api, ApiError, Live, OPEN_AT_START, type WsStatus } from "./api";
 import { ColumnInfo, ConfigDialog } from "./ConfigDialog";
 import { EditorContext } from "./context";
@@ -128,6 +128,8 @@ function Editor() {
   }
 
   function onMessage(m: any) {
+    const counts = (window.__dn.messages = window.__dn.messages || {});
+    counts[m.type] = (counts[m.type] || 0) + 1;
     switch (m.type) {
       case "hello":
       case "graph": {
@@ -205,6 +207,7 @@ function Editor() {
     if (!doc || fittedFor.current === doc.id || nodes.length !== doc.workflow.nodes.length) return;
     if (doc.workflow.nodes.length && !Object.keys(catalogue).length) return;
     fittedFor.current = doc.id;
+    if (!doc.workflow.nodes.length) return; // (a fit of an empty canvas would wait for, and jump at, the first node)
     requestAnimationFrame(() => {
       rf.fitView({ padding: 0.15, maxZoom: 1.2 });
       requestAnimationFrame(() => {
@@ -449,7 +452,7 @@ function Editor() {
           <button onClick={deleteSelected} title="delete the selection (Del)">Delete</button>
           <span className="sep" />
           <button className="primary" onClick={() => { const s = selectedIds(); execute(s.length ? s : undefined); }} title="execute the selected nodes (or all)" data-testid="execute-selected">▶ Execute</button>
-          <button className="primary" onClick={() => execute()} title="execute every node" data-testid="execute-all">⏩ Execute all</button>
+          <button className="primary" onClick={() => execute()} title="execute every node" data-testid="execute-all">▶▶ Execute all</button>
           <button onClick={cancel} disabled={!running} className="danger" title="cancel the run" data-testid="cancel">■ Cancel</button>
           <button onClick={() => { const s = selectedIds(); if (s.length === 1) reset(s[0]); else reset(); }} disabled={running} title="reset the selected node (or all)">⟲ Reset</button>
           <span className="sep" />
@@ -568,14 +571,14 @@ function Editor() {
               <span className="grow" />
               <button className="close" onClick={() => setView(null)} aria-label="close view">×</button>
             </header>
-            <div className="dn-viewbody">
+            <div className="dn-viewbody"><ViewBoundary key={JSON.stringify(view)}>
               {view.kind === "table" && <TableView key={`${view.node}/${view.port}/${doc.status[view.node]?.state}`} docId={doc.id} node={view.node} port={view.port} />}
               {view.kind === "network" && <NetworkView key={`${view.node}/${doc.status[view.node]?.state}`} docId={doc.id} node={view.node} port={view.port} />}
               {view.kind === "summary" && <SummaryView docId={doc.id} node={view.node} port={view.port} />}
               {view.kind === "monitor" && <Monitor docId={doc.id} node={view.node} store={store} status={doc.status[view.node]} onStop={() => stop(view.node)} />}
               {view.kind === "scorer" && <ScorerView key={`${view.node}/${doc.status[view.node]?.state}`} docId={doc.id} node={view.node} />}
               {view.kind === "log" && <LogView docId={doc.id} node={view.node} status={doc.status[view.node]} />}
-            </div>
+            </ViewBoundary></div>
           </div>
         )}
 
@@ -601,6 +604,17 @@ function Editor() {
       </div>
     </EditorContext.Provider>
   );
+}
+
+/** A view that breaks shows its error instead of taking the editor down. */
+class ViewBoundary extends Component<{ children: ReactNode }, { error: string | null }> {
+  state = { error: null as string | null };
+  static getDerivedStateFromError(e: unknown) {
+    return { error: String(e) };
+  }
+  render() {
+    return this.state.error ? <div className="dn-error">This view failed: {this.state.error}</div> : this.props.children;
+  }
 }
 
 function viewTitle(v: View): string {

@@ -68,7 +68,8 @@ export function fieldsOf(schema: any): Field[] {
     else if (s.type === "number") f.kind = "number";
     else if (s.type === "string") f.kind = s.maxLength && s.maxLength > 500 ? "code" : "string";
     else if (s.type === "array") {
-      const it = resolve(s.items, schema);
+      let it = resolve(s.items, schema);
+      if (it.anyOf) it = resolve(it.anyOf.find((a: any) => a.type !== "null") ?? {}, schema);
       if (it.enum) { f.kind = "multienum"; f.options = it.enum; }
       else if (["number", "integer", "string"].includes(it.type)) { f.kind = "list"; f.itemType = it.type; }
     }

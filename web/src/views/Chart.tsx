@@ -14,12 +14,19 @@ const H = 240;
 const M = { l: 52, r: 12, t: 10, b: 30 };
 
 function niceTicks(lo: number, hi: number, n = 5): number[] {
+  if (!Number.isFinite(lo) || !Number.isFinite(hi)) return [];
   if (!(hi > lo)) return [lo];
   const step0 = (hi - lo) / n;
   const mag = Math.pow(10, Math.floor(Math.log10(step0)));
-  const step = [1, 2, 5, 10].map((m) => m * mag).find((s) => s >= step0)!;
-  const out = [];
-  for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) out.push(+v.toPrecision(12));
+  const step = [1, 2, 5, 10].map((m) => m * mag).find((s) => s >= step0);
+  if (!step || !Number.isFinite(step) || step <= 0) return [lo, hi];
+  const out: number[] = [];
+  const first = Math.ceil(lo / step);
+  for (let i = 0; i < 50; i++) {
+    const v = (first + i) * step;
+    if (v > hi + step * 1e-9) break;
+    out.push(+v.toPrecision(12));
+  }
   return out;
 }
 

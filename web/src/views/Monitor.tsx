@@ -31,7 +31,7 @@ export function Monitor({ docId, node, store, status, onStop }: { docId: string;
   const groups = new Map<string, string[]>();
   for (const k of keys) {
     const g = base(k);
-    if (["samples_per_s", "samples/s", "time", "epoch", "step"].includes(g)) continue;
+    if (!/loss|acc|error|mae|mse|rmse|auc|f1|precision|recall|perplexity|bleu/i.test(g)) continue;
     groups.set(g, [...(groups.get(g) ?? []), k]);
   }
   const order = [...groups.keys()].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));

@@ -53,6 +53,15 @@ export function ScorerView({ docId, node }: { docId: string; node: string }) {
           </table>
         </div>
       )}
+      {(s.other_tables ?? []).map((t: any) => (
+        <div key={t.port}>
+          <h3>{t.port.replace(/_/g, " ")}</h3>
+          <table className="dn-table">
+            <thead><tr>{t.columns.map((c: string) => <th key={c}>{c}</th>)}</tr></thead>
+            <tbody>{t.rows.map((r: any[], i: number) => <tr key={i}>{r.map((v, j) => <td key={j} className={typeof v === "number" ? "num" : ""}>{fmt(v)}</td>)}</tr>)}</tbody>
+          </table>
+        </div>
+      ))}
     </div>
   );
 }

@@ -41,11 +41,11 @@ export function TableView({ docId, node, port }: { docId: string; node: string; 
   return (
     <div className="dn-tableview">
       <div className="dn-pager">
-        <button disabled={offset === 0} onClick={() => setOffset(0)}>⏮</button>
+        <button disabled={offset === 0} onClick={() => setOffset(0)}>«</button>
         <button disabled={offset === 0} onClick={() => setOffset(Math.max(0, offset - limit))}>◀ Previous</button>
         <span className="dn-rowinfo">rows {page.rows_total ? page.offset + 1 : 0}–{last} of {page.rows_total.toLocaleString()} · {page.columns.length} columns</span>
         <button disabled={last >= page.rows_total} onClick={() => setOffset(offset + limit)}>Next ▶</button>
-        <button disabled={last >= page.rows_total} onClick={() => setOffset(Math.max(0, Math.floor((page.rows_total - 1) / limit) * limit))}>⏭</button>
+        <button disabled={last >= page.rows_total} onClick={() => setOffset(Math.max(0, Math.floor((page.rows_total - 1) / limit) * limit))}>»</button>
         <select value={limit} onChange={(e) => { setLimit(Number(e.target.value)); setOffset(0); }}>
           {[20, 50, 100, 200].map((n) => <option key={n} value={n}>{n} rows</option>)}
         </select>

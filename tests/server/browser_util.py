@@ -1,0 +1,108 @@
+"""Starting `deepnodes serve` on a free port and Debian's Chromium for the browser tests and the benchmark."""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+STATIC_INDEX = ROOT / "deepnodes" / "server" / "static" / "index.html"
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """`deepnodes serve` in a subprocess; `restart()` keeps its port and token."""
+
+    def __init__(self, workspace: Path, token: str = "browser-test-token", port: int | None = None):
+        self.workspace = Path(workspace)
+        self.token = token
+        self.port = port or free_port()
+        self.proc: subprocess.Popen | None = None
+        self.log = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/?token={self.token}"
+
+    def start(self) -> "Server":
+        ARTIFACTS.mkdir(exist_ok=True)
+        self.log = open(ARTIFACTS / f"server-{self.port}.log", "ab")
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "deepnodes.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port),
+             "--workspace", str(self.workspace), "--token", self.token],
+            cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT, env=env)
+        t0 = time.time()
+        while time.time() - t0 < 60:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"the server exited with {self.proc.returncode}; see {self.log.name}")
+            try:
+                self.api("GET", "/api/info")
+                return self
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("the server did not start within 60 s")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+        if self.log:
+            self.log.close()
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def api(self, method: str, path: str, body: dict | None = None) -> dict:
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", data=data, method=method,
+                                     headers={"X-DeepNodes-Token": self.token, "Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return json.loads(r.read() or b"null")
+
+
+@contextlib.contextmanager
+def chromium(viewport=(1400, 860)):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            ctx = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
+            yield ctx
+        finally:
+            browser.close()
+
+
+def center(page, selector: str) -> tuple[float, float]:
+    box = page.locator(selector).first.bounding_box()
+    assert box is not None, f"{selector} is not on screen"
+    return box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+
+
+def drag(page, start: tuple[float, float], end: tuple[float, float], steps: int = 12) -> None:
+    page.mouse.move(*start)
+    page.mouse.down()
+    page.mouse.move(*end, steps=steps)
+    page.mouse.up()
