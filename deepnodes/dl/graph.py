@@ -158,8 +158,8 @@ def input_spec(shape, dtype: str = "float32", name: str | None = None) -> Networ
 
 
 def append_layer(upstreams: list[NetworkSpec], kind: str, config: dict | None = None, name: str | None = None,
-                 input_tensors: list[str | None] | None = None, state_inputs_from: int | None = None
-                 ) -> tuple[NetworkSpec, list[dict[str, str]]]:
+                 input_tensors: list[str | None] | None = None, state_inputs_from: int | None = None,
+                 trainable: bool = True) -> tuple[NetworkSpec, list[dict[str, str]]]:
     """Merge the upstream graphs and append one layer of `kind` reading, from each upstream, its first output
     (or `input_tensors[i]`, a tensor name of that upstream). With `state_inputs_from=k`, upstreams k, k+1, ...
     are initial states: when such an upstream has several outputs (an LSTM with return_state), input k takes
@@ -194,7 +194,7 @@ def append_layer(upstreams: list[NetworkSpec], kind: str, config: dict | None = 
     else:
         name = auto_name(kind, merged.layers)
     cfg, outs = layer_cls.infer(name, in_specs, config)
-    entry = LayerEntry(name, kind, cfg, tuple(ins), outs)
+    entry = LayerEntry(name, kind, cfg, tuple(ins), outs, trainable)
     spec = NetworkSpec(merged.inputs, outs, merged.layers + (entry,), tuple(o.name for o in outs))
     return spec, renames
 

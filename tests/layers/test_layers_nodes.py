@@ -245,3 +245,21 @@ def test_bad_shapes_are_worded(kind, cfg, shape, msg):
         assert eng.status["x"].state == "configured"
     else:
         assert eng.status["x"].message == msg
+
+
+def test_trainable_false_freezes_the_layer_and_names_keep_inputs_apart():
+    wf = _wf(("a", "Input", {"shape": [4], "name": "left"}, []), ("b", "Input", {"shape": [4], "name": "right"}, []),
+             ("da", "Dense", {"units": 3, "trainable": False}, [("a", "input")]),
+             ("db", "Dense", {"units": 3}, [("b", "input")]),
+             ("s", "Subtract", {}, [("da", "input_1"), ("db", "input_2")]))
+    eng = Engine(wf)
+    assert eng.run().ok
+    net = eng.output("s")
+    assert [t.name for t in net.spec.inputs] == ["left", "right"]
+    assert [layer.name for layer in net.spec.layers if layer.kind == "Dense"] == ["dense_1", "dense_2"]
+    m = net.module
+    assert not any(p.requires_grad for p in m.get_submodule("dense_1").parameters())
+    assert all(p.requires_grad for p in m.get_submodule("dense_2").parameters())
+    x1, x2 = torch.rand(2, 4), torch.rand(2, 4)
+    want = m.get_submodule("dense_1")(x1) - m.get_submodule("dense_2")(x2)
+    assert torch.allclose(net.forward(x1, x2)[0], want)

@@ -56,6 +56,8 @@ def config_model(kind: str, layer_cls, extra: dict | None = None):
     fields: dict[str, Any] = {"name": (Optional[str], Field(None, description=NAME_DESC))}
     for o in layer_cls.options:
         fields[o.name] = (_annotation(o), _field(o))
+    fields["trainable"] = (bool, Field(True, description="whether training updates this layer's weights (false = "
+                                                          "frozen, e.g. a pretrained part)"))
     if layer_cls.input_names:
         fields["input_tensors"] = (Optional[list[Optional[str]]], Field(None, description=TENSORS_DESC))
     fields.update(extra or {})
@@ -67,7 +69,7 @@ class LayerNode(Node):
 
     kind: str = ""
     state_inputs_from: int | None = None
-    PRIVATE = ("name", "input_tensors")
+    PRIVATE = ("name", "input_tensors", "trainable")
 
     def layer_config(self) -> dict:
         cfg = self.config.model_dump()
@@ -89,7 +91,8 @@ class LayerNode(Node):
         if len(specs) < sum(1 for p in self.inputs if not p.optional):
             return [None]
         spec, _ = graph.append_layer(specs, self.kind, self.layer_config(), self.config.name,
-                                     getattr(self.config, "input_tensors", None), self.state_inputs_from)
+                                     getattr(self.config, "input_tensors", None), self.state_inputs_from,
+                                     self.config.trainable)
         return [spec]
 
     def execute(self, inputs, ctx):
@@ -99,7 +102,8 @@ class LayerNode(Node):
         nets = self._connected(inputs)
         specs = [opaque_graph(n) for n in nets]
         spec, renames = graph.append_layer(specs, self.kind, self.layer_config(), self.config.name,
-                                           getattr(self.config, "input_tensors", None), self.state_inputs_from)
+                                           getattr(self.config, "input_tensors", None), self.state_inputs_from,
+                                           self.config.trainable)
         return [extend_network(nets, spec, renames)]
 
 
