@@ -50,19 +50,17 @@ class PretrainedImagePreprocess(Node):
         table, net = specs
         if net is not None and getattr(net, "port_type", None) != "network":
             raise NodeError("the 'network' input needs a network")
-        if table is None:
-            return [None]
-        from deepnodes.table.image_prep import prepare_images_spec
-
         c = self.config
         size = c.size
         if size is None and net is not None and net.inputs and len(net.inputs[0].shape) == 3:
             size = list(net.inputs[0].shape[1:])
-        if size is None:
-            if net is None:
-                raise NodeError("option 'size' is empty and no network is connected; set the size or connect "
-                                "the pretrained network")
+        if size is None and net is None:
+            raise NodeError("option 'size' is empty and no network is connected; set the size or connect "
+                            "the pretrained network")
+        if table is None or size is None:
             return [None]
+        from deepnodes.table.image_prep import prepare_images_spec
+
         return [prepare_images_spec(table, c.column, c.output_column, size)]
 
     def execute(self, inputs, ctx):
