@@ -368,17 +368,18 @@ def bind(spec: TableSpec, tensors: Sequence[TensorSpec], configured, *, role: st
     if len(entries) > len(tensors):
         raise ColumnError(f"option '{option}' has {len(entries)} entries but the network has {len(tensors)} "
                           f"{what}{'s' if len(tensors) > 1 else ''} ({', '.join(repr(n) for n in names)})")
-    for j, e in enumerate(entries):
+    # entries naming their tensor first, then the others fill the remaining tensors in order
+    for e in sorted(entries, key=lambda e: not e.get(key)):
         target = e.get(key) or ""
         if target:
             if target not in names:
                 raise ColumnError(f"option '{option}': the network has no {what.split()[1]} '{target}'; its "
                                   f"{what.split()[1]}s are {', '.join(repr(n) for n in names)}")
             i = names.index(target)
+            if out[i] is not None:
+                raise ColumnError(f"option '{option}' gives {what} '{names[i]}' twice")
         else:
-            i = j
-        if out[i] is not None:
-            raise ColumnError(f"option '{option}' gives {what} '{names[i]}' twice")
+            i = next(k for k, o in enumerate(out) if o is None)
         cols = tuple(e.get("columns") or ())
         out[i] = (Binding(cols, e.get("converter", "auto"), int(e.get("pad_value", 0)), role, option), tensors[i], e)
     if role == "input":
