@@ -44,4 +44,6 @@ def seq2seq(src_vocab: int, tgt_vocab: int, emb: int = 8, units: int = 16, atten
         else:
             dec = att
     out = add([dec], "Dense", {"units": tgt_vocab, "activation": "softmax"}, "probs")
+    if not decoder_state and not attention:  # keep the encoder as a second output, unconnected to the decoder
+        out = graph.collect_outputs([out, enc])[0]
     return _net(out)

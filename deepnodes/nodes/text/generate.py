@@ -102,8 +102,10 @@ class SequenceDecoder(Node):
     def configure(self, specs):
         _check_network(specs[0], "encoder-decoder network")
         if specs[0] is not None and len(specs[0].inputs) != 2:
-            raise NodeError(f"the network has {len(specs[0].inputs)} inputs; an encoder-decoder needs two (the "
-                            "source ids and the decoder's ids)")
+            have = ", ".join(repr(t.name) for t in specs[0].inputs)
+            raise NodeError(f"the network has {len(specs[0].inputs)} input(s) ({have}); an encoder-decoder needs two, "
+                            "the source ids and the decoder's ids, with the encoder's states (return_state) feeding "
+                            "the decoder's initial state or an attention layer")
         require_dictionary(specs[1], "target_dictionary")
         require_dictionary(specs[3], "source_dictionary")
         if specs[2] is None:
