@@ -14,7 +14,7 @@ from typing import Any, Callable, Sequence
 from deepnodes.scripting import ScriptError, call_in_script, run_script, table_for_script, table_from_script, type_name
 
 from .network import Network
-from .spec import LayerEntry, NetworkSpec, TensorSpec, fmt_shape
+from .spec import NetworkSpec, TensorSpec, fmt_shape
 
 #: the size given to variable (None) dimensions when a network is checked with a dummy batch
 PROBE_LENGTH = 5
@@ -95,9 +95,9 @@ def check_module(module: Any, inputs: Sequence[TensorSpec], outputs: Sequence[Te
 
 
 def python_spec(inputs: Sequence[TensorSpec], outputs: Sequence[TensorSpec]) -> NetworkSpec:
-    """The spec of a network made by code: its interface and one opaque 'python' layer."""
-    layer = LayerEntry("python", "python", {}, tuple(s.name for s in inputs), tuple(outputs))
-    return NetworkSpec(tuple(inputs), tuple(outputs), (layer,), tuple(f"python:{i}" for i in range(len(outputs))))
+    """The spec of a network made by code: its declared interface, no layer graph (an opaque network, which
+    layer nodes see as one "module" layer, so a head can be appended to it)."""
+    return NetworkSpec(tuple(inputs), tuple(outputs))
 
 
 def create_network(code: str, inputs: Sequence[TensorSpec], outputs: Sequence[TensorSpec], seed: int = 0,

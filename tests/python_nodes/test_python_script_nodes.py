@@ -165,3 +165,21 @@ def test_learner_refuses_an_all_frozen_network_and_reports_script_errors():
     assert _message(eng, "learn") == ("every layer of the input network is frozen, so training cannot change it; "
                                       "unfreeze some layers first")
     assert _message(eng, "learn2") == "line 3 of the script: NameError: name 'undefined_name' is not defined"
+
+
+def test_layer_nodes_append_a_head_to_a_python_network():
+    import torch
+
+    wf = Workflow()
+    wf.add("deepnodes.python.PythonNetworkCreator", "body", {
+        "script": "output_network = nn.Sequential(nn.Linear(4, 8), nn.ReLU())",
+        "outputs": [{"name": "hidden", "shape": [8]}]})
+    wf.add("deepnodes.layers.Dense", "head", {"units": 3, "activation": "softmax"})
+    wf.connect("body", "network", "head", "input")
+    eng = Engine(wf)
+    assert eng.configure()["head"].specs[0].outputs[0].shape == (3,)
+    assert eng.run().ok, eng.status["head"].message
+    net = eng.output("head")
+    with torch.no_grad():
+        out = net.forward(torch.rand(5, 4))[0]
+    assert out.shape == (5, 3) and torch.allclose(out.sum(1), torch.ones(5))
