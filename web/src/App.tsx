@@ -1,8 +1,8 @@
 import {
-  applyEdgeChanges, applyNodeChanges, Background, Controls, MiniMap, ReactFlow, ReactFlowProvider, useReactFlow,
-  type Connection, type Edge, type EdgeChange, type Node, type NodeChange,
+  Background, Controls, MiniMap, ReactFlow, ReactFlowProvider, useReactFlow,
+  type Connection, type Node,
 } from "@xyflow/react";
-import { Component, type ReactNode, useCallback, useEffect, useMemo, useRef, useState } from "react";
+import { Component, memo, type ReactNode, useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { api, ApiError, Live, OPEN_AT_START, type WsStatus } from "./api";
 import { ColumnInfo, ConfigDialog } from "./ConfigDialog";
 import { EditorContext } from "./context";
@@ -54,8 +54,12 @@ function Editor() {
   const [menu, setMenu] = useState<{ x: number; y: number; node: string } | null>(null);
   const [dialog, setDialog] = useState<"open" | "saveas" | null>(null);
   const [panelOpen, setPanelOpen] = useState(true);
-  const [nodes, setNodes] = useState<Node[]>([]);
-  const [edges, setEdges] = useState<Edge[]>([]);
+  const togglePanel = useCallback(() => setPanelOpen((o) => !o), []);
+  const showLog = useCallback((node: string) => setView({ kind: "log", node }), []);
+  // React Flow keeps the node and edge objects in its own store (uncontrolled), so dragging re-renders only
+  // what moves, not the whole editor; they are rebuilt from the document when it changes.
+  const pendingSelect = useRef<Set<string> | null>(null);
+  const fittedFor = useRef<string | null>(null);
   const history = useRef(new History());
   const [, setHistVersion] = useState(0);
   const clip = useRef<Clip | null>(null);
@@ -72,7 +76,7 @@ function Editor() {
   const toast = useCallback((text: string, level: "error" | "info" = "error") => {
     const id = Date.now() + Math.random();
     setToasts((t) => [...t.slice(-3), { id, text, level }]);
-    window.setTimeout(() => setToasts((t) => t.filter((x) => x.id !== id)), level === "error" ? 8000 : 3500);
+    if (docRef.current || level !== "error") window.setTimeout(() => setToasts((t) => t.filter((x) => x.id !== id)), level === "error" ? 8000 : 3500);
   }, []);
 
   // ---------------------------------------------------------------- catalogue and first document
@@ -164,7 +168,9 @@ function Editor() {
   // ---------------------------------------------------------------- graph -> React Flow
   useEffect(() => {
     if (!doc) return;
-    const prev = new Map(nodes.map((n) => [n.id, n]));
+    const prev = new Map(rf.getNodes().map((n) => [n.id, n]));
+    const select = pendingSelect.current;
+    pendingSelect.current = null;
     const cache = dataCache.current;
     const next: Node[] = doc.workflow.nodes.map((n) => {
       const desc = catalogue[n.type];
@@ -180,20 +186,33 @@ function Editor() {
       cache.set(n.id, d);
       const p = prev.get(n.id);
       const position = p && dragging.current.has(n.id) ? p.position : { x: n.position[0], y: n.position[1] };
-      if (p && p.data === d && p.position.x === position.x && p.position.y === position.y) return p;
-      return { id: n.id, type: "dn", position, data: d, selected: p?.selected ?? false };
+      const selected = select ? select.has(n.id) : p?.selected ?? false;
+      if (p && p.data === d && p.position.x === position.x && p.position.y === position.y && !!p.selected === selected) return p;
+      return { ...(p ?? {}), id: n.id, type: "dn", position, data: d, selected };
     });
-    setNodes(next);
-    const prevE = new Map(edges.map((e) => [e.id, e]));
-    setEdges(doc.workflow.connections.map((c) => {
+    rf.setNodes(next);
+    const prevE = new Map(rf.getEdges().map((e) => [e.id, e]));
+    rf.setEdges(doc.workflow.connections.map((c) => {
       const id = `${c.target}:${c.target_port}`;
       const type = catalogue[doc.workflow.nodes.find((n) => n.id === c.source)?.type ?? ""]?.outputs.find((p) => p.name === c.source_port)?.type ?? "table";
       const old = prevE.get(id);
       if (old && old.source === c.source && old.sourceHandle === c.source_port) return old;
       return { id, source: c.source, sourceHandle: c.source_port, target: c.target, targetHandle: c.target_port, style: { stroke: PORT_COLORS[type] ?? "#555", strokeWidth: 1.6 } };
     }));
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [doc, catalogue]);
+    // fit the view when another workflow opens; mark when its nodes are on screen (for the benchmark)
+    if (fittedFor.current !== doc.id && (Object.keys(catalogue).length || !doc.workflow.nodes.length)) {
+      fittedFor.current = doc.id;
+      // (a fit of an empty canvas would wait for, and jump at, the first node)
+      if (doc.workflow.nodes.length) {
+        const id = doc.id;
+        requestAnimationFrame(() => {
+          rf.fitView({ padding: 0.15, maxZoom: 1.2 }).then(() => requestAnimationFrame(() => {
+            window.__dn.rendered = { doc: id, nodes: document.querySelectorAll(".react-flow__node").length, t: performance.now() };
+          }));
+        });
+      }
+    }
+  }, [doc, catalogue, rf]);
 
   useEffect(() => {
     if (!doc) return;
@@ -201,20 +220,6 @@ function Editor() {
     if (doc.path) localStorage.setItem("deepnodes.lastPath", doc.path);
   }, [doc?.name, doc?.dirty, doc?.path]);
 
-  // fit the view when another workflow opens; mark when its nodes are on screen (for the benchmark)
-  const fittedFor = useRef<string | null>(null);
-  useEffect(() => {
-    if (!doc || fittedFor.current === doc.id || nodes.length !== doc.workflow.nodes.length) return;
-    if (doc.workflow.nodes.length && !Object.keys(catalogue).length) return;
-    fittedFor.current = doc.id;
-    if (!doc.workflow.nodes.length) return; // (a fit of an empty canvas would wait for, and jump at, the first node)
-    requestAnimationFrame(() => {
-      rf.fitView({ padding: 0.15, maxZoom: 1.2 });
-      requestAnimationFrame(() => {
-        window.__dn.rendered = { doc: doc.id, nodes: document.querySelectorAll(".react-flow__node").length, t: performance.now() };
-      });
-    });
-  }, [doc, nodes, rf, catalogue]);
 
   // ---------------------------------------------------------------- edits
   const perform = useCallback(async (ops: Op[], record = true): Promise<DocSnapshot | null> => {
@@ -249,12 +254,6 @@ function Editor() {
 
   const editorApi = useMemo(() => ({ relabel: (id: string, label: string) => perform([{ op: "label", id, label }]) }), [perform]);
 
-  const onNodesChange = useCallback((changes: NodeChange[]) => {
-    setNodes((nds) => applyNodeChanges(changes.filter((c) => c.type !== "remove"), nds));
-  }, []);
-  const onEdgesChange = useCallback((changes: EdgeChange[]) => {
-    setEdges((eds) => applyEdgeChanges(changes.filter((c) => c.type !== "remove"), eds));
-  }, []);
 
   const onNodeDragStart = useCallback((_: any, __: Node, dragged: Node[]) => {
     dragged.forEach((n) => dragging.current.add(n.id));
@@ -301,28 +300,28 @@ function Editor() {
   const addAtCenter = useCallback((type: string) => {
     const el = document.querySelector(".react-flow");
     const r = el?.getBoundingClientRect();
-    const jitter = (nodes.length % 5) * 30;
+    const jitter = ((docRef.current?.workflow.nodes.length ?? 0) % 5) * 30;
     addNode(type, rf.screenToFlowPosition({ x: (r ? r.left + r.width / 2 : 400) + jitter, y: (r ? r.top + r.height / 2 : 300) + jitter }));
-  }, [addNode, rf, nodes.length]);
+  }, [addNode, rf]);
 
-  const selectedIds = () => nodes.filter((n) => n.selected).map((n) => n.id);
+  const selectedIds = () => rf.getNodes().filter((n) => n.selected).map((n) => n.id);
 
   const deleteSelected = useCallback(() => {
     const d = docRef.current;
     if (!d) return;
-    const ns = nodes.filter((n) => n.selected).map((n) => n.id);
-    const es = edges.filter((e) => e.selected).map((e) => ({ target: e.target, target_port: e.targetHandle! }));
+    const ns = rf.getNodes().filter((n) => n.selected).map((n) => n.id);
+    const es = rf.getEdges().filter((e) => e.selected).map((e) => ({ target: e.target, target_port: e.targetHandle! }));
     perform(deleteOps(d.workflow, ns, es));
-  }, [nodes, edges, perform]);
+  }, [rf, perform]);
 
   const copy = useCallback(() => {
     const d = docRef.current;
-    const ids = nodes.filter((n) => n.selected).map((n) => n.id);
+    const ids = rf.getNodes().filter((n) => n.selected).map((n) => n.id);
     if (!d || !ids.length) return;
     clip.current = copySelection(d.workflow, ids);
     try { localStorage.setItem("deepnodes.clipboard", JSON.stringify(clip.current)); } catch { /* full */ }
     toast(`copied ${ids.length} node${ids.length > 1 ? "s" : ""}`, "info");
-  }, [nodes, toast]);
+  }, [rf, toast]);
 
   const paste = useCallback(async () => {
     const d = docRef.current;
@@ -332,10 +331,10 @@ function Editor() {
     }
     if (!d || !c || !c.nodes.length) return;
     const { ops, ids } = pasteOps(d.workflow, c);
+    pendingSelect.current = new Set(ids);
     const snap = await perform(ops);
+    if (!snap) pendingSelect.current = null;
     if (snap) {
-      const sel = new Set(ids);
-      setNodes((nds) => nds.map((n) => ({ ...n, selected: sel.has(n.id) })));
       clip.current = { nodes: c.nodes.map((n) => ({ ...n, position: [n.position[0] + 40, n.position[1] + 40] as [number, number] })), connections: c.connections };
     }
   }, [perform]);
@@ -426,14 +425,19 @@ function Editor() {
     return null;
   };
 
-  const failed = doc ? doc.workflow.nodes.filter((n) => doc.status[n.id]?.state === "failed") : [];
   const running = !!doc?.running || (doc ? Object.values(doc.status).some((s) => s.state === "executing" || s.state === "queued") : false);
   const cfgNode = configFor && doc ? doc.workflow.nodes.find((n) => n.id === configFor) : null;
   const menuNode = menu && doc ? doc.workflow.nodes.find((n) => n.id === menu.node) : null;
   const menuDesc = menuNode ? catalogue[menuNode.type] : undefined;
   const viewNode = view && doc ? doc.workflow.nodes.find((n) => n.id === view.node) : null;
 
-  if (!doc) return <div className="dn-loading">Loading DeepNodes…</div>;
+  if (!doc) {
+    return (
+      <div className="dn-loading">
+        {toasts.length ? toasts.map((t) => <p key={t.id} className="dn-error-text" role="alert">{t.text}</p>) : "Loading DeepNodes…"}
+      </div>
+    );
+  }
 
   return (
     <EditorContext.Provider value={editorApi}>
@@ -468,11 +472,9 @@ function Editor() {
           <Palette catalogue={catalogue} importErrors={importErrors} onAdd={addAtCenter} />
           <div className="dn-canvas" onDragOver={(e) => { e.preventDefault(); e.dataTransfer.dropEffect = "copy"; }} onDrop={onDrop}>
             <ReactFlow
-              nodes={nodes}
-              edges={edges}
+              defaultNodes={[]}
+              defaultEdges={[]}
               nodeTypes={nodeTypes}
-              onNodesChange={onNodesChange}
-              onEdgesChange={onEdgesChange}
               onConnect={onConnect}
               onNodeDragStart={onNodeDragStart}
               onNodeDragStop={onNodeDragStop}
@@ -493,28 +495,7 @@ function Editor() {
             </ReactFlow>
           </div>
         </div>
-        <section className={`dn-panel${panelOpen ? " open" : ""}`}>
-          <header onClick={() => setPanelOpen(!panelOpen)}>
-            <b>Messages</b> {failed.length > 0 && <span className="dn-badge-fail">{failed.length} failed</span>}
-            <span className="muted">{logs.length} log lines</span>
-            <span className="grow" />{panelOpen ? "▾" : "▴"}
-          </header>
-          {panelOpen && (
-            <div className="dn-panel-body" data-testid="messages">
-              {failed.map((n) => (
-                <div key={n.id} className="dn-msg error" onClick={() => setView({ kind: "log", node: n.id })}>
-                  <b>{n.label}</b> ({n.id}) failed: {doc.status[n.id].message}
-                </div>
-              ))}
-              {doc.workflow.nodes.filter((n) => doc.status[n.id]?.state === "idle" && doc.status[n.id]?.message).slice(0, 50).map((n) => (
-                <div key={n.id} className="dn-msg warn"><b>{n.label}</b> ({n.id}) is not configured: {doc.status[n.id].message}</div>
-              ))}
-              {logs.slice(-100).map((l, i) => (
-                <div key={i} className={`dn-msg log level-${l.level}`}>{l.node ? <b>{l.node}: </b> : null}<span className="mono">{l.line.length > 400 ? l.line.slice(-400) : l.line}</span></div>
-              ))}
-            </div>
-          )}
-        </section>
+        <MessagesPanel doc={doc} logs={logs} open={panelOpen} onToggle={togglePanel} onShow={showLog} />
 
         {menu && menuNode && (
           <div className="dn-menu" style={{ left: menu.x, top: menu.y }} onMouseLeave={() => setMenu(null)} role="menu">
@@ -605,6 +586,35 @@ function Editor() {
     </EditorContext.Provider>
   );
 }
+
+/** Failed nodes, unconfigured nodes with their reason, and log lines. */
+const MessagesPanel = memo(function MessagesPanel({ doc, logs, open, onToggle, onShow }: { doc: DocSnapshot; logs: LogLine[]; open: boolean; onToggle: () => void; onShow: (node: string) => void }) {
+  const failed = doc.workflow.nodes.filter((n) => doc.status[n.id]?.state === "failed");
+  return (
+    <section className={`dn-panel${open ? " open" : ""}`}>
+      <header onClick={onToggle}>
+        <b>Messages</b> {failed.length > 0 && <span className="dn-badge-fail">{failed.length} failed</span>}
+        <span className="muted">{logs.length} log lines</span>
+        <span className="grow" />{open ? "▾" : "▴"}
+      </header>
+      {open && (
+        <div className="dn-panel-body" data-testid="messages">
+          {failed.map((n) => (
+            <div key={n.id} className="dn-msg error" onClick={() => onShow(n.id)}>
+              <b>{n.label}</b> ({n.id}) failed: {doc.status[n.id].message}
+            </div>
+          ))}
+          {doc.workflow.nodes.filter((n) => doc.status[n.id]?.state === "idle" && doc.status[n.id]?.message).slice(0, 50).map((n) => (
+            <div key={n.id} className="dn-msg warn"><b>{n.label}</b> ({n.id}) is not configured: {doc.status[n.id].message}</div>
+          ))}
+          {logs.slice(-100).map((l, i) => (
+            <div key={i} className={`dn-msg log level-${l.level}`}>{l.node ? <b>{l.node}: </b> : null}<span className="mono">{l.line.length > 400 ? l.line.slice(-400) : l.line}</span></div>
+          ))}
+        </div>
+      )}
+    </section>
+  );
+});
 
 /** A view that breaks shows its error instead of taking the editor down. */
 class ViewBoundary extends Component<{ children: ReactNode }, { error: string | null }> {

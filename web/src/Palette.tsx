@@ -1,8 +1,8 @@
 // The node repository: every registered node grouped by category, with search and descriptions.
-import { useMemo, useState } from "react";
+import { memo, useMemo, useState } from "react";
 import type { Catalogue, NodeDesc } from "./graph";
 
-export function Palette({ catalogue, importErrors, onAdd }: { catalogue: Catalogue; importErrors: Record<string, string>; onAdd: (type: string) => void }) {
+export const Palette = memo(function Palette({ catalogue, importErrors, onAdd }: { catalogue: Catalogue; importErrors: Record<string, string>; onAdd: (type: string) => void }) {
   const [q, setQ] = useState("");
   const [closed, setClosed] = useState<Record<string, boolean>>({});
   const [hover, setHover] = useState<NodeDesc | null>(null);
@@ -58,4 +58,4 @@ export function Palette({ catalogue, importErrors, onAdd }: { catalogue: Catalog
       </div>
     </aside>
   );
-}
+})
