@@ -176,3 +176,18 @@ def check_layer(kind: str, inputs: list, config: dict, batch: int = 3, var: int 
     for u, v in zip(a, b):
         assert torch.equal(u, v), f"{kind}: eval mode is not deterministic"
     return list(outs)
+
+
+def single_layer_network(kind: str, inputs: list, config: dict):
+    """A network of Input layers + one layer of `kind` (for export checks over the catalogue)."""
+    from deepnodes.dl.build import LayerBuilder
+    from deepnodes.dl.network import Network
+    from deepnodes.dl.spec import LayerEntry, NetworkSpec
+
+    specs = _specs(inputs)
+    layers = [LayerEntry(s.name, "Input", {"shape": [-1 if d is None else d for d in s.shape], "dtype": s.dtype}, (),
+                         (s,)) for s in specs]
+    cfg, outs = get_layer(kind).infer("layer_1", specs, config)
+    layers.append(LayerEntry("layer_1", kind, cfg, tuple(s.name for s in specs), outs))
+    spec = NetworkSpec(tuple(specs), outs, tuple(layers), tuple(o.name for o in outs))
+    return Network(spec, builder=LayerBuilder(seed=0))

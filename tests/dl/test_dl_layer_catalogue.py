@@ -45,3 +45,16 @@ def test_every_kind_documents_its_layout():
     for k in kinds():
         doc = get_layer(k).doc()
         assert doc and "layout" in doc.lower(), f"{k} has no layout sentence in its docstring"
+
+
+EXPORT_CASES = [c for c in CASES if c[0] != "Input"]
+
+
+@pytest.mark.parametrize("kind,i,inputs,config", EXPORT_CASES, ids=[f"{k}-{i}" for k, i, _, _ in EXPORT_CASES])
+def test_every_layer_exports_to_onnx(tmp_path, kind, i, inputs, config):
+    """The Executor's ONNX Runtime backend needs every layer to export: checker + ORT within 1e-5 of torch."""
+    from deepnodes.dl.formats.onnx import export_onnx
+
+    from tests.dl.layer_check import single_layer_network
+
+    export_onnx(single_layer_network(kind, inputs, config), tmp_path / "layer.onnx")
