@@ -62,16 +62,24 @@ def char_lstm(vocab: int, seq: int = 100) -> Network:
                          {"shape": [seq], "dtype": "int64", "name": "chars"})
 
 
-def plain_loop(module, X, Y, epochs: int, bs: int, seed: int) -> float:
+def _sync(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def plain_loop(module, X, Y, epochs: int, bs: int, seed: int, device: str = "cpu") -> float:
     """The hand-written baseline: samples/s."""
     torch.manual_seed(seed)
+    module.to(device)
+    X, Y = X.to(device), Y.to(device)
+    _sync(device)
     opt = torch.optim.Adam(module.parameters(), lr=1e-3, eps=1e-7)
     g = torch.Generator().manual_seed(seed)
     module.train()
     n = len(X)
     t0 = time.perf_counter()
     for _ in range(epochs):
-        perm = torch.randperm(n, generator=g)
+        perm = torch.randperm(n, generator=g).to(device)
         for i in range(0, n, bs):
             idx = perm[i:i + bs]
             xb, yb = X[idx], Y[idx]
@@ -82,22 +90,25 @@ def plain_loop(module, X, Y, epochs: int, bs: int, seed: int) -> float:
             loss = F.nll_loss(torch.log(out.reshape(-1, v).clamp_min(1e-7)), yb.reshape(-1))
             loss.backward()
             opt.step()
+    _sync(device)
     return n * epochs / (time.perf_counter() - t0)
 
 
-def ours(net: Network, x: Converted, y: Converted, epochs: int, bs: int, seed: int) -> float:
-    opts = TrainingOptions(epochs=epochs, batch_size=bs, seed=seed, shuffle=True, device="cpu")
+def ours(net: Network, x: Converted, y: Converted, epochs: int, bs: int, seed: int, device: str = "cpu",
+         amp: bool = False) -> float:
+    opts = TrainingOptions(epochs=epochs, batch_size=bs, seed=seed, shuffle=True, device=device, mixed_precision=amp)
     t0 = time.perf_counter()
     train(net, [x], [y], opts, [LossSpec("sparse_categorical_crossentropy")], on_batch=lambda e: None)
     return len(x) * epochs / (time.perf_counter() - t0)
 
 
-def compare(name: str, net: Network, x: Converted, y: Converted, epochs: int, bs: int, repeats: int) -> float:
+def compare(name: str, net: Network, x: Converted, y: Converted, epochs: int, bs: int, repeats: int,
+            device: str = "cpu") -> float:
     net.module  # build once; both loops start from copies of these weights
     base, mine = [], []
     for r in range(repeats):
-        base.append(plain_loop(copy.deepcopy(net.module), x.data.to(x.dtype), y.data, epochs, bs, r))
-        mine.append(ours(net, x, y, epochs, bs, r))
+        base.append(plain_loop(copy.deepcopy(net.module), x.data.to(x.dtype), y.data, epochs, bs, r, device))
+        mine.append(ours(net, x, y, epochs, bs, r, device))
     b, m = max(base), max(mine)
     print(f"{name:<28} plain PyTorch {b:9.0f} samples/s   deepnodes {m:9.0f} samples/s   ratio {m / b:.3f}"
           f"   (runs: plain {', '.join(f'{v:.0f}' for v in base)}; deepnodes {', '.join(f'{v:.0f}' for v in mine)})")
@@ -144,18 +155,19 @@ def main() -> None:
     ap.add_argument("--lstm-rows", type=int, default=640, help="sequences of 100 characters for the LSTM")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--skip-memory", action="store_true")
+    ap.add_argument("--device", default="cpu", help="cpu or cuda (both loops on the same device)")
     ap.add_argument("--memory-child", action="store_true", help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.memory_child:
         return memory_child()
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {a.device}")
     tab = fashion_table("train", a.rows)
     net = cnn()
     x = convert(tab, Binding(("image",)), net.spec.inputs[0])
     y = convert(tab, Binding(("class_name",), role="target"), net.spec.outputs[0])
-    r1 = compare(f"example CNN ({a.rows} rows)", net, x, y, 1, 128, a.repeats)
+    r1 = compare(f"example CNN ({a.rows} rows)", net, x, y, 1, 128, a.repeats, a.device)
     lx, ly, vocab = text_windows(100, a.lstm_rows)
-    r2 = compare(f"char LSTM (vocab {vocab})", char_lstm(vocab), lx, ly, 1, 64, a.repeats)
+    r2 = compare(f"char LSTM (vocab {vocab})", char_lstm(vocab), lx, ly, 1, 64, a.repeats, a.device)
     print(f"target >= 0.95: CNN {'ok' if r1 >= 0.95 else 'MISSED'}, LSTM {'ok' if r2 >= 0.95 else 'MISSED'}")
     if not a.skip_memory:
         out = subprocess.run([sys.executable, __file__, "--memory-child"], capture_output=True, text=True)

@@ -113,7 +113,8 @@ class NetworkLearner(Node):
             ctx.progress(done, msg)
 
         def on_epoch(ev):
-            v = {k: val_ for k, val_ in ev["values"].items() if k != "epoch" and isinstance(val_, (int, float))}
+            v = {k: val_ for k, val_ in ev["values"].items()
+                 if k not in ("epoch", "partial") and isinstance(val_, (int, float))}
             ctx.metrics(v, step=ev["step"], epoch=ev["epoch"], kind="epoch")
             ctx.log(f"epoch {ev['epoch']}/{epochs}: " + ", ".join(
                 f"{k} {val_:.4g}" for k, val_ in v.items() if k not in ("seconds",)))
@@ -132,6 +133,9 @@ class NetworkLearner(Node):
             raise NodeError(str(e)) from None
         if class_names and "class_names" not in res.network.metadata:
             res.network.metadata["class_names"] = list(class_names)
+        in_classes = {t.name: xi.classes for (_, t, _), xi in zip(ins, x) if xi.classes}
+        if in_classes:  # category inputs (one-hot, class index): the executor maps categories the same way
+            res.network.metadata["input_classes"] = in_classes
         if res.history:
             last = [h for h in res.history if not h.get("partial")] or res.history
             for k in ("loss", "accuracy", "val_loss", "val_accuracy"):
