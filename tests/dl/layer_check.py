@@ -191,3 +191,60 @@ def single_layer_network(kind: str, inputs: list, config: dict):
     layers.append(LayerEntry("layer_1", kind, cfg, tuple(s.name for s in specs), outs))
     spec = NetworkSpec(tuple(specs), outs, tuple(layers), tuple(o.name for o in outs))
     return Network(spec, builder=LayerBuilder(seed=0))
+
+
+#: bad inputs and the one sentence each layer answers with
+BAD: list[tuple[str, list, dict, str]] = [
+    ("Conv2D", [[[784], F]], {}, "Conv2D needs an input of shape (C, H, W); it got (784,) from in_0"),
+    ("Conv1D", [IMG], {}, "Conv1D needs an input of shape (T, F); it got (3, 12, 10) from in_0"),
+    ("Conv3D", [IMG], {}, "Conv3D needs an input of shape (C, D, H, W); it got (3, 12, 10) from in_0"),
+    ("Conv2D", [IMG], {"kernel_size": 11}, "Conv2D: the kernel (11, 11) is larger than the input's spatial size "
+                                          "(12, 10) from in_0 with padding 'valid'"),
+    ("Conv2D", [[[1, 28, 28], I]], {}, "Conv2D needs a floating-point input; it got int64 from in_0 (an Embedding "
+                                      "turns integer token ids into vectors)"),
+    ("MaxPooling2D", [SEQ], {}, "MaxPooling2D needs an input of shape (C, H, W); it got (9, 6) from in_0"),
+    ("GlobalAveragePooling1D", [IMG], {}, "GlobalAveragePooling1D needs an input of shape (T, F); it got (3, 12, 10) "
+                                          "from in_0"),
+    ("LSTM", [VEC], {}, "LSTM needs an input of shape (T, F); it got (8,) from in_0"),
+    ("LSTM", [SEQ, [[5], F]], {"units": 4}, "LSTM needs an initial state h of shape (4,); it got (5,) from in_1"),
+    ("Bidirectional", [SEQ, [[4], F]], {"units": 4}, "Bidirectional needs an initial state h of shape (8,); it got "
+                                                     "(4,) from in_1"),
+    ("Embedding", [[[10, 4], F]], {}, "Embedding needs token ids of shape (T,); it got (10, 4) float32 from in_0"),
+    ("Dense", [[[None], F]], {}, "Dense needs an input whose last axis has a known size; it got (?,) from in_0"),
+    ("Flatten", [[[None, 4], F]], {}, "Flatten needs an input of known shape; it got (?, 4) from in_0"),
+    ("RepeatVector", [SEQ], {}, "RepeatVector needs an input of shape (F,); it got (9, 6) from in_0"),
+    ("Permute", [SEQ], {"dims": [1, 3]}, "option 'dims' of Permute must be a permutation of 1..2 for the input "
+                                         "(9, 6) from in_0; it is [1, 3]"),
+    ("Reshape", [VEC], {"target_shape": [3, -1]}, "Reshape cannot turn (8,) from in_0 (8 values) into (3, -1)"),
+    ("Add", [VEC, [[4], F]], {}, "Add needs inputs of one shape; it got (8,) from in_0 and (4,) from in_1"),
+    ("Concatenate", [IMG, [[3, 11, 10], F]], {"axis": 1}, "Concatenate needs inputs whose shapes differ only along "
+                                                         "axis 1; it got (3, 12, 10) from in_0 and (3, 11, 10) from in_1"),
+    ("Concatenate", [VEC, VEC], {"axis": 2}, "option 'axis' of Concatenate is 2, outside the input's axes 1..1 "
+                                             "(axis 0 is the batch)"),
+    ("Dot", [VEC, [[4], F]], {"axes": 1}, "Dot needs the contracted axes to have one size; in_0 has 8 and in_1 has 4"),
+    ("MultiHeadAttention", [VEC, VEC], {}, "MultiHeadAttention needs a query of shape (T, F); it got (8,) from in_0"),
+    ("TimeDistributed", [VEC], {}, "TimeDistributed needs a sequence (T, ...); it got (8,) from in_0"),
+    ("TimeDistributed", [[[4, 8], F]], {"layer": "Conv2D", "layer_config": {}},
+     "Conv2D needs an input of shape (C, H, W); it got (8,) from in_0"),
+    ("BatchNormalization", [[[None], F]], {}, "BatchNormalization needs a known size on the normalised axis; it got "
+                                              "(?,) from in_0"),
+    ("LayerNormalization", [IMG], {"axis": 1}, "option 'axis' of LayerNormalization must name the trailing axes "
+                                               "(e.g. -1, or [1, 2, 3] for a whole image)"),
+    ("SpatialDropout2D", [VEC], {}, "SpatialDropout2D needs an input of shape (C, H, W); it got (8,) from in_0"),
+    ("Cropping2D", [IMG], {"cropping": 6}, "Cropping2D would crop the input (3, 12, 10) from in_0 to nothing"),
+    ("Dense", [VEC], {"units": "ten"}, "option 'units' of Dense must be a whole number; it is 'ten'"),
+    ("Dense", [VEC], {"activation": "relux"}, "option 'activation' of Dense must be one of 'linear', 'relu', "),
+    ("Dense", [VEC], {"unit": 3}, "Dense has no option 'unit'; its options are 'units', "),
+    ("Dropout", [VEC], {"rate": 1.0}, "option 'rate' of Dropout must be less than 1; it is 1.0"),
+    ("Add", [VEC], {}, "Add takes 2 to 5 inputs; it got 1"),
+]
+
+
+def check_bad(kind: str, inputs: list, config: dict, message: str) -> None:
+    """The layer refuses the input with exactly `message` (or a message starting with it when it ends in ', ')."""
+    import pytest
+
+    with pytest.raises(ValueError) as e:
+        get_layer(kind).infer("layer_1", _specs(inputs), config)
+    got = str(e.value)
+    assert got.startswith(message) if message.endswith(", ") else got == message, got

@@ -4,7 +4,7 @@ import sys
 import pytest
 
 from deepnodes.dl.layers import get_layer
-from tests.dl.layer_check import check_layer, kinds, samples
+from tests.dl.layer_check import BAD, check_bad, check_layer, kinds, samples
 
 CASES = [(k, i, inp, cfg) for k in kinds() for i, (inp, cfg) in enumerate(samples(k))]
 
@@ -58,3 +58,8 @@ def test_every_layer_exports_to_onnx(tmp_path, kind, i, inputs, config):
     from tests.dl.layer_check import single_layer_network
 
     export_onnx(single_layer_network(kind, inputs, config), tmp_path / "layer.onnx")
+
+
+@pytest.mark.parametrize("kind,inputs,config,message", BAD, ids=[f"{b[0]}-{i}" for i, b in enumerate(BAD)])
+def test_bad_inputs_are_refused_in_one_sentence(kind, inputs, config, message):
+    check_bad(kind, inputs, config, message)
