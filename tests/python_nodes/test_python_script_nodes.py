@@ -183,3 +183,33 @@ def test_layer_nodes_append_a_head_to_a_python_network():
     with torch.no_grad():
         out = net.forward(torch.rand(5, 4))[0]
     assert out.shape == (5, 3) and torch.allclose(out.sum(1), torch.ones(5))
+
+
+def test_training_script_sees_stop_requests_and_reports_metrics():
+    import threading
+
+    from deepnodes.core import ExecutionContext
+    from deepnodes.dl.scripted import ScriptTrainingContext, create_network, train_network
+    from deepnodes.dl.spec import TensorSpec
+
+    events: list[dict] = []
+    stop = threading.Event()
+    ctx = ExecutionContext("learn", events.append, threading.Event(), stop)
+    net = create_network("output_network = nn.Linear(2, 1)", [TensorSpec("x", (2,))], [TensorSpec("y", (1,))])
+    code = ("for epoch in range(1, 1000):\n"
+            "    context.metrics({'loss': 1.0 / epoch}, epoch=epoch, kind='epoch')\n"
+            "    if epoch == 3:\n"
+            "        stop_button.set()\n"
+            "    if context.stop_requested:\n"
+            "        break\n")
+    import deepnodes.dl.scripted as scripted
+
+    orig = scripted._namespace
+    scripted._namespace = lambda extra: {**orig(extra), "stop_button": stop}
+    try:
+        trained, history = train_network(code, net, None, None, ScriptTrainingContext(ctx))
+    finally:
+        scripted._namespace = orig
+    assert history.column("epoch").to_pylist() == [1, 2, 3]
+    assert [e["values"]["loss"] for e in events if e["type"] == "metrics"] == [1.0, 0.5, 1 / 3]
+    assert trained.metadata["history"][-1]["epoch"] == 3
