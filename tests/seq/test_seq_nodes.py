@@ -18,8 +18,8 @@ from tests.text.helpers_text import run_node
 
 @pytest.fixture(scope="module")
 def lm():
-    """A small character LSTM trained for a few seconds on 400 verses of the KJV."""
-    verses = kjv_table("train").column("text").to_pylist()[:400]
+    """A small character LSTM trained for a few seconds on 300 verses of the KJV."""
+    verses = kjv_table("train").column("text").to_pylist()[:300]
     vocab = T.build_character_vocabulary(verses)
     ids, _ = T.stream_ids(vocab, verses)
     x, y = T.sliding_windows(ids, 50, 50)

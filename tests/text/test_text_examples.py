@@ -30,6 +30,7 @@ def _run(wf):
     return eng
 
 
+@pytest.mark.slow
 def test_language_model_example_on_a_small_slice():
     wf = Workflow.load(EXAMPLES / "language_model.json")
     wf.set_option("train_text", "limit", 600)
