@@ -426,6 +426,8 @@ def create_app(workspace: str | Path = ".", token: str | None = None, workflow: 
         doc = docs.get(doc_id)
         doc.workflow._node(nid)
         h = doc.metrics.get(nid, {"batch": [], "epoch": []})
+        if not h["epoch"] and not h["batch"]:
+            h = {"batch": [], "epoch": _saved_history(doc, nid)}
         st = doc.status_json(nid)
         return {"node": nid, "batch": list(h["batch"]), "epoch": list(h["epoch"]), "state": st["state"],
                 "message": st["message"], "progress": st["progress"]}
@@ -506,6 +508,23 @@ def create_app(workspace: str | Path = ".", token: str | None = None, workflow: 
 
     app.add_middleware(BodyLimit)
     return app
+
+
+def _saved_history(doc: Document, nid: str) -> list[dict]:
+    """The per-epoch history a trained network carries (results reopened from disk have no live metrics)."""
+    st = doc.engine.status.get(nid)
+    for o in (st.outputs or []) if st is not None else []:
+        hist = (getattr(o, "metadata", None) or {}).get("history") if hasattr(o, "metadata") else None
+        if isinstance(hist, list) and hist:
+            out = []
+            for i, row in enumerate(hist):
+                if not isinstance(row, dict):
+                    continue
+                vals = {k: v for k, v in row.items() if isinstance(v, (int, float)) and not isinstance(v, bool)
+                        and k not in ("epoch", "step", "partial")}
+                out.append({"step": row.get("step"), "epoch": row.get("epoch", i), "values": vals, "time": None})
+            return out
+    return []
 
 
 def serve(args: Any) -> int:

@@ -368,3 +368,34 @@ def test_network_view_before_and_after_execution(client):
     assert v["executed"] and v["trainable_params"] == 650 and v["layers"][-1]["params"] == 650
     r = client.get(f"/api/docs/{doc['id']}/nodes/dn/ports/network/table", headers=H)
     assert r.status_code == 400 and "not a table" in r.json()["error"]
+
+
+def test_trained_network_reopens_with_its_epoch_history(client):
+    doc = new_doc(client)
+    edit(client, doc,
+         {"op": "add", "id": "data", "type": "deepnodes.data.DatasetReader", "config": {"dataset": "digits", "limit": 200}},
+         {"op": "add", "id": "tensor", "type": "deepnodes.data.ImageToTensor", "config": {"column": "image"}},
+         {"op": "add", "id": "inp", "type": "deepnodes.layers.Input", "config": {"shape": [1, 8, 8]}},
+         {"op": "add", "id": "fl", "type": "deepnodes.layers.Flatten"},
+         {"op": "add", "id": "dn", "type": "deepnodes.layers.Dense", "config": {"units": 10, "activation": "softmax"}},
+         {"op": "add", "id": "learner", "type": "deepnodes.dl.NetworkLearner",
+          "config": {"epochs": 3, "batch_size": 32, "metrics_interval": 0.0,
+                     "targets": [{"columns": ["class_name"], "loss": "sparse_categorical_crossentropy"}]}},
+         {"op": "connect", "source": "data", "source_port": "table", "target": "tensor", "target_port": "table"},
+         {"op": "connect", "source": "inp", "source_port": "network", "target": "fl", "target_port": "input"},
+         {"op": "connect", "source": "fl", "source_port": "network", "target": "dn", "target_port": "input"},
+         {"op": "connect", "source": "dn", "source_port": "network", "target": "learner", "target_port": "network"},
+         {"op": "connect", "source": "tensor", "source_port": "table", "target": "learner", "target_port": "table"})
+    client.post(f"/api/docs/{doc['id']}/execute", headers=H, json={})
+    st = wait_state(client, doc["id"], "learner", timeout=120)
+    assert st["state"] == "executed", st
+    live = client.get(f"/api/docs/{doc['id']}/nodes/learner/metrics", headers=H).json()
+    assert [p["epoch"] for p in live["epoch"]] == [0, 1, 2] and len(live["batch"]) >= 3
+    assert client.post(f"/api/docs/{doc['id']}/save_as", headers=H, json={"path": "trained.json"}).status_code == 200
+    with TestClient(create_app(client.workspace, TOKEN)) as c2:
+        d2 = c2.post("/api/docs/open", headers=H, json={"path": "trained.json"}).json()
+        assert d2["status"]["learner"]["state"] == "executed"
+        m = c2.get(f"/api/docs/{d2['id']}/nodes/learner/metrics", headers=H).json()
+        assert len(m["epoch"]) == 3 and "loss" in m["epoch"][0]["values"]
+        v = c2.get(f"/api/docs/{d2['id']}/nodes/learner/ports/network/network", headers=H).json()
+        assert v["executed"] and v["total_params"] == 650

@@ -73,7 +73,7 @@ def test_build_configure_execute_and_view_table(server):
                            target_position={"x": 250, "y": 200})
         page.fill('input[aria-label="search nodes"]', "row sampling")
         page.drag_and_drop('.dn-palette-item[data-type="deepnodes.data.RowSampling"]', ".react-flow__pane",
-                           target_position={"x": 550, "y": 200})
+                           target_position={"x": 550, "y": 260})
         page.fill('input[aria-label="search nodes"]', "")
         page.wait_for_selector(node_sel("datasetreader1"))
         page.wait_for_selector(node_sel("rowsampling1"))
@@ -95,7 +95,7 @@ def test_build_configure_execute_and_view_table(server):
 
         # connect; a second connection into the same input is refused with the reason
         connect(page, "datasetreader1", "table", "rowsampling1", "table")
-        page.wait_for_selector(".react-flow__edge")
+        page.wait_for_selector(".react-flow__edge", state="attached")  # (a level edge has no height: not "visible")
         wait_state(page, "rowsampling1", "configured")
         connect(page, "datasetreader1", "table", "rowsampling1", "table")
         toast = page.locator(".dn-toast.error").last

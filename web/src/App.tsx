@@ -1,6 +1,6 @@
 import {
-  Background, Controls, MiniMap, ReactFlow, ReactFlowProvider, useReactFlow,
-  type Connection, type Node,
+  applyEdgeChanges, Background, Controls, MiniMap, ReactFlow, ReactFlowProvider, useReactFlow,
+  type Connection, type Edge, type EdgeChange, type Node,
 } from "@xyflow/react";
 import { Component, memo, type ReactNode, useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { api, ApiError, Live, OPEN_AT_START, type WsStatus } from "./api";
@@ -59,6 +59,7 @@ function Editor() {
   // React Flow keeps the node and edge objects in its own store (uncontrolled), so dragging re-renders only
   // what moves, not the whole editor; they are rebuilt from the document when it changes.
   const pendingSelect = useRef<Set<string> | null>(null);
+  const [edges, setEdges] = useState<Edge[]>([]);
   const fittedFor = useRef<string | null>(null);
   const history = useRef(new History());
   const [, setHistVersion] = useState(0);
@@ -191,14 +192,16 @@ function Editor() {
       return { ...(p ?? {}), id: n.id, type: "dn", position, data: d, selected };
     });
     rf.setNodes(next);
-    const prevE = new Map(rf.getEdges().map((e) => [e.id, e]));
-    rf.setEdges(doc.workflow.connections.map((c) => {
+    setEdges((prevEdges) => {
+    const prevE = new Map(prevEdges.map((e) => [e.id, e]));
+    return doc.workflow.connections.map((c) => {
       const id = `${c.target}:${c.target_port}`;
       const type = catalogue[doc.workflow.nodes.find((n) => n.id === c.source)?.type ?? ""]?.outputs.find((p) => p.name === c.source_port)?.type ?? "table";
       const old = prevE.get(id);
       if (old && old.source === c.source && old.sourceHandle === c.source_port) return old;
       return { id, source: c.source, sourceHandle: c.source_port, target: c.target, targetHandle: c.target_port, style: { stroke: PORT_COLORS[type] ?? "#555", strokeWidth: 1.6 } };
-    }));
+    });
+    });
     // fit the view when another workflow opens; mark when its nodes are on screen (for the benchmark)
     if (fittedFor.current !== doc.id && (Object.keys(catalogue).length || !doc.workflow.nodes.length)) {
       fittedFor.current = doc.id;
@@ -255,6 +258,10 @@ function Editor() {
   const editorApi = useMemo(() => ({ relabel: (id: string, label: string) => perform([{ op: "label", id, label }]) }), [perform]);
 
 
+  const onEdgesChange = useCallback((changes: EdgeChange[]) => {
+    setEdges((eds) => applyEdgeChanges(changes.filter((c) => c.type !== "remove"), eds));
+  }, []);
+
   const onNodeDragStart = useCallback((_: any, __: Node, dragged: Node[]) => {
     dragged.forEach((n) => dragging.current.add(n.id));
   }, []);
@@ -310,9 +317,9 @@ function Editor() {
     const d = docRef.current;
     if (!d) return;
     const ns = rf.getNodes().filter((n) => n.selected).map((n) => n.id);
-    const es = rf.getEdges().filter((e) => e.selected).map((e) => ({ target: e.target, target_port: e.targetHandle! }));
+    const es = edges.filter((e) => e.selected).map((e) => ({ target: e.target, target_port: e.targetHandle! }));
     perform(deleteOps(d.workflow, ns, es));
-  }, [rf, perform]);
+  }, [rf, edges, perform]);
 
   const copy = useCallback(() => {
     const d = docRef.current;
@@ -473,7 +480,8 @@ function Editor() {
           <div className="dn-canvas" onDragOver={(e) => { e.preventDefault(); e.dataTransfer.dropEffect = "copy"; }} onDrop={onDrop}>
             <ReactFlow
               defaultNodes={[]}
-              defaultEdges={[]}
+              edges={edges}
+              onEdgesChange={onEdgesChange}
               nodeTypes={nodeTypes}
               onConnect={onConnect}
               onNodeDragStart={onNodeDragStart}

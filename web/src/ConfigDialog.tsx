@@ -291,7 +291,7 @@ function renderInput(f: Field, v: any, set: (v: unknown) => void, colNames: stri
     case "list":
       return <input id={id} value={v ?? ""} placeholder={`${f.itemType}s, comma-separated`} onChange={(e) => set(e.target.value)} />;
     case "json":
-      return <input id={id} className="mono" value={v ?? ""} placeholder="a value (JSON)" onChange={(e) => set(e.target.value)} />;
+      return <textarea id={id} className="mono" rows={String(v ?? "").length > 60 ? 4 : 1} value={v ?? ""} placeholder="a value (JSON)" spellCheck={false} onChange={(e) => set(e.target.value)} />;
     default:
       return <input id={id} value={v ?? ""} placeholder={f.nullable ? "(none)" : ""} onChange={(e) => set(e.target.value)} />;
   }
