@@ -263,3 +263,23 @@ def test_trainable_false_freezes_the_layer_and_names_keep_inputs_apart():
     x1, x2 = torch.rand(2, 4), torch.rand(2, 4)
     want = m.get_submodule("dense_1")(x1) - m.get_submodule("dense_2")(x2)
     assert torch.allclose(net.forward(x1, x2)[0], want)
+
+
+def test_graph_module_copies_are_independent():
+    import copy
+
+    from deepnodes.dl import graph
+    from deepnodes.dl.build import GraphModule, build_module
+
+    s = graph.input_spec([4])
+    s, _ = graph.append_layer([s], "Dense", {"units": 3})
+    s2, _ = graph.append_layer([s, s], "Add", {})
+    m = build_module(s2, seed=0)
+    x = torch.rand(2, 4)
+    y = m(x)[0]  # compiles the program
+    c = copy.deepcopy(m)
+    assert isinstance(c, GraphModule) and torch.equal(c(x)[0], y)
+    with torch.no_grad():
+        c.get_submodule("dense_1").weight.zero_()
+        c.get_submodule("dense_1").bias.zero_()
+    assert torch.equal(c(x)[0], torch.zeros(2, 3)) and torch.equal(m(x)[0], y)
