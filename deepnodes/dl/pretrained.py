@@ -303,3 +303,51 @@ register(CatalogueEntry(
     "small, fast CNN for fine-tuning or as a feature extractor (1280 features after average pooling).",
     (3, 224, 224), 1000, spec=lambda include_top=True, pooling="avg", input_name="image": efficientnet_spec(
         "efficientnet-lite0", include_top, pooling, input_name)))
+
+
+# --------------------------------------------------------------------------- any torch module file as a base
+def load_torch_module_file(path: str | Path, input_shape: list[int | None], input_name: str = "input",
+                           dtype: str = "float32", trust: bool = False) -> Network:
+    """A torch module file as an opaque base network: a TorchScript archive (no code runs), or, only with
+    `trust`, a whole pickled module (`torch.save(model)`). The outputs' shapes come from one dummy batch."""
+    import torch
+
+    from .scripted import PROBE_LENGTH
+
+    p = Path(path).expanduser()
+    if not p.exists():
+        raise FileNotFoundError(f"option 'path': there is no file {p}")
+    try:
+        from .formats.torchscript import TorchScriptModule
+
+        module = TorchScriptModule(torch.jit.load(str(p), map_location="cpu"))  # a plain module around it
+    except Exception:  # noqa: BLE001 - not TorchScript: maybe a pickled module
+        if not trust:
+            raise ValueError(f"'{p.name}' is not a TorchScript archive; a pickled torch module is read only with "
+                             f"option 'trust' on, because unpickling runs code from the file") from None
+        try:
+            module = torch.load(str(p), map_location="cpu", weights_only=False)  # the user trusts this file
+        except Exception as e:  # noqa: BLE001
+            raise ValueError(f"'{p.name}' is neither a TorchScript archive nor a pickled torch module "
+                             f"({str(e).splitlines()[0][:200]})") from None
+    if not isinstance(module, torch.nn.Module):
+        raise ValueError(f"'{p.name}' holds a {type(module).__name__}, not a torch module (a state dict has no "
+                         f"architecture: save the whole module or a TorchScript archive)")
+    if not input_shape or any(d is not None and d < 1 for d in input_shape):
+        raise ValueError("option 'input_shape' must give the input's shape without the batch, e.g. [3, 224, 224]")
+    inp = TensorSpec(input_name, tuple(input_shape), dtype)
+    dt = getattr(torch, dtype, torch.float32)
+    x = torch.zeros((2, *(PROBE_LENGTH if d is None else d for d in input_shape)), dtype=dt)
+    module.eval()
+    try:
+        with torch.no_grad():
+            out = module(x)
+    except Exception as e:  # noqa: BLE001
+        raise ValueError(f"the module in '{p.name}' fails on an input of shape {tuple(input_shape)} (option "
+                         f"'input_shape'): {type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}") from None
+    outs = out if isinstance(out, (tuple, list)) else (out,)
+    if not all(isinstance(o, torch.Tensor) for o in outs):
+        raise ValueError(f"the module in '{p.name}' returns something other than tensors")
+    names = ["output"] if len(outs) == 1 else [f"output_{i + 1}" for i in range(len(outs))]
+    out_specs = tuple(TensorSpec(n, tuple(o.shape[1:]), str(o.dtype).replace("torch.", "")) for n, o in zip(names, outs))
+    return Network(NetworkSpec((inp,), out_specs), module, {"source": str(p)})

@@ -115,12 +115,35 @@ def outputs_spec(spec: NetworkSpec, tensors: Sequence[str], prune: bool = True) 
     return out.with_(layers=tuple(layer for layer in out.layers if layer.name in need))
 
 
+def copy_module(module):
+    """A deep copy; TorchScript parts are copied by saving and loading them (a deep-copied ScriptModule's
+    parameters are not leaf tensors, so they could not be frozen or trained)."""
+    import io
+
+    import torch
+
+    memo: dict = {}
+
+    def visit(m):
+        if isinstance(m, torch.jit.ScriptModule):
+            buf = io.BytesIO()
+            torch.jit.save(m, buf)
+            buf.seek(0)
+            memo[id(m)] = torch.jit.load(buf, map_location="cpu")
+            return
+        for child in m.children():
+            visit(child)
+
+    visit(module)
+    return copy.deepcopy(module, memo)
+
+
 def apply_spec(network: Network, spec: NetworkSpec, metadata: dict | None = None) -> Network:
     """A new network with `spec` (from `freeze_spec` / `outputs_spec` on `network.spec`) and a copy of the
     network's layers; each layer's parameters get requires_grad from its `trainable` flag."""
     from .build import LayerBuilder, build_module
 
-    module = copy.deepcopy(network.module)
+    module = copy_module(network.module)
     names = getattr(module, "layer_names", None)
     if names is not None:
         carried = {n: module.get_submodule(n) for n in names}
@@ -132,7 +155,8 @@ def apply_spec(network: Network, spec: NetworkSpec, metadata: dict | None = None
     reuse = {layer.name: carried[layer.name] for layer in spec.layers if layer.name in carried}
     for layer in spec.layers:
         if layer.name in reuse:
-            reuse[layer.name].requires_grad_(layer.trainable)
+            for p in reuse[layer.name].parameters():  # (ScriptModules refuse requires_grad_ itself)
+                p.requires_grad_(layer.trainable)
     new_module = build_module(spec, reuse=reuse)
     new_module.train(module.training)
     meta = copy.deepcopy(network.metadata)

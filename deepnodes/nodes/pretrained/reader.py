@@ -54,3 +54,53 @@ class PretrainedNetworkReader(Node):
         net = _errors(load_pretrained, self.config.network, **self._options())
         ctx.log(f"{self.config.network}: {net.spec.describe()}")
         return [net]
+
+
+@node("deepnodes.dl.TorchModuleReader", name="Torch Module Reader", category="Deep Learning/Pretrained")
+class TorchModuleReader(Node):
+    """Reads any torch module file as a base network: a TorchScript archive (torch.jit.save; no code from the
+    file runs), or a whole pickled module (torch.save(model)) when 'trust' is on.
+
+    Give the input's shape; the outputs are found by running one dummy batch. The result is an opaque network:
+    Freeze Layers, Set Output Layers and layer nodes (a new head) work on it like on any network. DeepNodes'
+    own files (native, TorchScript with a spec, .keras) are read by the Network Reader."""
+
+    outputs = [Out("network", "network", "the network read")]
+
+    class Config(NodeConfig):
+        path: str = Field("", description="the torch module file (.pt, .pth, .ts)")
+        input_shape: list[int | None] = Field(default_factory=lambda: [3, 224, 224],
+                                              description="the input's shape without the batch; null = variable")
+        input_name: str = Field("input", min_length=1, description="name of the network input")
+        dtype: Literal["float32", "float64", "int64", "int32"] = Field("float32", description="input element type")
+        trust: bool = Field(False, description="allow reading a pickled module; unpickling runs code from the file, "
+                            "so only for files you trust")
+
+    def configure(self, specs):
+        from pathlib import Path
+
+        if not self.config.path:
+            raise NodeError("option 'path' is empty; set the torch module file to read")
+        if not Path(self.config.path).expanduser().exists():
+            raise NodeError(f"option 'path': there is no file {Path(self.config.path).expanduser()}")
+        return [None]  # the outputs are known once the module ran
+
+    def signature_extra(self) -> str:
+        from pathlib import Path
+
+        try:
+            st = Path(self.config.path).expanduser().stat()
+            return f"{st.st_size}:{st.st_mtime_ns}"
+        except OSError:
+            return ""
+
+    def execute(self, inputs, ctx):
+        from deepnodes.dl.pretrained import load_torch_module_file
+
+        c = self.config
+        try:
+            net = load_torch_module_file(c.path, c.input_shape, c.input_name, c.dtype, c.trust)
+        except (ValueError, FileNotFoundError) as e:
+            raise NodeError(str(e)) from None
+        ctx.log(f"read {net.spec.describe()}")
+        return [net]
