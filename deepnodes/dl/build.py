@@ -163,6 +163,9 @@ class GraphModule(nn.Module):
         return super()._apply(fn, recurse)
 
     def forward(self, *xs):
+        if len(xs) != self.n_inputs:
+            raise ValueError(f"the network takes {self.n_inputs} inputs ("
+                             + ", ".join(t.name for t in self.dn_spec.inputs) + f"); it got {len(xs)}")
         steps = self._steps if self._steps is not None else self._compile()
         vals: list[Any] = list(xs) + [None] * (self.n_slots - len(xs))
         for m, ins, outs in steps:
