@@ -289,3 +289,22 @@ def test_reader_writer_view_nodes(tmp_path):
     eng3 = Engine(wf3)
     eng3.configure()
     assert eng3.status["r"].message.startswith("option 'path': there is no file or folder")
+
+
+def test_onnx_reader_runs_the_model(tmp_path):
+    import copy
+
+    from deepnodes.dl.formats.onnx import export_onnx, import_onnx
+
+    net = _trained(_cnn())
+    back = import_onnx(export_onnx(net, tmp_path / "cnn.onnx"))
+    assert back.spec.inputs == net.spec.inputs and back.spec.outputs == net.spec.outputs
+    assert back.metadata["class_names"] == net.metadata["class_names"]
+    x = _x(net.spec.inputs[0], n=5)
+    with torch.no_grad():
+        assert (back.forward(x)[0] - net.forward(x)[0]).abs().max() <= 1e-5
+    assert torch.equal(copy.deepcopy(back.module)(x)[0], back.forward(x)[0])
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"\x00\x01garbage")
+    with pytest.raises(ValueError, match="bad.onnx is not a valid ONNX model"):
+        import_onnx(bad)

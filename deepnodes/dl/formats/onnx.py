@@ -124,3 +124,87 @@ def onnx_metadata(path: str | Path) -> dict:
 
     model = onnx.load(str(path), load_external_data=False)
     return {p.key: p.value for p in model.metadata_props}
+
+
+# ---------------------------------------------------------------- reading ONNX models (inference only)
+
+
+class OnnxModule(torch.nn.Module):
+    """An ONNX model run by ONNX Runtime behind a torch module interface: forward(*tensors) -> tuple of tensors.
+    It has no trainable parameters (inference and feature extraction only)."""
+
+    def __init__(self, model_bytes: bytes, threads: int | None = None):
+        super().__init__()
+        self.model_bytes = model_bytes
+        self.threads = threads
+        self._session = None
+
+    def session(self):
+        if self._session is None:
+            import onnxruntime as ort
+
+            so = ort.SessionOptions()
+            if self.threads:
+                so.intra_op_num_threads = self.threads
+            self._session = ort.InferenceSession(self.model_bytes, so, providers=["CPUExecutionProvider"])
+        return self._session
+
+    def forward(self, *xs):
+        sess = self.session()
+        feed = {i.name: x.detach().cpu().numpy() for i, x in zip(sess.get_inputs(), xs)}
+        return tuple(torch.from_numpy(y) for y in sess.run(None, feed))
+
+    def __getstate__(self):
+        d = self.__dict__.copy()
+        d["_session"] = None
+        return d
+
+    def __deepcopy__(self, memo):
+        new = OnnxModule(self.model_bytes, self.threads)
+        memo[id(self)] = new
+        return new
+
+
+_ONNX_DTYPES = {1: "float32", 11: "float64", 10: "float16", 16: "bfloat16", 7: "int64", 6: "int32", 2: "uint8",
+                9: "bool"}
+
+
+def import_onnx(path: str | Path):
+    """Read an ONNX model as an inference-only network. The spec comes from the model's DeepNodes metadata when
+    it was exported here, else from its graph (the first axis is taken as the batch)."""
+    import onnx
+
+    from ..network import Network
+    from ..spec import NetworkSpec, TensorSpec as TS
+
+    path = Path(path)
+    if not path.exists():
+        raise ValueError(f"there is no ONNX file at {path}")
+    data = path.read_bytes()
+    try:
+        model = onnx.load_from_string(data)
+        onnx.checker.check_model(model)
+    except Exception as e:  # noqa: BLE001
+        raise ValueError(f"{path.name} is not a valid ONNX model ({str(e).splitlines()[0][:200]})") from None
+    props = {p.key: p.value for p in model.metadata_props}
+    meta = json.loads(props.get("deepnodes.metadata", "{}"))
+    meta.pop("factory", None)
+    meta["source"] = str(path)
+    if "deepnodes.spec" in props:
+        s = NetworkSpec.from_json(json.loads(props["deepnodes.spec"]))
+        spec = NetworkSpec(s.inputs, s.outputs)
+    else:
+        init = {i.name for i in model.graph.initializer}
+
+        def specs(values):
+            out = []
+            for v in values:
+                if v.name in init:
+                    continue
+                tt = v.type.tensor_type
+                dims = [d.dim_value if d.HasField("dim_value") else None for d in tt.shape.dim][1:]
+                out.append(TS(v.name, tuple(dims), _ONNX_DTYPES.get(tt.elem_type, "float32")))
+            return tuple(out)
+
+        spec = NetworkSpec(specs(model.graph.input), specs(model.graph.output))
+    return Network(spec, module=OnnxModule(data), metadata=meta)

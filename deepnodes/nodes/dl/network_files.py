@@ -8,7 +8,7 @@ from pydantic import Field
 
 from deepnodes.core import In, Node, NodeConfig, NodeError, Out, node
 
-READ_FORMATS = ("auto", "native", "torchscript", "keras")
+READ_FORMATS = ("auto", "native", "onnx", "torchscript", "keras")
 
 
 def _detect(path: Path) -> str:
@@ -19,16 +19,16 @@ def _detect(path: Path) -> str:
     if path.suffix in (".pt", ".pth", ".ts", ".torchscript"):
         return "torchscript"
     if path.suffix == ".onnx":
-        raise NodeError(f"option 'path': {path.name} is an ONNX model; ONNX is an export format here (the Network "
-                        "Executor runs exported networks with ONNX Runtime itself), read the native or Keras file")
+        return "onnx"
     raise NodeError(f"option 'path': cannot tell the format of {path.name}; set option 'format'")
 
 
 @node("deepnodes.dl.NetworkReader", name="Network Reader", category="Deep Learning/IO")
 class NetworkReader(Node):
     """Reads a network: the native format (a folder or a .dnn file: spec JSON + safetensors weights + metadata),
-    a TorchScript archive written by the Network Writer, or a Keras 3 `.keras` / `.h5` model (imported on Keras'
-    torch backend; it keeps Keras' channels-last layout and trains and executes like any network).
+    an ONNX model (run by ONNX Runtime; for inference and feature extraction, not training), a TorchScript archive
+    written by the Network Writer, or a Keras 3 `.keras` / `.h5` model (imported on Keras' torch backend; it keeps
+    Keras' channels-last layout and trains and executes like any network).
 
     Nothing is unpickled unless `trust` is on."""
 
@@ -37,8 +37,8 @@ class NetworkReader(Node):
 
     class Config(NodeConfig):
         path: str = Field("", description="the network file or folder")
-        format: Literal["auto", "native", "torchscript", "keras"] = Field(
-            "auto", description="file format; auto = from the file name (.dnn or folder, .pt, .keras/.h5)")
+        format: Literal["auto", "native", "onnx", "torchscript", "keras"] = Field(
+            "auto", description="file format; auto = from the file name (.dnn or folder, .onnx, .pt, .keras/.h5)")
         trust: bool = Field(False, description="allow code inside the file to run: pickled torch modules (native) "
                             "or Keras Lambda layers; only for files from a source you trust")
 
@@ -83,6 +83,10 @@ class NetworkReader(Node):
                 from deepnodes.dl.formats.native import load_network
 
                 net = load_network(p, trust=self.config.trust)
+            elif fmt == "onnx":
+                from deepnodes.dl.formats.onnx import import_onnx
+
+                net = import_onnx(p)
             elif fmt == "torchscript":
                 from deepnodes.dl.formats.torchscript import import_torchscript
 
