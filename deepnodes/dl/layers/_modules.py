@@ -432,8 +432,10 @@ class BatchNorm(nn.Module):
 
     def __init__(self, rank: int, axis: int, n: int, eps: float, momentum: float, center: bool, scale: bool):
         super().__init__()
-        cls = {1: nn.BatchNorm1d, 2: nn.BatchNorm1d, 3: nn.BatchNorm2d, 4: nn.BatchNorm3d}.get(rank, nn.BatchNorm1d)
         self.move = axis != 0 or rank > 4
+        # the channel axis in place: torch's own BatchNorm of that rank; any other axis: moved to 1, as (N, C, L)
+        cls = nn.BatchNorm1d if self.move else {1: nn.BatchNorm1d, 2: nn.BatchNorm1d, 3: nn.BatchNorm2d,
+                                                 4: nn.BatchNorm3d}[rank]
         self.axis = axis + 1
         self.bn = cls(n, eps=eps, momentum=momentum, affine=True)
         if not center:
