@@ -28,7 +28,10 @@ def layer_table(network) -> list[dict]:
                      "trainable_params": t, "frozen_params": f})
         return rows
     for layer in spec.layers:
-        sub = module.get_submodule(layer.name) if module is not None else None
+        try:
+            sub = module.get_submodule(layer.name) if module is not None else None
+        except AttributeError:  # a module that does not name its layers (a script's or a traced one)
+            sub = None
         t, f = _count(sub) if sub is not None else (0, 0)
         rows.append({"layer": layer.name, "kind": layer.kind,
                      "output_shape": ", ".join(fmt_shape(o.shape) for o in layer.outputs),
