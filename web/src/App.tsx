@@ -499,7 +499,8 @@ function Editor() {
             >
               <Background gap={20} size={1} />
               <Controls showInteractive={false} />
-              <MiniMap pannable zoomable nodeStrokeWidth={3} nodeColor={(n) => stateColor((n.data as NodeData).state)} />
+              {/* the overview map redraws on every drag step: shown for workflows up to 100 nodes */}
+              {doc.workflow.nodes.length <= 100 && <MiniMap pannable zoomable nodeStrokeWidth={3} nodeColor={(n) => stateColor((n.data as NodeData).state)} />}
             </ReactFlow>
           </div>
         </div>
