@@ -41,7 +41,7 @@ FRAME_PROBE = """
 }
 """
 
-TRACE_CATEGORIES = ["devtools.timeline", "disabled-by-default-devtools.timeline.frame", "toplevel"]
+TRACE_CATEGORIES = ["devtools.timeline", "disabled-by-default-devtools.timeline.frame", "toplevel", "blink.user_timing"]
 
 
 def busy_per_frame(trace: bytes) -> tuple[list[float], list[float]]:
@@ -92,9 +92,15 @@ def workflow(n: int) -> dict:
     return {"format": "deepnodes.workflow/1", "name": f"{n} nodes", "nodes": nodes, "connections": conns}
 
 
-def main_thread_cpu(trace: bytes) -> float:
-    """CPU milliseconds of every task on the page's main thread in the trace."""
+def main_thread_cpu(trace: bytes, start_mark: str | None = None, end_mark: str | None = None) -> float:
+    """CPU milliseconds of the tasks on the page's main thread in the trace (between two performance marks)."""
     ev = json.loads(trace)["traceEvents"]
+    t0, t1 = float("-inf"), float("inf")
+    for e in ev:
+        if start_mark and e.get("name") == start_mark:
+            t0 = e["ts"]
+        if end_mark and e.get("name") == end_mark:
+            t1 = e["ts"]
     mains = {(e["pid"], e["tid"]) for e in ev if e.get("name") == "thread_name" and e["args"].get("name") == "CrRendererMain"}
     per = {m: [] for m in mains}
     for e in ev:
@@ -105,10 +111,13 @@ def main_thread_cpu(trace: bytes) -> float:
     for tasks in per.values():
         tasks.sort()
         total, end = 0.0, -1.0
-        for a, b, c in tasks:  # outermost tasks only
+        for a, b, c in tasks:  # outermost tasks only; a task cut by a mark counts in proportion
             if a >= end:
-                total += c
                 end = b
+                if b <= t0 or a >= t1:
+                    continue
+                share = (min(b, t1) - max(a, t0)) / (b - a) if b > a else 1.0
+                total += c * share
         best = max(best, total)
     return best / 1000.0
 
@@ -132,14 +141,16 @@ def main() -> int:
     try:
         with chromium(viewport=(1400, 860)) as ctx:
             page = ctx.new_page()
-            renders, loads, cpus = [], [], []
+            renders, loads, cpus, render_cpus = [], [], [], []
             for _ in range(args.runs):
                 ctx.browser.start_tracing(page=page, categories=TRACE_CATEGORIES)
                 page.goto(server.url + "&open=big.json")
                 page.wait_for_function(f"() => window.__dn && window.__dn.rendered && window.__dn.rendered.nodes >= {args.nodes}",
                                        timeout=60_000)
                 r = page.evaluate("() => ({ loaded: window.__dn.docLoaded, rendered: window.__dn.rendered.t })")
-                cpus.append(main_thread_cpu(ctx.browser.stop_tracing()))
+                trace = ctx.browser.stop_tracing()
+                cpus.append(main_thread_cpu(trace))
+                render_cpus.append(main_thread_cpu(trace, "deepnodes:doc-loaded", "deepnodes:rendered"))
                 renders.append(r["rendered"] - r["loaded"])
                 loads.append(r["rendered"])
                 count = page.locator(".react-flow__node").count()
@@ -176,6 +187,8 @@ def main() -> int:
           f"median {statistics.median(renders):7.1f} ms  best {min(renders):7.1f} ms  (target < 1000 ms)")
     print(f"page load to painted (bundle, catalogue, workflow):       "
           f"median {statistics.median(loads):7.1f} ms  best {min(loads):7.1f} ms")
+    print(f"  main-thread CPU of that render:                           "
+          f"median {statistics.median(render_cpus):7.1f} ms  best {min(render_cpus):7.1f} ms  (target < 1000 ms)")
     print(f"main-thread CPU, navigation to painted (whole page load): median {statistics.median(cpus):7.1f} ms")
     print(f"drag of node {nid}: {moves} mouse moves in {seconds:.2f} s, {len(frames)} frames traced; "
           f"node saved at {moved}")
@@ -189,7 +202,7 @@ def main() -> int:
     import os
 
     print(f"machine load average while measuring: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-    ok = statistics.median(renders) < 1000 and pct(cpu, 95) < 16
+    ok = statistics.median(renders) < 1000 and statistics.median(render_cpus) < 1000 and pct(cpu, 95) < 16
     print("targets met" if ok else "TARGETS MISSED")
     return 0 if ok else 1
 

@@ -92,7 +92,7 @@ function Editor() {
     const start = OPEN_AT_START || last;
     (start ? api("POST", "/api/docs/open", { path: start }) : Promise.reject(null))
       .catch(() => api("POST", "/api/docs/new", { name: "untitled" }))
-      .then((d) => { window.__dn.docLoaded = performance.now(); setDoc(d); })
+      .then((d) => { window.__dn.docLoaded = performance.now(); performance.mark("deepnodes:doc-loaded"); setDoc(d); })
       .catch((e) => toast(e.message));
   }, [setDoc, toast]);
 
@@ -210,6 +210,7 @@ function Editor() {
         const id = doc.id;
         requestAnimationFrame(() => {
           rf.fitView({ padding: 0.15, maxZoom: 1.2 }).then(() => requestAnimationFrame(() => {
+            performance.mark("deepnodes:rendered");
             window.__dn.rendered = { doc: id, nodes: document.querySelectorAll(".react-flow__node").length, t: performance.now() };
           }));
         });
