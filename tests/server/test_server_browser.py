@@ -197,6 +197,7 @@ def _shrink(server: Server, doc: dict) -> None:
     server.api("POST", f"/api/docs/{doc['id']}/edit", {"ops": ops})
 
 
+@pytest.mark.slow
 def test_image_classification_monitor_stop_and_confusion_matrix(server):
     where = _learner_workflow(server)
     with chromium() as ctx:
@@ -262,6 +263,7 @@ def test_image_classification_monitor_stop_and_confusion_matrix(server):
         assert not errors, errors
 
 
+@pytest.mark.slow
 def test_page_reconnects_after_restart_and_tabs_agree(server):
     (server.workspace / "two.json").write_text(
         '{"format": "deepnodes.workflow/1", "name": "two", "nodes": [{"id": "r", "type": "deepnodes.data.DatasetReader",'

@@ -59,9 +59,10 @@ export function Chart({ title, series, logY, xLabel, testId }: { title: string; 
   if (!logY && y0 < 0 && Math.min(...all.map((p) => p[1])) >= 0) y0 = 0;
   const sx = (x: number) => M.l + ((x - x0) / (x1 - x0)) * (W - M.l - M.r);
   const sy = (y: number) => H - M.b - ((tf(y) - y0) / (y1 - y0)) * (H - M.t - M.b);
-  const yt = logY
+  let yt = logY
     ? niceTicks(Math.floor(y0), Math.ceil(y1), Math.max(1, Math.ceil(y1) - Math.floor(y0))).filter((t) => t >= y0 && t <= y1).map((t) => Math.pow(10, t))
     : niceTicks(y0, y1);
+  if (logY && yt.length < 2) yt = niceTicks(Math.pow(10, y0), Math.pow(10, y1), 4).filter((t) => t > 0); // less than a decade
   const xt = niceTicks(x0, x1, 6);
   return (
     <figure className="dn-chart" data-testid={testId} data-points={npoints}>
