@@ -82,11 +82,13 @@ class LossFn:
             mask = None
             if s.ignore_index is not None:
                 mask = t != s.ignore_index
+            ignore = -100 if mask is None else s.ignore_index
             if self.logits:
-                loss = F.cross_entropy(p2, t, weight=w, ignore_index=-100 if mask is None else s.ignore_index,
-                                       label_smoothing=s.label_smoothing)
+                loss = F.cross_entropy(p2, t, weight=w, ignore_index=ignore, label_smoothing=s.label_smoothing)
+            elif not s.label_smoothing:  # probabilities: log, then one fused kernel (as a hand-written loop does)
+                loss = F.nll_loss(torch.log(p2.clamp_min(1e-7)), t, weight=w, ignore_index=ignore)
             else:
-                logp = F.log_softmax(p2, -1) if self.logits else torch.log(p2.clamp_min(1e-7))
+                logp = torch.log(p2.clamp_min(1e-7))
                 tt = t if mask is None else t.masked_fill(~mask, 0)
                 nll = -logp.gather(1, tt.unsqueeze(1)).squeeze(1)
                 if s.label_smoothing:
@@ -434,6 +436,7 @@ def train(network: Network, x: Sequence, y: Sequence, opts: TrainingOptions | No
             loss_sum = zero.clone()
             corr_sum = zero.clone()
             cnt_sum = zero.clone()
+            cnt_int = 0  # counts known on the host need no device op
             part_sums = [zero.clone() for _ in fns]
             seen = 0
             t0 = time.perf_counter()
@@ -473,14 +476,17 @@ def train(network: Network, x: Sequence, y: Sequence, opts: TrainingOptions | No
                     opt.step()
                 step += 1
                 seen += m_b
-                loss_sum += loss.detach() * m_b
+                loss_sum.add_(loss.detach(), alpha=m_b)
                 if len(fns) > 1:
                     for k, p in enumerate(parts):
                         if p is not None:
-                            part_sums[k] += p.detach() * m_b
+                            part_sums[k].add_(p.detach(), alpha=m_b)
                 if correct is not None:
-                    corr_sum += correct
-                    cnt_sum += counted
+                    corr_sum.add_(correct)
+                    if isinstance(counted, int):
+                        cnt_int += counted
+                    else:
+                        cnt_sum.add_(counted)
                 now = time.perf_counter()
                 if on_batch is not None and (now - last_emit >= opts.metrics_interval or b == nb - 1):
                     last_emit = now
@@ -490,14 +496,14 @@ def train(network: Network, x: Sequence, y: Sequence, opts: TrainingOptions | No
                                             f"learning rate, gradient clipping or check the inputs for huge values")
                     mv = {"loss": lv, "lr": opt.param_groups[0]["lr"], "samples_per_s": seen / max(now - t0, 1e-9)}
                     if acc_i is not None:
-                        mv["accuracy"] = float(corr_sum) / max(float(cnt_sum), 1)
+                        mv["accuracy"] = float(corr_sum) / max(float(cnt_sum) + cnt_int, 1)
                     on_batch({"epoch": epoch, "batch": b + 1, "batches": nb, "step": step, "values": mv})
             secs = time.perf_counter() - t0
             if stopped and seen == 0:
                 break
             row: dict[str, Any] = {"epoch": epoch, "loss": float(loss_sum) / max(seen, 1)}
             if acc_i is not None:
-                row["accuracy"] = float(corr_sum) / max(float(cnt_sum), 1)
+                row["accuracy"] = float(corr_sum) / max(float(cnt_sum) + cnt_int, 1)
             if len(fns) > 1:
                 for k, fn in enumerate(fns):
                     if fn is not None:

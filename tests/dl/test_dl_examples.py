@@ -25,7 +25,8 @@ def test_image_classification_example_on_a_small_slice():
     assert res.ok, {n: s.message for n, s in eng.status.items() if s.message}
     acc = eng.status["scorer"].scalars["accuracy"]
     assert acc > 0.6, acc  # chance: 0.10 (the full default configuration reaches >= 0.90, docs/benchmarks.md)
-    assert eng.status["executor"].scalars["backend"] == "onnxruntime"
+    # device auto: ONNX Runtime on the CPU, torch where CUDA is present
+    assert eng.status["executor"].scalars["backend"] == ("torch" if _cuda() else "onnxruntime")
 
 
 @pytest.mark.slow
@@ -47,3 +48,9 @@ def test_mnist_cnn_on_real_mnist_files(mnist_dir):
     assert eng.output("executor").num_rows == 2000
     acc = eng.status["scorer"].scalars["accuracy"]
     assert acc >= 0.975, acc
+
+
+def _cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()

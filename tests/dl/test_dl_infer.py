@@ -30,10 +30,10 @@ def x():
 def test_torch_and_onnxruntime_agree_and_feature_taps(x):
     net = cnn_net()
     (a,), used_a = predict(net, [x], backend="torch", batch_size=128)
-    (b,), used_b = predict(net, [x], backend="auto", batch_size=100)
+    (b,), used_b = predict(net, [x], backend="auto", batch_size=100, device="cpu")
     assert (used_a, used_b) == ("torch", "onnxruntime")
     assert a.shape == (300, 10) and np.abs(a - b).max() < 1e-5
-    (o, f), used = predict(net, [x], layers=["3"])  # the Flatten output, next to the network output
+    (o, f), used = predict(net, [x], layers=["3"], device="cpu")  # the Flatten output, next to the network output
     assert used == "onnxruntime" and f.shape == (300, 8 * 13 * 13) and np.abs(o - a).max() < 1e-5
     (f2,), _ = predict(net, [x], outputs=[], layers=["3"], backend="torch")
     assert np.abs(f - f2).max() < 1e-5
@@ -47,12 +47,12 @@ def test_export_is_cached_per_weights(x, monkeypatch):
     net = cnn_net()
     with torch.no_grad():
         net.module[0].bias.add_(0.123)  # weights no earlier test exported
-    predict(net, [x])
-    predict(net, [x])
+    predict(net, [x], device="cpu")
+    predict(net, [x], device="cpu")
     assert len(calls) == 1
     with torch.no_grad():
         net.module[0].bias.add_(1.0)
-    predict(net, [x])
+    predict(net, [x], device="cpu")
     assert len(calls) == 2
 
 
@@ -66,11 +66,11 @@ class NumpyInside(nn.Module):
 def test_network_that_does_not_export_runs_with_torch(x):
     net = Network(SPEC, module=NumpyInside())
     logs = []
-    (a,), used = predict(net, [x], log=logs.append)
+    (a,), used = predict(net, [x], log=logs.append, device="cpu")
     assert used == "torch" and a.shape == (300, 10)
     assert logs and "does not export to ONNX cleanly" in logs[0]
     with pytest.raises(InferenceError, match="option 'backend' is 'onnxruntime' but the network does not export"):
-        predict(net, [x], backend="onnxruntime")
+        predict(net, [x], backend="onnxruntime", device="cpu")
 
 
 def test_unknown_output_and_layer(x):

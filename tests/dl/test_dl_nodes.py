@@ -64,7 +64,8 @@ def test_executor_backends_agree_and_extract_features():
     wf = small()
     eng = run_ok(wf)
     onnx_tab = eng.output("executor")
-    assert eng.status["executor"].scalars["backend"] == "onnxruntime"
+    # device auto: ONNX Runtime on the CPU, torch where CUDA is present
+    assert eng.status["executor"].scalars["backend"] == ("torch" if _cuda() else "onnxruntime")
     wf.set_option("executor", "backend", "torch")
     wf.set_option("executor", "layers", ["flatten_1"])
     wf.set_option("executor", "outputs", ["dense_1"])
@@ -219,3 +220,9 @@ def test_regression_on_number_columns_learns(tmp_path):
     assert h[-1] < 0.01 < h[0]
     w = eng.output("learner", "network").module.get_submodule("dense_1").weight.detach().numpy().ravel()
     assert np.allclose(w, [2, -1], atol=0.1)
+
+
+def _cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
