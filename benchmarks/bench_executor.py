@@ -37,7 +37,7 @@ def main() -> None:
     n = len(x)
     # the first call exports, verifies and caches the ONNX model; later calls reuse it
     t0 = time.perf_counter()
-    _, used = infer.predict(net, [x], batch_size=a.batch)
+    _, used = infer.predict(net, [x], batch_size=a.batch, device="cpu")
     first = time.perf_counter() - t0
     assert used == "onnxruntime", used
     sess = infer.onnx_session(net, [0], [])
@@ -51,10 +51,10 @@ def main() -> None:
         return out
 
     def ours():
-        return infer.predict(net, [x], batch_size=a.batch)[0][0]
+        return infer.predict(net, [x], batch_size=a.batch, device="cpu")[0][0]
 
     def eager():
-        return infer.predict(net, [x], batch_size=a.batch, backend="torch")[0][0]
+        return infer.predict(net, [x], batch_size=a.batch, backend="torch", device="cpu")[0][0]
 
     assert np.abs(raw() - ours()).max() < 1e-5
     times: dict[str, list[float]] = {"raw": [], "ours": [], "eager": []}
