@@ -36,7 +36,8 @@ $(WEB_STAMP): $(WEB_SOURCES)
 	else echo "no web/ sources yet; skipping the editor build"; fi
 
 test: setup
-	$(PY) -m pytest -q -ra $(PYTEST_ARGS)
+	cd web && npm test --silent
+	$(PY) -m pytest -q -ra --durations=20 $(PYTEST_ARGS)
 
 demo: setup
 	$(VENV)/bin/deepnodes run examples/image_classification.json
