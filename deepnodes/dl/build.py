@@ -238,7 +238,7 @@ def extend_network(upstreams: list, spec: NetworkSpec, renames: list[dict[str, s
         for name, m in carried_modules(net).items():
             reuse[ren.get(name, name)] = m
         for k, v in net.metadata.items():
-            if k not in ("history", "trained", "seed") and k not in meta:
+            if k not in ("history", "trained", "seed", "factory", "exports") and k not in meta:
                 meta[k] = v
     meta.update(metadata or {})
     return Network(spec, metadata=meta, builder=LayerBuilder(reuse))
