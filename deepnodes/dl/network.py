@@ -28,12 +28,17 @@ class Network:
     def module(self):
         """The torch module; built from the spec's layer graph on first use when none was given."""
         if self._module is None:
+            seed = self.metadata.get("seed")
             if self._builder is not None:
-                self._module = self._builder(self.spec)
+                import inspect
+
+                takes_seed = "seed" in inspect.signature(self._builder).parameters
+                self._module = self._builder(self.spec, seed=seed) if takes_seed and seed is not None \
+                    else self._builder(self.spec)
             else:
                 from .build import build_module  # the layer catalogue's builder
 
-                self._module = build_module(self.spec, seed=self.metadata.get("seed"))
+                self._module = build_module(self.spec, seed=seed)
         return self._module
 
     @property
