@@ -46,7 +46,7 @@ def _ctx(lines: list | None = None) -> ExecutionContext:
 # --------------------------------------------------------------------------- XGBoost
 def test_xgboost_classifies_a_tensor_column_and_ranks_features(cancer):
     train, test = _split(cancer)
-    model, imp = fit_xgboost(train, "label", params={"n_estimators": 50, "max_depth": 3}, seed=1)
+    model, imp = fit_xgboost(train, "label", params={"n_estimators": 50, "max_depth": 3, "n_jobs": 1}, seed=1)
     out = predict(model, test, probabilities=True)
     assert _accuracy(out, "label") > 0.93
     # integer targets give integer predictions; probabilities sum to one
@@ -64,7 +64,7 @@ def test_xgboost_regression_beats_the_mean():
     d = load_diabetes()
     t = pa.table({**{f"f{i}": d.data[:, i] for i in range(10)}, "y": d.target})
     train, test = _split(t)
-    model, _ = fit_xgboost(train, "y", params={"n_estimators": 60, "max_depth": 2, "learning_rate": 0.1})
+    model, _ = fit_xgboost(train, "y", params={"n_estimators": 60, "max_depth": 2, "learning_rate": 0.1, "n_jobs": 1})
     assert model.task == "regression"
     out = predict(model, test)
     y, pred = test.column("y").to_numpy(), out.column("Prediction (y)").to_numpy()
@@ -77,7 +77,7 @@ def test_xgboost_json_file_round_trip_is_plain_xgboost(iris, tmp_path):
 
     import xgboost as xgb
 
-    model, _ = fit_xgboost(iris, "species", params={"n_estimators": 10})
+    model, _ = fit_xgboost(iris, "species", params={"n_estimators": 10, "n_jobs": 1})
     path = write_file(model, tmp_path / "iris.json")
     json.loads(path.read_text())  # XGBoost's JSON format
     booster = xgb.Booster()
@@ -92,7 +92,7 @@ def test_xgboost_json_file_round_trip_is_plain_xgboost(iris, tmp_path):
 def test_xgboost_early_stopping_uses_the_validation_table(cancer):
     train, val = _split(cancer)
     lines: list[str] = []
-    model, _ = fit_xgboost(train, "label", params={"n_estimators": 500, "learning_rate": 0.3}, validation=val,
+    model, _ = fit_xgboost(train, "label", params={"n_estimators": 500, "learning_rate": 0.3, "n_jobs": 1}, validation=val,
                            early_stopping_rounds=5, log=lines.append)
     assert model.estimator.get_booster().num_boosted_rounds() < 500
     assert any("validation logloss" in s for s in lines)
