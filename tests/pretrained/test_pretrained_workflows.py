@@ -147,3 +147,16 @@ def test_node_errors_are_sentences():
     assert not res.ok
     assert "every layer is frozen" in eng.status["learner"].message
     json.dumps(eng.report())  # the report serialises
+
+
+def test_example_files_match_their_builder():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("build_pretrained_examples",
+                                                  ROOT / "examples" / "build_pretrained_examples.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    for name in ("finetune_pretrained", "features_xgboost", "python_network"):
+        built = getattr(mod, name)().to_json()
+        saved = Workflow.load(ROOT / "examples" / f"{name}.json").to_json()
+        assert built == saved, f"examples/{name}.json is stale: run examples/build_pretrained_examples.py"
