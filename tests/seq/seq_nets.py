@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 from deepnodes.dl import graph
-from deepnodes.dl.build import extend_network
+from deepnodes.dl.build import LayerBuilder
 from deepnodes.dl.network import Network
 
 
-def _net(spec):
-    return Network(spec, metadata={"seed": 0}, builder=extend_network([], spec, [])._builder)
+def _net(spec, seed: int = 0):
+    """A network as a layer node outputs it, its weights drawn from `seed` (so tests are repeatable)."""
+    return Network(spec, metadata={"seed": seed}, builder=LayerBuilder({}, seed=seed))
 
 
 def add(upstreams, kind, config=None, name=None, input_tensors=None, state_from=None):
