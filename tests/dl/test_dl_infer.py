@@ -40,7 +40,9 @@ def test_torch_and_onnxruntime_agree_and_feature_taps(x):
     assert not any(m._forward_hooks for m in net.module.modules())  # taps leave no hooks behind
 
 
-def test_export_is_cached_per_weights(x, monkeypatch):
+def test_export_is_cached_per_weights(x, monkeypatch, tmp_path):
+    monkeypatch.setenv("DEEPNODES_CACHE", str(tmp_path))  # an empty cache: the first call must export
+    monkeypatch.setattr(infer, "_SESSIONS", {})
     calls = []
     real = infer._export
     monkeypatch.setattr(infer, "_export", lambda n, p: (calls.append(p), real(n, p)))
@@ -49,6 +51,9 @@ def test_export_is_cached_per_weights(x, monkeypatch):
         net.module[0].bias.add_(0.123)  # weights no earlier test exported
     predict(net, [x], device="cpu")
     predict(net, [x], device="cpu")
+    assert len(calls) == 1 and len(list((tmp_path / "onnx").glob("*.onnx"))) == 1
+    infer._SESSIONS.clear()
+    predict(net, [x], device="cpu")  # a new process: the file in the cache is reused
     assert len(calls) == 1
     with torch.no_grad():
         net.module[0].bias.add_(1.0)

@@ -287,7 +287,7 @@ def test_character_lstm_with_padded_sequence_targets():
 
     path = "/usr/share/trans/de-en"
     try:
-        text = open(path, encoding="utf-8", errors="ignore").read(40000)
+        text = open(path, encoding="utf-8", errors="ignore").read(15000)
     except OSError:
         pytest.skip(f"{path} is not installed")
     chars = sorted(set(text))
@@ -300,7 +300,13 @@ def test_character_lstm_with_padded_sequence_targets():
     x = convert(t, Binding(("x",)), spec.inputs[0])
     y = convert(t, Binding(("y",), role="target"), spec.outputs[0])
     assert x.converter == "tokens" and (x.data == 0).any()
-    r = train(Network(spec, module=CharLSTM(v)), [x], [y], TrainingOptions(epochs=4, batch_size=32, learning_rate=0.01),
-              [LossSpec("sparse_categorical_crossentropy", from_logits=True, ignore_index=0)])
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # a tiny LSTM: on a busy 2-core machine two spinning threads made it 25x slower
+    try:
+        r = train(Network(spec, module=CharLSTM(v)), [x], [y],
+                  TrainingOptions(epochs=3, batch_size=32, learning_rate=0.02),
+                  [LossSpec("sparse_categorical_crossentropy", from_logits=True, ignore_index=0)])
+    finally:
+        torch.set_num_threads(threads)
     assert r.history[-1]["loss"] < r.history[0]["loss"] < math.log(v)
-    assert r.history[-1]["accuracy"] > 0.25  # next-character accuracy; the most common character alone is ~0.15
+    assert r.history[-1]["accuracy"] > 0.25  # next-character accuracy; the first epoch (~chance of the commonest) is ~0.15
