@@ -255,7 +255,6 @@ def class_codes(table, name: str, option: str, num_classes: int | None,
 def pad_tokens(table, name: str, length: int | None, pad_value: int = 0):
     """A list<int> column as an (N, T) int64 tensor: cut to `length` or padded with `pad_value`."""
     import numpy as np
-    import pyarrow as pa
     import pyarrow.compute as pc
     import torch
 
@@ -279,7 +278,6 @@ def pad_tokens(table, name: str, length: int | None, pad_value: int = 0):
     rows = np.repeat(np.arange(n), keep)
     pos = np.arange(keep.sum()) - np.repeat(np.cumsum(keep) - keep, keep)
     out[rows, pos] = flat[np.repeat(starts, keep) + pos]
-    del pa
     return torch.from_numpy(out)
 
 
