@@ -172,25 +172,22 @@ class Workflow:
 
     def downstream(self, node_id: str) -> set[str]:
         """All nodes that depend on `node_id`, transitively (not including it)."""
-        out: set[str] = set()
-        todo = [node_id]
-        while todo:
-            n = todo.pop()
-            for c in self.connections:
-                if c.source == n and c.target not in out:
-                    out.add(c.target)
-                    todo.append(c.target)
-        return out
+        return self._reach(node_id, forward=True)
 
     def ancestors(self, node_id: str) -> set[str]:
+        """All nodes `node_id` depends on, transitively (not including it)."""
+        return self._reach(node_id, forward=False)
+
+    def _reach(self, node_id: str, forward: bool) -> set[str]:
         out: set[str] = set()
         todo = [node_id]
         while todo:
             n = todo.pop()
             for c in self.connections:
-                if c.target == n and c.source not in out:
-                    out.add(c.source)
-                    todo.append(c.source)
+                here, there = (c.source, c.target) if forward else (c.target, c.source)
+                if here == n and there not in out:
+                    out.add(there)
+                    todo.append(there)
         return out
 
     def topological_order(self) -> list[str]:

@@ -39,14 +39,6 @@ def layer_table(network) -> list[dict]:
     return rows
 
 
-def _count(module) -> tuple[int, int]:
-    t = f = 0
-    for p in module.parameters():
-        if p.requires_grad:
-            t += p.numel()
-        else:
-            f += p.numel()
-    return t, f
 
 
 class _NetworkIO:
@@ -82,6 +74,12 @@ def export_onnx(network, path, opset: int = 17, **kw):
     from .formats.onnx import export_onnx as f
 
     return f(network, path, opset=opset, **kw)
+
+
+def _count(module) -> tuple[int, int]:
+    from .build import count_params  # torch: only once there is a module to count
+
+    return count_params(module)
 
 
 __all__ = ["NETWORK_IO", "save_network", "load_network", "export_onnx", "layer_table"]
