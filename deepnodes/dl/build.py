@@ -85,8 +85,8 @@ def _is_chain(spec: NetworkSpec) -> bool:
     return tuple(spec.output_layers) in ((prev,), (f"{prev}:0",)) or not spec.output_layers
 
 
-class ChainModule(nn.Module):
-    """A chain of layers: forward(x) runs them in order and returns a 1-tuple."""
+class _LayersModule(nn.Module):
+    """Holds one submodule per layer, named after the layer, and the spec it was built from."""
 
     def __init__(self, spec: NetworkSpec, modules: dict[str, nn.Module]):
         super().__init__()
@@ -94,6 +94,10 @@ class ChainModule(nn.Module):
             self.add_module(name, m)
         self.layer_names = list(modules)
         self.dn_spec = spec
+
+
+class ChainModule(_LayersModule):
+    """A chain of layers: forward(x) runs them in order and returns a 1-tuple."""
 
     def forward(self, x):
         for m in self._modules.values():
@@ -101,15 +105,11 @@ class ChainModule(nn.Module):
         return (x,)
 
 
-class GraphModule(nn.Module):
+class GraphModule(_LayersModule):
     """Any layer graph: a program of (layer, input slots, output slots) steps over a list of tensors."""
 
     def __init__(self, spec: NetworkSpec, modules: dict[str, nn.Module]):
-        super().__init__()
-        for name, m in modules.items():
-            self.add_module(name, m)
-        self.layer_names = list(modules)
-        self.dn_spec = spec
+        super().__init__(spec, modules)
         slot: dict[str, int] = {}
         inputs = list(spec.inputs) or [layer.outputs[0] for layer in spec.layers if layer.kind == "Input"]
         for i, t in enumerate(inputs):
