@@ -16,3 +16,18 @@ def mnist_dir() -> Path:
     if not (MNIST_DIR / "t10k-images-idx3-ubyte.gz").exists():
         pytest.skip("the real MNIST test files are not here (../shared/data/mnist exists only in the project's checkouts)")
     return MNIST_DIR
+
+
+@pytest.fixture
+def iris():
+    """scikit-learn's iris data as a table: four number columns, a string `species` and a `row_id`."""
+    import numpy as np
+    import pyarrow as pa
+    from sklearn.datasets import load_iris
+
+    from deepnodes.table.arrow import with_row_id
+
+    d = load_iris()
+    t = pa.table({"sepal_length": d.data[:, 0], "sepal_width": d.data[:, 1], "petal_length": d.data[:, 2],
+                  "petal_width": d.data[:, 3], "species": np.array(d.target_names)[d.target]})
+    return with_row_id(t)

@@ -4,11 +4,10 @@ import os
 import numpy as np
 import pyarrow as pa
 import pytest
-from sklearn.datasets import load_iris
 
 from deepnodes.core import Engine, Workflow
 from deepnodes.datasets import load_dataset
-from deepnodes.table.arrow import ROW_ID, encode_png, spec_of, to_numpy, with_row_id
+from deepnodes.table.arrow import ROW_ID, encode_png, spec_of, to_numpy
 from deepnodes.table.files import write_table
 from tests.data.data_helpers import run_node
 
@@ -16,14 +15,6 @@ from tests.data.data_helpers import run_node
 @pytest.fixture
 def mnist(mnist_dir):
     return load_dataset("mnist", "test", str(mnist_dir), limit=300)
-
-
-@pytest.fixture
-def iris():
-    d = load_iris()
-    t = pa.table({"sepal_length": d.data[:, 0], "sepal_width": d.data[:, 1], "petal_length": d.data[:, 2],
-                  "petal_width": d.data[:, 3], "species": np.array(d.target_names)[d.target]})
-    return with_row_id(t)
 
 
 def test_dataset_reader(mnist_dir):

@@ -2,25 +2,16 @@
 import numpy as np
 import pyarrow as pa
 import pytest
-from sklearn.datasets import load_iris
 
 from deepnodes.datasets import load_dataset
 from deepnodes.table import ops
-from deepnodes.table.arrow import ROW_ID, spec_of, to_numpy, with_row_id
+from deepnodes.table.arrow import ROW_ID, spec_of, to_numpy
 from deepnodes.table.spec import ColumnError
 
 
 @pytest.fixture
 def mnist(mnist_dir):
     return load_dataset("mnist", "test", str(mnist_dir), limit=1000)
-
-
-@pytest.fixture
-def iris():
-    d = load_iris()
-    t = pa.table({"sepal_length": d.data[:, 0], "sepal_width": d.data[:, 1], "petal_length": d.data[:, 2],
-                  "petal_width": d.data[:, 3], "species": np.array(d.target_names)[d.target]})
-    return with_row_id(t)
 
 
 def test_filter_rows_numbers_strings_and_lists(iris):
