@@ -77,13 +77,16 @@ def get(type_id: str) -> "type[Node]":
 
 
 def describe(cls: "type[Node]") -> dict:
-    """Everything a client needs to show a node type: ports, description and the JSON schema of its config."""
+    """Everything a client needs to show a node type: ports, description and the JSON schema of its config
+    (with its registry-filled drop-downs resolved, see `ui`)."""
+    from .ui import editor_schema
+
     return {
         "type": cls.type_id,
         "name": cls.name,
         "category": cls.category,
         "description": cls.description,
         **cls.ports_json(),
-        "config_schema": cls.Config.model_json_schema(),
+        "config_schema": editor_schema(cls.Config.model_json_schema()),
     }
 

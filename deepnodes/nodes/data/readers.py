@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field
 
 from deepnodes.core import In, Node, NodeConfig, NodeError, Out, node
+from deepnodes.core.ui import enum_source, ui
 
 
 def file_signature(path: str) -> str:
@@ -27,6 +28,20 @@ def folder_signature(path: str) -> str:
     return ";".join(file_signature(str(f)) for f in files)
 
 
+@enum_source("datasets")
+def _dataset_names() -> list[str]:
+    from deepnodes.datasets import dataset_names
+
+    return dataset_names()
+
+
+@enum_source("dataset_splits", depends_on="dataset")
+def _dataset_splits() -> dict[str, list[str]]:
+    from deepnodes.datasets import dataset_names, get_dataset
+
+    return {n: [*get_dataset(n).splits, "all"] for n in dataset_names()}
+
+
 @node("deepnodes.data.DatasetReader", name="Dataset Reader", category="Data/IO")
 class DatasetReader(Node):
     """Reads a built-in dataset (mnist, fashion-mnist, digits, lfw-faces, ...) as a table.
@@ -39,8 +54,10 @@ class DatasetReader(Node):
 
     class Config(NodeConfig):
         dataset: str = Field("mnist", description="which dataset: mnist, fashion-mnist, digits, lfw-faces (and any "
-                                                   "other registered dataset)")
-        split: str = Field("all", description="train, test, or all (both, with a 'split' column)")
+                                                   "other registered dataset)",
+                             json_schema_extra=ui(enum_source="datasets"))
+        split: str = Field("all", description="train, test, or all (both, with a 'split' column)",
+                           json_schema_extra=ui(enum_source="dataset_splits"))
         local_folder: str = Field("", description="a folder with the dataset's files (works offline); empty = the "
                                                   "system package, the cache or a download")
         limit: int | None = Field(None, ge=1, description="read at most this many rows (empty = every row)")

@@ -1,10 +1,11 @@
 """Network Learner: trains a network on a table (the work is in `deepnodes.dl.train`)."""
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from deepnodes.core import In, Node, NodeConfig, NodeError, Out, node
 from deepnodes.dl.options import InputColumns, TargetColumns, TrainingOptions
+from deepnodes.nodes.dl.learner_ui import LEARNER_UI
 
 HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr", "seconds", "samples_per_s")
 
@@ -24,6 +25,7 @@ class NetworkLearner(Node):
                Out("history", "table", "one row per epoch: loss, accuracy, validation metrics, learning rate")]
 
     class Config(NodeConfig, TrainingOptions):
+        model_config = ConfigDict(json_schema_extra=LEARNER_UI)  # the dialog's tabs and pickers
         inputs: list[InputColumns] = Field(default_factory=list, description="one entry per network input: "
                                            "column(s) and converter; empty = the column named like the input, "
                                            "or the table's only tensor column")
