@@ -11,8 +11,8 @@ Ports are named (a port's index works too). Nothing is pickled.
 """
 from __future__ import annotations
 
-import copy
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,22 +21,24 @@ from pydantic import ValidationError
 
 from . import registry
 from .node import Node
+from .workflow_file import FORMAT, SUPPORTED_FORMATS, WorkflowError, check_value, parse, read_text, short, shown, validate
 
-FORMAT = "deepnodes.workflow/1"
-SUPPORTED_FORMATS = {FORMAT}
+__all__ = ["FORMAT", "SUPPORTED_FORMATS", "Connection", "NodeEntry", "Workflow", "WorkflowError", "pydantic_message"]
 
-
-class WorkflowError(ValueError):
-    """The workflow file or a change to it is invalid; the message names the node, option or connection."""
+# pydantic's union and wrapper steps in an error location ('int', 'list[int]', 'function-after[...]'), not options
+_TYPE_STEP = re.compile(r"^(int|float|str|bool|none|json-or-python\[.*|[a-z-]+\[.*\])$")
 
 
 def pydantic_message(err: ValidationError, node_id: str) -> str:
     e = err.errors()[0]
-    loc = ".".join(str(x) for x in e["loc"]) or "config"
-    msg = e["msg"]
+    loc = ".".join(str(x) for x in e["loc"] if not (isinstance(x, str) and _TYPE_STEP.match(x))) or "config"
+    msg = e["msg"].removeprefix("Value error, ")
     if e["type"] == "extra_forbidden":
         return f"node '{node_id}' has no option '{loc}'"
-    return f"node '{node_id}' option '{loc}': {msg[0].lower() + msg[1:]}"
+    if e["type"] == "missing":
+        return f"node '{node_id}' option '{loc}' must be set"
+    got = f"; it is {shown(e['input'])}" if "input" in e and not isinstance(e["input"], dict) else ""
+    return f"node '{node_id}' option '{loc}': {msg[0].lower() + msg[1:]}{got}"
 
 
 @dataclass
@@ -77,10 +79,15 @@ class Workflow:
     def add(self, type_id: str, id: str | None = None, config: dict | None = None, label: str = "",
             position: tuple[float, float] = (0.0, 0.0)) -> str:
         """Add a node; returns its id. The config is validated now, so a bad option fails here."""
+        if id is not None and (not isinstance(id, str) or not 0 < len(id) <= 200):
+            raise WorkflowError(f"a node id is a text of 1 to 200 characters; it is {shown(id)}")
+        if not isinstance(type_id, str):
+            raise WorkflowError(f"node '{id}': a node type is a text such as 'deepnodes.data.CSVReader'; "
+                                f"it is {shown(type_id)}")
         try:
             cls = registry.get(type_id)
         except KeyError as e:
-            raise WorkflowError(f"node '{id or type_id}': {e.args[0]}") from None
+            raise WorkflowError(f"node '{id or short(type_id)}': {short(e.args[0], 400)}") from None
         if id is None:
             base = cls.__name__.lower()
             i = 1
@@ -90,12 +97,27 @@ class Workflow:
         if id in self.nodes:
             raise WorkflowError(f"node id '{id}' is used twice")
         cfg = self._validated_config(cls, id, config or {})
-        self.nodes[id] = NodeEntry(id, type_id, cfg, label or cls.name, tuple(position))
+        if not isinstance(label, str) or not (isinstance(position, (list, tuple)) and len(position) == 2
+                                              and all(_finite_number(x) for x in position)):
+            raise WorkflowError(f"node '{id}': a label is a text and a position two finite numbers; "
+                                f"they are {shown(label)} and {shown(position)}")
+        self.nodes[id] = NodeEntry(id, type_id, cfg, label or cls.name, (float(position[0]), float(position[1])))
         return id
 
     def _validated_config(self, cls: type[Node], node_id: str, config: dict) -> dict:
+        """Strict, as JSON reads: `true` is not a number, "3" is not an integer; no NaN, no int beyond 64 bits."""
+        if not isinstance(config, dict):
+            raise WorkflowError(f"node '{node_id}': a config is a JSON object of options; it is {shown(config)}")
+        check_value(config, f"node '{node_id}' config")
         try:
-            model = cls.Config.model_validate(config)
+            text = json.dumps(config, allow_nan=False)
+        except (TypeError, ValueError):
+            text = None  # Python objects from the API (numpy numbers...): validated as Python values
+        try:
+            if text is None:
+                model = cls.Config.model_validate(config)
+            else:
+                model = cls.Config.model_validate_json(text, strict=True)
         except ValidationError as e:
             raise WorkflowError(pydantic_message(e, node_id)) from None
         # keep what the user wrote, normalised through the model (defaults left out, stable JSON)
@@ -111,7 +133,10 @@ class Workflow:
         entry.config = self._validated_config(registry.get(entry.type), node_id, config)
 
     def set_option(self, node_id: str, path: str, value: Any) -> None:
-        """Set one option (a dotted path into the config), as `--set node.option=value` does."""
+        """Set one option (a dotted path into the config), as `--set node.option=value` does.
+
+        A list item is named by its index (0, 1, ...), within the list; a path never creates a new key.
+        """
         entry = self._node(node_id, "--set names")
         cls = registry.get(entry.type)
         full = cls.Config.model_validate(entry.config).model_dump(mode="json")
@@ -119,28 +144,34 @@ class Workflow:
         top = keys[0]
         if top not in cls.Config.model_fields:
             opts = ", ".join(cls.Config.model_fields) or "none"
-            raise WorkflowError(f"node '{node_id}' has no option '{top}'; its options are {opts}")
-        cur = full
-        for k in keys[:-1]:
+            raise WorkflowError(f"node '{node_id}' has no option '{short(top)}'; its options are {opts}")
+        cur: Any = full
+        for depth, k in enumerate(keys):
+            here = ".".join(keys[:depth + 1])
+            last = depth == len(keys) - 1
             if isinstance(cur, list):
-                k = int(k)
-            elif k not in cur or not isinstance(cur[k], (dict, list)):
-                raise WorkflowError(f"node '{node_id}' option '{path}' does not exist")
-            cur = cur[k]
-        last = keys[-1]
-        if isinstance(cur, list):
-            cur[int(last)] = value
-        else:
-            if len(keys) > 1 and last not in cur:
-                raise WorkflowError(f"node '{node_id}' option '{path}' does not exist")
-            cur[last] = value
+                if not k.isdigit():
+                    raise WorkflowError(f"node '{node_id}' option '{short(path)}': '{short(k)}' is not a list index; "
+                                        f"option '{short('.'.join(keys[:depth]))}' is a list of {len(cur)} (indices 0 "
+                                        f"to {len(cur) - 1})")
+                i = int(k)
+                if i >= len(cur):
+                    raise WorkflowError(f"node '{node_id}' option '{short(path)}': index {short(k)} is out of range; "
+                                        f"option '{short('.'.join(keys[:depth]))}' is a list of {len(cur)}")
+                k = i
+            elif not isinstance(cur, dict) or (k not in cur and (depth > 0 or not last)):
+                raise WorkflowError(f"node '{node_id}' option '{short(here)}' does not exist")
+            if last:
+                cur[k] = value
+            else:
+                cur = cur[k]
         entry.config = self._validated_config(cls, node_id, full)
 
     def connect(self, source: str, source_port: str | int, target: str, target_port: str | int) -> Connection:
         s, t = self._node(source, "connection source"), self._node(target, "connection target")
         scls, tcls = registry.get(s.type), registry.get(t.type)
-        sp = _port(scls.outputs, source_port, f"node '{source}' has no output port '{source_port}'")
-        tp = _port(tcls.inputs, target_port, f"node '{target}' has no input port '{target_port}'")
+        sp = _port(scls.outputs, source_port, f"node '{source}' has no output port '{short(source_port)}'")
+        tp = _port(tcls.inputs, target_port, f"node '{target}' has no input port '{short(target_port)}'")
         if sp.type != tp.type:
             raise WorkflowError(
                 f"cannot connect '{source}.{sp.name}' ({sp.type}) to '{target}.{tp.name}' ({tp.type}): "
@@ -159,11 +190,11 @@ class Workflow:
         self.connections = [c for c in self.connections if not (c.target == target and c.target_port == target_port)]
 
     def _node(self, node_id: str, what: str = "node") -> NodeEntry:
-        try:
-            return self.nodes[node_id]
-        except KeyError:
-            have = ", ".join(repr(n) for n in self.nodes) or "none"
-            raise WorkflowError(f"{what}: there is no node '{node_id}' in the workflow (nodes: {have})") from None
+        entry = self.nodes.get(node_id) if isinstance(node_id, str) else None
+        if entry is None:
+            have = short(", ".join(repr(n) for n in self.nodes) or "none")
+            raise WorkflowError(f"{what}: there is no node '{short(node_id)}' in the workflow (nodes: {have})")
+        return entry
 
     # ------------------------------------------------------------------ graph
     def upstream(self, node_id: str) -> dict[str, tuple[str, str]]:
@@ -242,48 +273,34 @@ class Workflow:
 
     @classmethod
     def from_json(cls, data: Any) -> "Workflow":
-        if not isinstance(data, dict):
-            raise WorkflowError("the workflow file must hold a JSON object with 'format', 'nodes' and 'connections'")
-        fmt = data.get("format")
-        if fmt not in SUPPORTED_FORMATS:
-            if isinstance(fmt, str) and fmt.startswith("deepnodes.workflow/"):
-                raise WorkflowError(f"the workflow file has format '{fmt}', newer than this DeepNodes reads ({FORMAT}); "
-                                    "update DeepNodes")
-            raise WorkflowError(f"the file is not a DeepNodes workflow: its 'format' is {fmt!r}, expected '{FORMAT}'")
-        wf = cls(data.get("name", "workflow"))
-        for i, n in enumerate(data.get("nodes", [])):
-            if not isinstance(n, dict) or "id" not in n or "type" not in n:
-                raise WorkflowError(f"node entry {i} needs an 'id' and a 'type'")
-            wf.add(n["type"], n["id"], copy.deepcopy(n.get("config", {})), n.get("label", ""),
-                   tuple(n.get("position", (0, 0))))
-        for i, c in enumerate(data.get("connections", [])):
-            try:
-                wf.connect(c["source"], c["source_port"], c["target"], c["target_port"])
-            except (KeyError, TypeError):
-                raise WorkflowError(f"connection {i} needs 'source', 'source_port', 'target' and 'target_port'") from None
+        """A workflow from the file's JSON data: the whole file is checked against the format first."""
+        f = validate(data)
+        wf = cls(f.name)
+        for n in f.nodes:
+            wf.add(n.type, n.id, n.config, n.label, tuple(n.position))
+        for c in f.connections:
+            wf.connect(c.source, c.source_port, c.target, c.target_port)
         return wf
 
     @classmethod
     def loads(cls, text: str) -> "Workflow":
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise WorkflowError(f"the workflow file is not valid JSON: {e.msg} at line {e.lineno}, column {e.colno}") from None
-        return cls.from_json(data)
+        return cls.from_json(parse(text))
 
     @classmethod
     def load(cls, path: str | Path) -> "Workflow":
         path = Path(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise WorkflowError(f"there is no workflow file '{path}'") from None
-        wf = cls.loads(text)
+        wf = cls.loads(read_text(path))
         wf.path = path
         return wf
 
 
+def _finite_number(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and x == x and abs(x) != float("inf")
+
+
 def _port(ports, key: str | int, msg: str):
+    if not isinstance(key, (str, int)) or isinstance(key, bool):
+        raise WorkflowError(f"{msg}: a port is given by its name or its number (0, 1, ...)")
     if isinstance(key, int) or (isinstance(key, str) and key.isdigit()):
         i = int(key)
         if 0 <= i < len(ports):
