@@ -45,20 +45,38 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def parse_set(expr: str) -> tuple[str, str, object]:
-    """'learner.epochs=3' -> ('learner', 'epochs', 3)."""
-    if "=" not in expr or "." not in expr.split("=", 1)[0]:
-        raise ValueError(f"--set '{expr}' must look like NODE.OPTION=VALUE")
-    lhs, raw = expr.split("=", 1)
-    node_id, path = lhs.split(".", 1)
+    """'learner.epochs=3' -> ('learner', 'epochs', 3); the value is JSON, else a string. Errors: WorkflowError."""
+    from .core.workflow_file import WorkflowError, check_value, short
+
+    lhs = expr.split("=", 1)[0]
+    node_id, _, path = lhs.partition(".")
+    if "=" not in expr or not node_id or not path or "" in path.split("."):
+        raise WorkflowError(f"--set '{short(expr)}' must look like NODE.OPTION=VALUE")
+    raw = expr.split("=", 1)[1]
     try:
         value = json.loads(raw)
     except json.JSONDecodeError:
         value = raw
+    except (ValueError, RecursionError):  # an integer of thousands of digits, or nesting too deep for Python
+        raise WorkflowError(f"--set {short(lhs)}: the value '{short(raw, 60)}' is too large to be an option") from None
+    check_value(value, f"--set {short(lhs)}")
     return node_id, path, value
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    try:
+        return _dispatch(args)
+    except BrokenPipeError:
+        # the reader went away (`deepnodes nodes --json | head`): stop quietly, and keep Python's exit flush quiet
+        import os
+
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+
+
+def _dispatch(args) -> int:
     if args.version:
         from . import __version__
 
