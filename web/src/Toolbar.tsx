@@ -1,0 +1,62 @@
+// The toolbar: files, edits, runs, the view, the workflow's name and the connection lamp.
+import type { WsStatus } from "./api";
+import type { DocSnapshot } from "./types";
+
+export interface ToolbarActions {
+  newDoc: () => void;
+  open: () => void;
+  save: () => void;
+  saveAs: () => void;
+  undo: () => void;
+  redo: () => void;
+  copy: () => void;
+  paste: () => void;
+  deleteSelected: () => void;
+  executeSelected: () => void;
+  executeAll: () => void;
+  cancel: () => void;
+  reset: () => void;
+  fit: () => void;
+  setName: (name: string) => void;
+  commitName: (name: string) => void;
+}
+
+interface Props {
+  doc: DocSnapshot;
+  wsStatus: WsStatus;
+  running: boolean;
+  canUndo: boolean;
+  canRedo: boolean;
+  actions: ToolbarActions;
+}
+
+export function Toolbar({ doc, wsStatus, running, canUndo, canRedo, actions: a }: Props) {
+  return (
+    <header className="dn-toolbar">
+      <span className="dn-logo">DeepNodes</span>
+      <button onClick={a.newDoc} title="new workflow">New</button>
+      <button onClick={a.open} title="open a workflow or an example" data-testid="open">Open…</button>
+      <button onClick={a.save} title="save (Ctrl+S)">Save</button>
+      <button onClick={a.saveAs}>Save as…</button>
+      <span className="sep" />
+      <button onClick={a.undo} disabled={!canUndo} title="undo (Ctrl+Z)">↶ Undo</button>
+      <button onClick={a.redo} disabled={!canRedo} title="redo (Ctrl+Shift+Z)">↷ Redo</button>
+      <button onClick={a.copy} title="copy the selected nodes (Ctrl+C)">Copy</button>
+      <button onClick={a.paste} title="paste (Ctrl+V)">Paste</button>
+      <button onClick={a.deleteSelected} title="delete the selection (Del)">Delete</button>
+      <span className="sep" />
+      <button className="primary" onClick={a.executeSelected} title="execute the selected nodes (or all)" data-testid="execute-selected">▶ Execute</button>
+      <button className="primary" onClick={a.executeAll} title="execute every node" data-testid="execute-all">▶▶ Execute all</button>
+      <button onClick={a.cancel} disabled={!running} className="danger" title="cancel the run" data-testid="cancel">■ Cancel</button>
+      <button onClick={a.reset} disabled={running} title="reset the selected node (or all)">⟲ Reset</button>
+      <span className="sep" />
+      <button onClick={a.fit} title="fit the workflow into view">Fit</button>
+      <span className="dn-docname" title={doc.path ?? (doc.example ? `example ${doc.example} (not saved)` : "not saved yet")}>
+        <input value={doc.name} aria-label="workflow name" onChange={(e) => a.setName(e.target.value)}
+          onBlur={(e) => a.commitName(e.target.value || "untitled")} />
+        {doc.dirty ? " ●" : ""} <span className="muted">{doc.path ?? (doc.example ? `example: ${doc.example}` : "unsaved")}</span>
+      </span>
+      <span className={`dn-ws ws-${wsStatus}`} data-testid="ws-status">{wsStatus === "open" ? "● live" : wsStatus === "connecting" ? "○ connecting…" : "○ reconnecting…"}</span>
+    </header>
+  );
+}
