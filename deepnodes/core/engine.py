@@ -4,9 +4,11 @@
   key from its config and its inputs' keys, without touching data.
 - `run()` executes what is needed (everything, or up to a node), independent branches concurrently,
   reusing results whose key has not changed.
-- One event stream (`subscribe`) carries node states, progress, log lines and metrics.
+- One event stream (`subscribe`) carries node states, progress, log lines and metrics; it is delivered by one
+  dispatcher thread (`events.py`), so a subscriber never runs inside a node's thread or output capture.
 - Cancellation is cooperative (`ctx.check_cancelled()`); a failing node leaves every other result intact
   and its dependants are reported as not executable.
+- Saved results are written and read by `results.py` (a transaction per save; a checked index on read).
 """
 from __future__ import annotations
 
@@ -22,12 +24,13 @@ from typing import Any, Callable
 
 from pydantic import ValidationError
 
+from .events import EventBus, node_warnings
 from .node import Cancelled, ExecutionContext, Node
 from .ports import PORT_TYPES, port_type_of_spec
+from .results import RESULTS_FORMAT, Index, ResultsError, SavedResults
 from .workflow import Workflow, WorkflowError, pydantic_message
 
 STATES = ("idle", "configured", "queued", "executing", "executed", "failed")
-RESULTS_FORMAT = "deepnodes.results/1"
 
 
 @dataclass
@@ -42,6 +45,7 @@ class NodeStatus:
     progress: float | None = None
     partial: bool = False  # outputs kept from a cancelled or stopped run; re-run executes again
     traceback: str = ""
+    saved: tuple | None = None  # (outputs, {port: file}) when `outputs` were reopened from those saved files
 
     def to_json(self) -> dict:
         return {"state": self.state, "message": self.message, "seconds": self.seconds,
@@ -69,32 +73,34 @@ def error_message(exc: BaseException) -> str:
     return msg or type(exc).__name__
 
 
-class Engine:
+class Engine(SavedResults):
     def __init__(self, workflow: Workflow, max_workers: int | None = None, device: str | None = None):
         self.workflow = workflow
         self.status: dict[str, NodeStatus] = {}
-        self._listeners: list[Callable[[dict], None]] = []
+        self._events = EventBus()
         self._lock = threading.RLock()
         self._cancel = threading.Event()
         self._stops: dict[str, threading.Event] = {}
         self._saved: dict[str, dict] = {}  # results on disk not yet loaded: node -> entry
-        self._saved_dir: Path | None = None
+        self._index: Index | None = None  # the results folder they were read from
+        self.results_warning = ""  # why a results folder was not reopened (set by load_results)
+        self.save_warnings: list[str] = []  # nodes whose results the last save_results could not save, and why
         self.max_workers = max_workers or 2
         self.device = device
         self.running = False
 
     # ------------------------------------------------------------------ events
     def subscribe(self, fn: Callable[[dict], None]) -> Callable[[], None]:
-        self._listeners.append(fn)
-        return lambda: self._listeners.remove(fn) if fn in self._listeners else None
+        """Call `fn(event)` for every event, on the engine's dispatcher thread, in emission order."""
+        return self._events.subscribe(fn)
 
     def emit(self, event: dict) -> None:
-        event.setdefault("time", time.time())
-        for fn in list(self._listeners):
-            try:
-                fn(event)
-            except Exception:  # a broken listener never breaks a run
-                traceback.print_exc()
+        """Queue an event for the subscribers; never blocks and never calls a subscriber itself."""
+        self._events.emit(event)
+
+    def flush(self) -> None:
+        """Wait until the subscribers have seen every event emitted so far (public calls do this on return)."""
+        self._events.flush()
 
     def _set_state(self, node_id: str, state: str, message: str | None = None) -> None:
         st = self.status[node_id]
@@ -118,6 +124,7 @@ class Engine:
                 if st.state in ("queued", "executing"):
                     continue
                 self._configure_one(nid, st)
+        self.flush()
         return self.status
 
     def _configure_one(self, nid: str, st: NodeStatus) -> None:
@@ -198,6 +205,7 @@ class Engine:
             return self._run(wanted)
         finally:
             self.running = False
+            self.flush()
 
     def _run(self, wanted: set[str]) -> RunResult:
         wf = self.workflow
@@ -301,7 +309,8 @@ class Engine:
         t0 = time.perf_counter()
         try:
             inputs = self._inputs_of(nid, node)
-            outputs = node.execute(inputs, ctx)
+            with node_warnings(ctx.warn):  # library warnings go to the node's log, not the screen
+                outputs = node.execute(inputs, ctx)
             if outputs is None or len(outputs) != len(node.outputs):
                 raise RuntimeError(f"the node returned {0 if outputs is None else len(outputs)} outputs, "
                                    f"expected {len(node.outputs)}")
@@ -375,7 +384,7 @@ class Engine:
         idx = _port_index(self.workflow, node_id, port)
         return st.outputs[idx]
 
-    # ------------------------------------------------------------------ reports and saved results
+    # ------------------------------------------------------------------ reports (saved results: results.py)
     def report(self) -> dict:
         wf = self.workflow
         nodes = {}
@@ -394,57 +403,6 @@ class Engine:
                 entry["outputs"] = outs
             nodes[nid] = entry
         return {"workflow": wf.name, "nodes": nodes}
-
-    def save_results(self, folder: str | Path) -> Path:
-        """Write every executed node's outputs (Arrow IPC for tables) and a `results.json` index."""
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        index: dict[str, Any] = {"format": RESULTS_FORMAT, "nodes": {}}
-        for nid, st in self.status.items():
-            if st.state != "executed" or st.outputs is None:
-                continue
-            node = self.workflow.instantiate(nid)
-            files = {}
-            for p, o in zip(node.outputs, st.outputs):
-                if o is None:
-                    continue
-                files[p.name] = PORT_TYPES[p.type].io.save(o, str(folder / f"{nid}.{p.name}"))
-            index["nodes"][nid] = {"key": st.key, "scalars": st.scalars, "seconds": st.seconds, "outputs": files}
-        # keep saved entries of nodes that were not loaded in this session
-        for nid, e in self._saved.items():
-            if nid not in index["nodes"] and nid in self.workflow.nodes and self._saved_dir == folder:
-                index["nodes"][nid] = e
-        tmp = folder / "results.json.tmp"
-        tmp.write_text(json.dumps(index, indent=2, sort_keys=True))
-        tmp.replace(folder / "results.json")
-        return folder
-
-    def load_results(self, folder: str | Path) -> int:
-        """Read a results folder; outputs are restored for nodes whose cache key still matches. Returns how many."""
-        folder = Path(folder)
-        f = folder / "results.json"
-        if not f.exists():
-            return 0
-        data = json.loads(f.read_text())
-        if data.get("format") != RESULTS_FORMAT:
-            return 0
-        self._saved = data.get("nodes", {})
-        self._saved_dir = folder
-        self.configure()
-        return sum(1 for n, st in self.status.items() if st.state == "executed")
-
-    def _restore(self, nid: str, st: NodeStatus) -> None:
-        e = self._saved[nid]
-        node = self.workflow.instantiate(nid)
-        outs = []
-        try:
-            for p in node.outputs:
-                name = e["outputs"].get(p.name)
-                outs.append(PORT_TYPES[p.type].io.load(str(self._saved_dir / name)) if name else None)
-        except Exception as ex:  # noqa: BLE001 - a damaged results file means re-running, not failing
-            self.emit({"type": "log", "node": nid, "level": "warning", "line": f"saved results not reopened: {ex}"})
-            return
-        st.outputs, st.scalars, st.seconds = outs, e.get("scalars", {}), e.get("seconds")
 
 
 def _port_index(wf: Workflow, node_id: str, port: str | int) -> int:
@@ -468,4 +426,5 @@ def run_workflow(wf: Workflow, **kw) -> tuple[Engine, RunResult]:
     return eng, eng.run(**kw)
 
 
-__all__ = ["Engine", "NodeStatus", "RunResult", "STATES", "error_message", "port_type_of_spec"]
+__all__ = ["Engine", "NodeStatus", "RESULTS_FORMAT", "ResultsError", "RunResult", "STATES", "error_message",
+           "port_type_of_spec"]
