@@ -1,122 +1,15 @@
-// The configuration dialog, generated from the node's JSON schema (pydantic). Validated by the server on
-// apply; its messages are shown at the fields.
-import { useMemo, useState } from "react";
+// The configuration dialog, generated from the node's JSON schema (pydantic) and its editor hints: one tab per
+// x-group, fields shown by x-show-if, pickers for columns and network tensors (schemaForm.ts, SchemaFields.tsx).
+// Validated by the server on apply; its messages are shown at the fields and, all of them, at the top.
+import { useEffect, useMemo, useRef, useState } from "react";
 import type { NodeDesc } from "./graph";
+import { FieldRows } from "./SchemaFields";
+import { collect, fieldsOf, groupsOf, initValues, type ColumnInfo, type InputContext } from "./schemaForm";
 
-export interface ColumnInfo {
-  name: string;
-  kind: string;
-  dtype?: string;
-  shape?: (number | null)[];
-}
+export { fieldsOf };
+export type { ColumnInfo };
 
-type FieldKind = "bool" | "number" | "integer" | "enum" | "string" | "code" | "column" | "columns" | "multienum" | "list" | "json";
-
-interface Field {
-  name: string;
-  title: string;
-  description: string;
-  kind: FieldKind;
-  nullable: boolean;
-  options?: unknown[];
-  itemType?: string;
-  min?: number;
-  max?: number;
-  default: unknown;
-}
-
-function resolve(schema: any, root: any): any {
-  if (schema && schema.$ref) {
-    const name = String(schema.$ref).split("/").pop()!;
-    return { ...(root.$defs?.[name] ?? root.definitions?.[name] ?? {}), ...schema, $ref: undefined };
-  }
-  return schema ?? {};
-}
-
-const isColumnName = (n: string) => /(^|_)(column|col)$/.test(n);
-const isColumnsName = (n: string) => /(^|_)(columns|cols)$/.test(n);
-const isCodeName = (n: string) => /(^|_)(script|code|source_code)$/.test(n);
-
-export function fieldsOf(schema: any): Field[] {
-  const props = schema?.properties ?? {};
-  return Object.entries(props).map(([name, raw]: [string, any]) => {
-    let s = resolve(raw, schema);
-    let nullable = false;
-    const alts = s.anyOf ?? s.oneOf;
-    if (alts) {
-      const nonNull = alts.filter((a: any) => a.type !== "null");
-      nullable = nonNull.length < alts.length;
-      if (nonNull.length === 1) s = { ...resolve(nonNull[0], schema), description: raw.description, default: raw.default, title: raw.title };
-      else s = { ...s, type: "json" };
-    }
-    const widget = s["x-widget"] ?? raw["x-widget"] ?? s.widget ?? raw.widget;
-    const f: Field = {
-      name, title: raw.title ?? name, description: raw.description ?? s.description ?? "", nullable,
-      default: raw.default, kind: "json",
-    };
-    if (s.minimum !== undefined) f.min = s.minimum;
-    if (s.exclusiveMinimum !== undefined) f.min = s.exclusiveMinimum;
-    if (s.maximum !== undefined) f.max = s.maximum;
-    if (s.exclusiveMaximum !== undefined) f.max = s.exclusiveMaximum;
-    if (widget === "code" || s.format === "python" || isCodeName(name)) f.kind = "code";
-    else if (widget === "columns" || (s.type === "array" && isColumnsName(name))) f.kind = "columns";
-    else if (widget === "column" || (s.type === "string" && !s.enum && (isColumnName(name) || raw.column === true))) f.kind = "column";
-    else if (s.enum) { f.kind = "enum"; f.options = s.enum; }
-    else if (s.const !== undefined) { f.kind = "enum"; f.options = [s.const]; }
-    else if (s.type === "boolean") f.kind = "bool";
-    else if (s.type === "integer") f.kind = "integer";
-    else if (s.type === "number") f.kind = "number";
-    else if (s.type === "string") f.kind = s.maxLength && s.maxLength > 500 ? "code" : "string";
-    else if (s.type === "array") {
-      let it = resolve(s.items, schema);
-      if (it.anyOf) it = resolve(it.anyOf.find((a: any) => a.type !== "null") ?? {}, schema);
-      if (it.enum) { f.kind = "multienum"; f.options = it.enum; }
-      else if (["number", "integer", "string"].includes(it.type)) { f.kind = "list"; f.itemType = it.type; }
-    }
-    return f;
-  });
-}
-
-function toText(v: unknown, f: Field): string {
-  if (v === null || v === undefined) return "";
-  if (f.kind === "list" && Array.isArray(v)) return v.join(", ");
-  if (f.kind === "json") return JSON.stringify(v);
-  return String(v);
-}
-
-/** Parse the form's text back into a value; a string is an error message. */
-function parse(text: string, f: Field): { value?: unknown; error?: string } {
-  const t = text.trim();
-  if (t === "" && f.nullable) return { value: null };
-  switch (f.kind) {
-    case "integer":
-    case "number": {
-      if (t === "") return { error: "A number is needed" };
-      const n = Number(t);
-      if (!Number.isFinite(n)) return { error: `'${t}' is not a number` };
-      if (f.kind === "integer" && !Number.isInteger(n)) return { error: `'${t}' is not a whole number` };
-      return { value: n };
-    }
-    case "list": {
-      if (t === "") return { value: [] };
-      const parts = t.split(",").map((x) => x.trim()).filter((x) => x !== "");
-      if (f.itemType === "string") return { value: parts };
-      const nums = parts.map(Number);
-      const bad = parts.find((_, i) => !Number.isFinite(nums[i]) || (f.itemType === "integer" && !Number.isInteger(nums[i])));
-      if (bad !== undefined) return { error: `'${bad}' is not a${f.itemType === "integer" ? " whole" : ""} number` };
-      return { value: nums };
-    }
-    case "json":
-      if (t === "") return { value: null };
-      try {
-        return { value: JSON.parse(t) };
-      } catch {
-        return { value: t };
-      }
-    default:
-      return { value: text };
-  }
-}
+const RAW = "Advanced";
 
 interface Props {
   desc: NodeDesc;
@@ -124,84 +17,117 @@ interface Props {
   label: string;
   config: Record<string, unknown>;
   columns: ColumnInfo[] | null;
+  network?: InputContext["network"];
   onApply: (config: Record<string, unknown>) => Promise<{ field: string; message: string }[] | string | null>;
   onClose: () => void;
 }
 
-export function ConfigDialog({ desc, nodeId, label, config, columns, onApply, onClose }: Props) {
+export function ConfigDialog({ desc, nodeId, label, config, columns, network, onApply, onClose }: Props) {
   const fields = useMemo(() => fieldsOf(desc.config_schema), [desc]);
-  const [values, setValues] = useState<Record<string, any>>(() => {
-    const v: Record<string, any> = {};
-    for (const f of fields) {
-      const cur = f.name in config ? config[f.name] : f.default;
-      v[f.name] = ["bool", "enum", "columns", "multienum"].includes(f.kind) ? cur : toText(cur, f);
-    }
-    return v;
-  });
+  const tabs = useMemo(() => {
+    const g = groupsOf(fields);
+    return g.length > 1 || g[0] === RAW ? (g.includes(RAW) ? g : [...g, RAW]) : g;
+  }, [fields]);
+  const [tab, setTab] = useState(tabs[0] ?? "");
+  const [values, setValues] = useState<Record<string, any>>(() => initValues(fields, config));
+  const [raw, setRaw] = useState<string | null>(null); // the config as JSON text while it is being edited
   const [errors, setErrors] = useState<Record<string, string>>({});
-  const [general, setGeneral] = useState("");
+  const [general, setGeneral] = useState<string[]>([]);
   const [busy, setBusy] = useState(false);
+  const top = useRef<HTMLDivElement>(null);
+  const ctx: InputContext = { columns, network };
 
-  const set = (name: string, v: unknown) => setValues((old) => ({ ...old, [name]: v }));
+  const set = (name: string, v: unknown) => { setValues((old) => ({ ...old, [name]: v })); setRaw(null); };
+  const current = () => collect(fields, values);
+
+  useEffect(() => {
+    // the first error in view: its tab, then the field itself
+    const first = Object.keys(errors)[0];
+    if (!first) return;
+    const f = fields.find((x) => x.name === first.split(".")[0]);
+    if (f && tabs.length > 1 && f.group !== tab) setTab(tabs.includes(f.group) ? f.group : tabs[0]);
+    requestAnimationFrame(() => {
+      const el = document.querySelector(`.dn-config [data-field="${first}"]`) ?? document.querySelector(`.dn-config .has-error`);
+      (el ?? top.current)?.scrollIntoView({ block: "center" });
+    });
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [errors]);
 
   async function apply(close: boolean) {
-    const out: Record<string, unknown> = {};
-    const errs: Record<string, string> = {};
-    for (const f of fields) {
-      const v = values[f.name];
-      if (["bool", "enum", "columns", "multienum"].includes(f.kind)) out[f.name] = v;
-      else {
-        const p = parse(String(v ?? ""), f);
-        if (p.error) errs[f.name] = p.error;
-        else out[f.name] = p.value;
+    let out: Record<string, unknown>;
+    if (raw !== null) {
+      try {
+        out = JSON.parse(raw);
+      } catch (e: any) {
+        setGeneral([`the JSON is not valid: ${e.message}`]);
+        return;
       }
+    } else {
+      const r = current();
+      setErrors(r.errors);
+      if (Object.keys(r.errors).length) {
+        setGeneral(Object.entries(r.errors).map(([k, m]) => `${k}: ${m}`));
+        return;
+      }
+      out = r.config;
     }
-    setErrors(errs);
-    setGeneral("");
-    if (Object.keys(errs).length) return;
+    setGeneral([]);
     setBusy(true);
     const res = await onApply(out);
     setBusy(false);
     if (res === null) {
+      if (raw !== null) { setValues(initValues(fields, out)); setRaw(null); }
       if (close) onClose();
       return;
     }
-    if (typeof res === "string") setGeneral(res);
-    else {
-      const e: Record<string, string> = {};
-      for (const x of res) {
-        const top = x.field.split(".")[0];
-        if (fields.some((f) => f.name === top)) e[top] = e[top] ? `${e[top]}; ${x.message}` : x.message;
-        else setGeneral(`${x.field}: ${x.message}`);
-      }
-      setErrors(e);
+    if (typeof res === "string") {
+      setGeneral([res]);
+      top.current?.scrollIntoView({ block: "start" });
+      return;
     }
+    const e: Record<string, string> = {};
+    for (const x of res) e[x.field] = e[x.field] ? `${e[x.field]}; ${x.message}` : x.message;
+    setGeneral(res.map((x) => `${x.field}: ${x.message}`));
+    setErrors(e);
   }
 
-  const colNames = columns?.map((c) => c.name) ?? null;
-
+  const shown = tabs.length > 1 ? fields.filter((f) => f.group === tab) : fields;
   return (
     <div className="dn-modal-backdrop" onMouseDown={(e) => e.target === e.currentTarget && onClose()}>
-      <div className="dn-modal dn-config" role="dialog" aria-label={`Configure ${label}`} onKeyDown={(e) => e.stopPropagation()}>
+      <div className="dn-modal dn-config" role="dialog" aria-label={`Configure ${label}`} onKeyDown={(e) => { e.stopPropagation(); if (e.key === "Escape") onClose(); }}>
         <header>
           <h2>Configure “{label}”</h2>
           <span className="muted">{desc.name} · {nodeId}</span>
           <button className="close" onClick={onClose} aria-label="close">×</button>
         </header>
         <p className="dn-desc">{desc.description.split("\n")[0]}</p>
+        {tabs.length > 1 && (
+          <nav className="dn-tabs" role="tablist">
+            {tabs.map((t) => {
+              const bad = Object.keys(errors).some((k) => fields.find((f) => f.name === k.split(".")[0])?.group === t);
+              return <button key={t} type="button" role="tab" aria-selected={t === tab} className={`${t === tab ? "active" : ""}${bad ? " has-error" : ""}`} onClick={() => setTab(t)}>{t}</button>;
+            })}
+          </nav>
+        )}
         <form className="dn-form" onSubmit={(e) => { e.preventDefault(); apply(true); }}>
+          <div ref={top} />
+          {general.length > 0 && (
+            <div className="dn-error general" role="alert">
+              {general.length === 1 ? general[0] : <ul>{general.map((g, i) => <li key={i}>{g}</li>)}</ul>}
+            </div>
+          )}
           {fields.length === 0 && <p className="muted">This node has no options.</p>}
-          {fields.map((f) => (
-            <div key={f.name} className={`dn-field kind-${f.kind}${errors[f.name] ? " has-error" : ""}`} data-field={f.name}>
-              <label htmlFor={`f-${f.name}`}>{f.name}</label>
+          <FieldRows fields={shown} values={values} setValue={set} ctx={ctx} errors={errors} />
+          {tab === RAW && tabs.length > 1 && (
+            <div className="dn-field kind-json dn-raw" data-field="(json)">
+              <label htmlFor="f-raw-json">as JSON</label>
               <div className="dn-input">
-                {renderInput(f, values[f.name], (v) => set(f.name, v), colNames, columns)}
-                {f.description && <div className="dn-help">{f.description}</div>}
-                {errors[f.name] && <div className="dn-error" role="alert">{errors[f.name]}</div>}
+                <textarea id="f-raw-json" className="mono" rows={8} spellCheck={false}
+                  value={raw ?? JSON.stringify(current().config, null, 1)} onChange={(e) => setRaw(e.target.value)} />
+                <div className="dn-help">the whole configuration; an edit here replaces the form's values on Apply</div>
               </div>
             </div>
-          ))}
-          {general && <div className="dn-error general" role="alert">{general}</div>}
+          )}
           <footer>
             <button type="button" onClick={onClose}>Cancel</button>
             <button type="button" disabled={busy} onClick={() => apply(false)}>Apply</button>
@@ -211,88 +137,4 @@ export function ConfigDialog({ desc, nodeId, label, config, columns, onApply, on
       </div>
     </div>
   );
-}
-
-function renderInput(f: Field, v: any, set: (v: unknown) => void, colNames: string[] | null, columns: ColumnInfo[] | null) {
-  const id = `f-${f.name}`;
-  switch (f.kind) {
-    case "bool":
-      return <input id={id} type="checkbox" checked={!!v} onChange={(e) => set(e.target.checked)} />;
-    case "enum":
-      return (
-        <select id={id} value={v === null || v === undefined ? "" : String(v)} onChange={(e) => {
-          const o = f.options!.find((x) => String(x) === e.target.value);
-          set(e.target.value === "" && f.nullable ? null : o);
-        }}>
-          {f.nullable && <option value="">(none)</option>}
-          {f.options!.map((o) => <option key={String(o)} value={String(o)}>{String(o)}</option>)}
-        </select>
-      );
-    case "multienum": {
-      const cur: unknown[] = Array.isArray(v) ? v : [];
-      return (
-        <div className="dn-checks" id={id}>
-          {f.options!.map((o) => (
-            <label key={String(o)}><input type="checkbox" checked={cur.includes(o)}
-              onChange={(e) => set(e.target.checked ? [...cur, o] : cur.filter((x) => x !== o))} />{String(o)}</label>
-          ))}
-        </div>
-      );
-    }
-    case "column":
-      if (colNames) {
-        const known = colNames.includes(String(v ?? ""));
-        return (
-          <select id={id} value={String(v ?? "")} onChange={(e) => set(e.target.value === "" && f.nullable ? "" : e.target.value)}>
-            {(f.nullable || !v) && <option value="">(none)</option>}
-            {!known && v ? <option value={String(v)}>{String(v)} (not in the input)</option> : null}
-            {columns!.map((c) => <option key={c.name} value={c.name}>{c.name} — {c.kind}</option>)}
-          </select>
-        );
-      }
-      return <input id={id} value={v ?? ""} placeholder="connect and configure the input to pick a column" onChange={(e) => set(e.target.value)} />;
-    case "columns": {
-      const cur: string[] = Array.isArray(v) ? v : [];
-      if (!colNames) {
-        return <input id={id} value={cur.join(", ")} placeholder="column names, comma-separated"
-          onChange={(e) => set(e.target.value.split(",").map((x) => x.trim()).filter(Boolean))} />;
-      }
-      const all = [...colNames, ...cur.filter((c) => !colNames.includes(c))];
-      return (
-        <div className="dn-checks columns" id={id}>
-          {all.map((c) => (
-            <label key={c}><input type="checkbox" checked={cur.includes(c)}
-              onChange={(e) => set(e.target.checked ? [...cur, c] : cur.filter((x) => x !== c))} />
-              {c}{!colNames.includes(c) && " (not in the input)"}</label>
-          ))}
-        </div>
-      );
-    }
-    case "code":
-      return (
-        <textarea id={id} className="dn-code" spellCheck={false} rows={14} value={v ?? ""}
-          onChange={(e) => set(e.target.value)}
-          onKeyDown={(e) => {
-            if (e.key === "Tab") {
-              e.preventDefault();
-              const t = e.currentTarget;
-              const s = t.selectionStart;
-              const nv = t.value.slice(0, s) + "    " + t.value.slice(t.selectionEnd);
-              set(nv);
-              requestAnimationFrame(() => { t.selectionStart = t.selectionEnd = s + 4; });
-            }
-          }} />
-      );
-    case "integer":
-    case "number":
-      return <input id={id} type="text" inputMode="decimal" value={v ?? ""} placeholder={f.nullable ? "(none)" : ""}
-        title={[f.min !== undefined ? `min ${f.min}` : "", f.max !== undefined ? `max ${f.max}` : ""].filter(Boolean).join(", ")}
-        onChange={(e) => set(e.target.value)} />;
-    case "list":
-      return <input id={id} value={v ?? ""} placeholder={`${f.itemType}s, comma-separated`} onChange={(e) => set(e.target.value)} />;
-    case "json":
-      return <textarea id={id} className="mono" rows={String(v ?? "").length > 60 ? 4 : 1} value={v ?? ""} placeholder="a value (JSON)" spellCheck={false} onChange={(e) => set(e.target.value)} />;
-    default:
-      return <input id={id} value={v ?? ""} placeholder={f.nullable ? "(none)" : ""} onChange={(e) => set(e.target.value)} />;
-  }
 }
