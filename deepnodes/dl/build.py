@@ -39,8 +39,9 @@ def build_layer(entry, input_specs: list[TensorSpec], seed: int | None) -> nn.Mo
     layer_cls = get_layer(entry.kind)
     if seed is None:
         return layer_cls.build(entry.config, input_specs)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(layer_seed(seed, entry.name))
+    from .rng import seeded
+
+    with seeded(layer_seed(seed, entry.name)):  # torch's init draws from the global generator: under the lock
         return layer_cls.build(entry.config, input_specs)
 
 

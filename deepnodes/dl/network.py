@@ -11,6 +11,7 @@ Metadata keys used across the product (all JSON-serialisable):
 from __future__ import annotations
 
 import copy
+import threading
 from typing import Any, Callable
 
 from .spec import NetworkSpec
@@ -23,23 +24,58 @@ class Network:
         self._module = module
         self._builder = builder
         self.metadata: dict = dict(metadata or {})
+        self._lock = threading.RLock()
 
     @property
     def module(self):
-        """The torch module; built from the spec's layer graph on first use when none was given."""
+        """The torch module; built from the spec's layer graph on first use when none was given (once, under
+        the network's lock, with the recorded seed: see `build`)."""
         if self._module is None:
-            seed = self.metadata.get("seed")
+            self.build()
+        return self._module
+
+    def build(self, seed: int | None = None):
+        """Build the module if it is not built yet: once, under this network's lock, with `seed` (default: the
+        recorded seed). A builder that takes a seed seeds each layer itself; any other builder (a user's
+        function, a rebuild from a file) runs with torch's global generator seeded, under the process-wide
+        random lock, so what runs beside it cannot change its weights."""
+        with self._lock:
+            if self._module is not None:
+                return self._module
+            from .rng import seeded
+
+            seed = self.metadata.get("seed") if seed is None else seed
             if self._builder is not None:
                 import inspect
 
-                takes_seed = "seed" in inspect.signature(self._builder).parameters
-                self._module = self._builder(self.spec, seed=seed) if takes_seed and seed is not None \
-                    else self._builder(self.spec)
+                try:
+                    takes_seed = "seed" in inspect.signature(self._builder).parameters
+                except (TypeError, ValueError):
+                    takes_seed = False
+                if takes_seed and seed is not None:
+                    module = self._builder(self.spec, seed=seed)
+                else:
+                    with seeded(seed):
+                        module = self._builder(self.spec)
             else:
                 from .build import build_module  # the layer catalogue's builder
 
-                self._module = build_module(self.spec, seed=seed)
+                module = build_module(self.spec, seed=seed)
+            self._module = module
         return self._module
+
+    def inference_module(self, device=None):
+        """A module to run inference with, in eval mode on `device`, that is not this network's module: a node
+        never changes what it was given (no eval(), to() or hooks on a shared module). The weights are copied."""
+        import torch
+
+        module = self.module
+        with self._lock:  # deepcopy reads the module; nothing else changes it while we copy
+            view = copy.deepcopy(module)
+        view.eval()
+        if device is not None and torch.device(device).type != "cpu":
+            view.to(device)
+        return view
 
     @property
     def built(self) -> bool:
@@ -53,6 +89,15 @@ class Network:
         """A deep copy (a learner trains a copy, so the input network stays as it was)."""
         return Network(self.spec, copy.deepcopy(self._module) if self._module is not None else None,
                        copy.deepcopy(self.metadata), self._builder)
+
+    def __getstate__(self):
+        d = self.__dict__.copy()
+        d.pop("_lock", None)
+        return d
+
+    def __setstate__(self, d):
+        self.__dict__.update(d)
+        self._lock = threading.RLock()
 
     def __repr__(self) -> str:
         return f"Network({self.spec.describe()})"
