@@ -11,7 +11,7 @@ function returning either); an entry's loader may download weights (users with i
 EfficientNet-Lite0 is laid out as a chain of named layers, Keras style (`stem`, `block_1` ... `block_16`,
 `top`, `avg_pool`, `top_dropout`, `predictions`, `predictions_softmax`), so Freeze Layers and Set Output
 Layers work by layer name and layer nodes can be appended after any of them. Each weight-bearing part is a
-"module" layer whose factory rebuilds its architecture when a saved network is loaded.
+"module" layer whose registered factory (`efficientnet_part`) rebuilds its architecture when a saved network is loaded.
 """
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from .factories import module_factory
 from .network import Network
 from .spec import LayerEntry, NetworkSpec, TensorSpec
 
@@ -189,6 +190,7 @@ def _efficientnet_parts(model) -> dict[str, Any]:
     return parts
 
 
+@module_factory("efficientnet_part")
 def efficientnet_part(model_name: str = "efficientnet-lite0", part: str = "stem"):
     """Module factory for saved networks: the architecture of one part (weights are loaded afterwards)."""
     parts = _efficientnet_parts(_efficientnet_skeleton(model_name))
@@ -227,7 +229,7 @@ def _module_layer(name: str, inp: TensorSpec, shape: tuple[int, ...], model_name
     return _layer("module", name, [inp], {
         "input_specs": {"inputs": [TensorSpec(inp.name, inp.shape, inp.dtype).to_json()]},
         "output_specs": {"outputs": [TensorSpec(name, shape).to_json()]},
-        "factory": "deepnodes.dl.pretrained:efficientnet_part",
+        "factory": "efficientnet_part",
         "args": {"model_name": model_name, "part": name},
         "class_path": "efficientnet_lite_pytorch.model.EfficientNet"})
 

@@ -107,12 +107,16 @@ def test_corrupted_and_truncated_weights_are_refused(tmp_path):
     w.write_bytes(bytes(data[: len(data) // 2]))
     with pytest.raises(NetworkFormatError, match="is truncated or corrupted"):
         load_network(p)
-    # without the checksums (an edited header) safetensors itself still refuses the truncated file
+    # without the checksums (an edited header) the file is refused unless trusted; trusted, the truncated
+    # weights are still refused
     head = json.loads((p / "network.json").read_text())
     head.pop("sha256")
+    head.pop("sizes", None)
     (p / "network.json").write_text(json.dumps(head))
-    with pytest.raises(NetworkFormatError, match="truncated or corrupted"):
+    with pytest.raises(NetworkFormatError, match="no checksum"):
         load_network(p)
+    with pytest.raises(NetworkFormatError, match="truncated or corrupted"):
+        load_network(p, trust=True)
 
 
 def test_truncated_single_file_is_refused(tmp_path):

@@ -2,7 +2,8 @@
 `torch.nn.Module`, wrapped as an opaque trainable `Network`.
 
 The imported network keeps the Keras model's own layout (Keras images are (H, W, C), channels last). Its
-metadata records a factory (`rebuild`, from the model's JSON config) so the native format saves it without pickle.
+metadata records a factory (`rebuild`, registered as "keras_model", from the model's JSON config) so the native format
+saves it without pickle.
 Keras' `safe_mode` stays on (no lambda layers, whose code would be unpickled) unless `trust=True`.
 """
 from __future__ import annotations
@@ -12,6 +13,7 @@ from pathlib import Path
 
 from torch import nn
 
+from ..factories import module_factory
 from ..spec import NetworkSpec, TensorSpec
 
 
@@ -44,10 +46,23 @@ def _spec(t, i: int, prefix: str) -> TensorSpec:
     return TensorSpec(name.split(":")[0].replace("/", "_"), shape, str(getattr(t, "dtype", "float32")))
 
 
-def rebuild(config: str) -> KerasModule:
-    """The factory recorded in an imported network's metadata: the architecture from the Keras JSON config."""
+@module_factory("keras_model")
+def rebuild(config: str, trust: bool = False) -> KerasModule:
+    """The factory recorded in an imported network's metadata: the architecture from the Keras JSON config
+    (Keras' safe mode stays on, so no Lambda layer's code is deserialised, unless the user trusts the file)."""
+    import json
+
     keras = _keras()
-    return KerasModule(keras.models.model_from_json(config))
+    from keras.saving import deserialize_keras_object
+
+    try:
+        model = deserialize_keras_object(json.loads(config), safe_mode=not trust)
+    except Exception as e:  # noqa: BLE001 - Keras raises many types for a bad config
+        raise ValueError(f"the Keras model config cannot be rebuilt ({type(e).__name__}: "
+                         f"{str(e).splitlines()[0][:200] if str(e) else ''})") from None
+    if not isinstance(model, keras.Model):
+        raise ValueError(f"the Keras model config describes a {type(model).__name__}, not a model")
+    return KerasModule(model)
 
 
 def import_keras(path: str | Path, trust: bool = False):
@@ -76,5 +91,5 @@ def import_keras(path: str | Path, trust: bool = False):
         outputs = tuple(TensorSpec(n, t.shape, t.dtype) for n, t in zip(names, outputs))
     module = KerasModule(model)
     meta = {"source": str(path), "layout": "Keras (channels last)",
-            "factory": {"path": "deepnodes.dl.formats.keras:rebuild", "args": {"config": model.to_json()}}}
+            "factory": {"path": "keras_model", "args": {"config": model.to_json()}}}
     return Network(NetworkSpec(inputs, outputs), module=module, metadata=meta)

@@ -6,25 +6,26 @@
   with the explicit trust option `allow_pickle=True`.
 
 A network from layer nodes is rebuilt from its spec; an opaque module (a pretrained CNN, an imported Keras model)
-from its `factory` ("package.module:function" inside deepnodes, recorded in the metadata or in its "module" layer).
+from its `factory`: the registered name of a module factory (`deepnodes.dl.factories`), recorded in the metadata or
+in its "module" layer. Reading is bounded and checked (`native_files`); writing goes beside the old network and is
+verified before it replaces it (`deepnodes.core.atomic_files`), and a folder that is not a network is never replaced.
 """
 from __future__ import annotations
 
 import hashlib
 import io
 import json
-import shutil
-import tempfile
 import zipfile
 from pathlib import Path
 
-FORMAT = "deepnodes.network"
-VERSION = 1
+from deepnodes.core.atomic_files import RefusedWrite, replace_dir, replace_file
+
+from ..factories import FactoryError, call_factory, resolve, stable_ref
+from .native_files import (FORMAT, VERSION, NetworkFormatError, is_network_folder, parse_spec, read_checked,
+                           read_header)
+
 SINGLE_FILE_SUFFIXES = (".dnn", ".zip")
-
-
-class NetworkFormatError(ValueError):
-    """A network file that cannot be read (the message says why, in one sentence)."""
+__all__ = ["FORMAT", "VERSION", "NetworkFormatError", "save_network", "load_network", "read_header"]
 
 
 def _state_bytes(module) -> bytes:
@@ -66,14 +67,15 @@ def _opaque_entries(network):
     """(layer name, module) of every opaque module in the network that needs a factory or pickling."""
     spec = network.spec
     if not spec.layers:
-        return [("", network.module, network.metadata.get("factory"))]
+        f = network.metadata.get("factory")
+        return [("", network.module, f if isinstance(f, dict) and _registered(f.get("path")) else None)]
     out = []
     m = network.module
     for layer in spec.layers:
         if layer.kind == "module":
             f = layer.config.get("factory")
             out.append((layer.name, m.get_submodule(layer.name),
-                        {"path": f, "args": layer.config.get("args", {})} if f else None))
+                        {"path": f, "args": layer.config.get("args", {})} if _registered(f) else None))
     return out
 
 
@@ -111,7 +113,7 @@ def save_network(network, path: str | Path, allow_pickle: bool = False) -> Path:
             files["weights.safetensors"] = _state_bytes(holder)
             for name in b.reuse:
                 layer = network.spec.layer(name)
-                if layer.kind == "module" and not layer.config.get("factory"):
+                if layer.kind == "module" and not _registered(layer.config.get("factory")):
                     pickled[name] = b.reuse[name]
     else:
         files["weights.safetensors"] = _state_bytes(module)
@@ -119,8 +121,9 @@ def save_network(network, path: str | Path, allow_pickle: bool = False) -> Path:
             if factory is None:
                 pickled[name] = m
         head["class_path"] = f"{type(module).__module__}:{type(module).__qualname__}"
-        if not network.spec.layers:
-            head["factory"] = network.metadata.get("factory")
+        f = network.metadata.get("factory")
+        if not network.spec.layers and isinstance(f, dict) and _registered(f.get("path")):
+            head["factory"] = {**f, "path": stable_ref(f["path"])}
     if pickled:
         if not allow_pickle:
             name, m = next(iter(pickled.items()))
@@ -133,72 +136,51 @@ def save_network(network, path: str | Path, allow_pickle: bool = False) -> Path:
         files["modules.pt"] = buf.getvalue()
         head["pickled"] = sorted(pickled)
     head["sha256"] = {k: hashlib.sha256(v).hexdigest() for k, v in files.items()}
+    head["sizes"] = {k: len(v) for k, v in files.items()}
     files["network.json"] = json.dumps(head, indent=1, default=str).encode()
-    if path.suffix in SINGLE_FILE_SUFFIXES:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as z:
-            for k, v in files.items():
-                z.writestr(k, v)
-        tmp.replace(path)
-    else:
-        tmp = Path(tempfile.mkdtemp(prefix=path.name + ".", dir=path.parent if path.parent.exists() else None))
-        for k, v in files.items():
-            (tmp / k).write_bytes(v)
-        if path.exists():
-            shutil.rmtree(path)
-        tmp.replace(path)
+    _write(files, path)
     return path
+
+
+def _write(files: dict[str, bytes], path: Path) -> None:
+    """Write beside the old network, verify what is on disk, then switch (see `deepnodes.core.atomic_files`)."""
+    def verify(p: Path) -> None:
+        read_checked(p, trust=True)
+
+    try:
+        if path.suffix in SINGLE_FILE_SUFFIXES:
+            if path.exists() and not path.is_dir():
+                try:
+                    read_header(path)
+                except NetworkFormatError:
+                    raise RefusedWrite(f"{path} exists and is not a DeepNodes network; refusing to replace it") from None
+
+            def write_zip(tmp: Path) -> None:
+                with zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as z:
+                    for k, v in files.items():
+                        z.writestr(k, v)
+
+            replace_file(path, write_zip, verify)
+        else:
+            def write_folder(tmp: Path) -> None:
+                for k, v in files.items():
+                    (tmp / k).write_bytes(v)
+
+            replace_dir(path, write_folder, owned=is_network_folder, verify=verify, what="DeepNodes network")
+    except RefusedWrite as e:
+        raise NetworkFormatError(str(e)) from None
+
+
+def _registered(ref) -> bool:
+    try:
+        resolve(ref, "")
+        return True
+    except FactoryError:
+        return False
 
 
 def _has_opaque(network) -> bool:
     return not network.spec.layers or any(layer.kind == "module" for layer in network.spec.layers)
-
-
-def _read_files(path: Path) -> dict[str, bytes]:
-    if not path.exists():
-        raise NetworkFormatError(f"there is no network at {path}")
-    if path.is_dir():
-        return {p.name: p.read_bytes() for p in path.iterdir() if p.is_file()}
-    try:
-        with zipfile.ZipFile(path) as z:
-            return {n: z.read(n) for n in z.namelist()}
-    except zipfile.BadZipFile:
-        raise NetworkFormatError(f"{path} is not a DeepNodes network (neither a folder nor a network zip file)") from None
-    except Exception as e:  # noqa: BLE001 - a damaged zip member
-        raise NetworkFormatError(f"the network file {path} is truncated or corrupted ({e})") from None
-
-
-def read_header(path: str | Path) -> dict:
-    """network.json only (cheap, torch-free): what a reader node needs at configure time."""
-    path = Path(path)
-    if not path.exists():
-        raise NetworkFormatError(f"there is no network at {path}")
-    if path.is_dir():
-        files = {"network.json": (path / "network.json").read_bytes()} if (path / "network.json").exists() else {}
-    else:
-        try:
-            with zipfile.ZipFile(path) as z:
-                files = {"network.json": z.read("network.json")} if "network.json" in z.namelist() else {}
-        except zipfile.BadZipFile:
-            raise NetworkFormatError(f"{path} is not a DeepNodes network (neither a folder nor a network zip file)") from None
-    return _header(files, path)
-
-
-def _header(files: dict[str, bytes], path: Path) -> dict:
-    if "network.json" not in files:
-        raise NetworkFormatError(f"{path} is not a DeepNodes network: it has no network.json")
-    try:
-        head = json.loads(files["network.json"])
-    except ValueError:
-        raise NetworkFormatError(f"the network.json of {path} is corrupted (not valid JSON)") from None
-    if head.get("format") != FORMAT:
-        raise NetworkFormatError(f"{path} is not a DeepNodes network (format {head.get('format')!r})")
-    v = head.get("version")
-    if not isinstance(v, int) or v > VERSION:
-        raise NetworkFormatError(f"{path} was written by a newer DeepNodes (network format version {v}; this version "
-                                 f"reads up to {VERSION}); update DeepNodes to read it")
-    return head
 
 
 def load_network(path: str | Path, trust: bool = False):
@@ -208,25 +190,23 @@ def load_network(path: str | Path, trust: bool = False):
 
     from ..build import LayerBuilder, build_module
     from ..network import Network
-    from ..spec import NetworkSpec
 
     path = Path(path)
-    files = _read_files(path)
-    head = _header(files, path)
-    for name, digest in head.get("sha256", {}).items():
-        if name not in files:
-            raise NetworkFormatError(f"the network {path} is incomplete: {name} is missing")
-        if hashlib.sha256(files[name]).hexdigest() != digest:
-            raise NetworkFormatError(f"the weights file {name} of {path} is truncated or corrupted (checksum mismatch)")
-    spec = NetworkSpec.from_json(head["spec"])
-    metadata = head.get("metadata", {})
+    head, files = read_checked(path, trust)
+    spec = parse_spec(head, path)
+    metadata = head["metadata"]
     pickled = {}
     if head.get("pickled"):
         if not trust:
             raise NetworkFormatError(f"the network {path} contains pickled torch modules ("
                                      + ", ".join(head["pickled"]) + "); loading them runs code from the file, so it "
                                      "needs the trust option")
-        pickled = torch.load(io.BytesIO(files["modules.pt"]), weights_only=False)
+        if "modules.pt" not in files:
+            raise NetworkFormatError(f"the network {path} is incomplete: modules.pt is missing")
+        try:  # the user turned trust on for this file: unpickling is what they asked for
+            pickled = torch.load(io.BytesIO(files["modules.pt"]), weights_only=False)
+        except Exception as e:  # noqa: BLE001
+            raise NetworkFormatError(f"the pickled modules of {path} cannot be read ({str(e)[:150]})") from None
     sd = _load_state(files["weights.safetensors"], f"{path}/weights.safetensors") if "weights.safetensors" in files else {}
 
     if not spec.layers:  # an opaque network
@@ -236,34 +216,36 @@ def load_network(path: str | Path, trust: bool = False):
             factory = head.get("factory") or metadata.get("factory")
             if not factory:
                 raise NetworkFormatError(f"the network {path} has neither a layer graph nor a factory to rebuild it")
-            module = _call_factory(factory)
+            try:
+                module = call_factory(factory, where=f"the network {path}", trust=trust)
+            except FactoryError as e:
+                raise NetworkFormatError(str(e)) from None
+            except (ValueError, TypeError, KeyError) as e:
+                raise NetworkFormatError(f"the network {path} cannot be rebuilt by its factory ({e})") from None
         _load_into(module, sd, path)
         return Network(spec, module=module, metadata=metadata)
 
     reuse = {k: v for k, v in pickled.items() if k}
-    module = build_module(spec, reuse=reuse)
+    try:
+        module = build_module(spec, reuse=reuse)
+    except FactoryError as e:
+        raise NetworkFormatError(f"the network {path}: {e}") from None
+    except (ValueError, TypeError, KeyError, IndexError, RuntimeError) as e:
+        raise NetworkFormatError(f"the layers of the network {path} cannot be built ({str(e)[:200]})") from None
     if head.get("built", True):
         _load_into(module, sd, path)
         return Network(spec, module=module, metadata=metadata)
     # an untrained network from layer nodes: restore the modules it reuses, the rest stays to be initialised
     names = head.get("reused_layers", [])
-    missing, unexpected = module.load_state_dict(sd, strict=False)
+    try:
+        missing, unexpected = module.load_state_dict(sd, strict=False)
+    except RuntimeError as e:
+        raise NetworkFormatError(f"the weights in {path} do not fit the network's layers "
+                                 f"({str(e).splitlines()[0][:200]})") from None
     if unexpected:
         raise NetworkFormatError(f"the weights of {path} do not fit its layers (unexpected {unexpected[0]})")
     del missing
     return Network(spec, metadata=metadata, builder=LayerBuilder({n: module.get_submodule(n) for n in names}))
-
-
-def _call_factory(factory: dict):
-    import importlib
-
-    from ..layers.module import TRUSTED_FACTORIES
-
-    p = factory.get("path", "")
-    mod, _, fn = p.partition(":")
-    if not (mod == "deepnodes" or mod.startswith("deepnodes.")) and p not in TRUSTED_FACTORIES:
-        raise NetworkFormatError(f"module factory '{p}' is not part of DeepNodes; refusing to call it")
-    return getattr(importlib.import_module(mod), fn)(**factory.get("args", {}))
 
 
 def _load_into(module, sd: dict, path: Path) -> None:

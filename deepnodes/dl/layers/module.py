@@ -2,12 +2,11 @@
 model, a module written in a Python script node) with known input and output specs.
 
 It is never initialised from scratch: `build_module` takes it from its `reuse` mapping (the upstream network's
-module), or, when the network was loaded from a file, from `factory` ("package.module:function" inside
-`deepnodes`, called with `args`) before the saved weights are loaded.
+module), or, when the network was loaded from a file, from `factory`: the name of a registered module factory
+(`deepnodes.dl.factories`), called with `args` validated against its signature, before the saved weights are
+loaded. Nothing named in the config is ever imported.
 """
 from __future__ import annotations
-
-import importlib
 
 from ..spec import TensorSpec, fmt_shape
 from .base import Layer, Opt, register
@@ -25,7 +24,8 @@ class Module(Layer):
     input_names = ("input", "input_2", "input_3", "input_4", "input_5")
     options = (Opt("input_specs", "dict", {}, "the module's inputs: {'inputs': [TensorSpec JSON, ...]}"),
                Opt("output_specs", "dict", {}, "the module's outputs: {'outputs': [TensorSpec JSON, ...]}"),
-               Opt("factory", "str", None, "'package.module:function' that rebuilds the architecture", nullable=True),
+               Opt("factory", "str", None, "the registered module factory that rebuilds the architecture",
+                   nullable=True),
                Opt("args", "dict", {}, "keyword arguments of the factory"),
                Opt("class_path", "str", None, "the module's class, for information and trusted loading",
                    nullable=True))
@@ -51,11 +51,6 @@ class Module(Layer):
         if not factory:
             raise ValueError("this module layer has no factory to rebuild it from; it can only be reused from the "
                              "network that carries it")
-        mod, _, fn = factory.partition(":")
-        if not (mod == "deepnodes" or mod.startswith("deepnodes.")) and factory not in TRUSTED_FACTORIES:
-            raise ValueError(f"module factory '{factory}' is not part of DeepNodes; refusing to call it")
-        return getattr(importlib.import_module(mod), fn)(**config.get("args", {}))
+        from ..factories import call_factory
 
-
-#: factories outside `deepnodes` that plugins declared safe to call
-TRUSTED_FACTORIES: set[str] = set()
+        return call_factory({"path": factory, "args": config.get("args", {})}, where="a module layer")
