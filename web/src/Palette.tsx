@@ -1,17 +1,17 @@
-// The node repository: every registered node grouped by category, with search and descriptions.
+// The node repository: every registered node grouped by category; a search lists the matches ranked, name
+// matches first (paletteSearch.ts), each with its category.
 import { memo, useMemo, useState } from "react";
 import type { Catalogue, NodeDesc } from "./graph";
+import { rankNodes } from "./paletteSearch";
 
 export const Palette = memo(function Palette({ catalogue, importErrors, onAdd }: { catalogue: Catalogue; importErrors: Record<string, string>; onAdd: (type: string) => void }) {
   const [q, setQ] = useState("");
   const [closed, setClosed] = useState<Record<string, boolean>>({});
   const [hover, setHover] = useState<NodeDesc | null>(null);
   const groups = useMemo(() => {
-    const words = q.toLowerCase().split(/\s+/).filter(Boolean);
+    if (q.trim()) return [["", rankNodes(catalogue, q)] as const];
     const m = new Map<string, NodeDesc[]>();
     for (const d of Object.values(catalogue)) {
-      const hay = `${d.name} ${d.type} ${d.category} ${d.description}`.toLowerCase();
-      if (!words.every((w) => hay.includes(w))) continue;
       const top = d.category || "Other";
       m.set(top, [...(m.get(top) ?? []), d]);
     }
@@ -28,8 +28,9 @@ export const Palette = memo(function Palette({ catalogue, importErrors, onAdd }:
         {groups.map(([cat, items]) => {
           const isClosed = closed[cat] && !q;
           return (
-            <div key={cat} className="dn-cat">
-              <div className="dn-cat-head" onClick={() => setClosed({ ...closed, [cat]: !closed[cat] })}>{isClosed ? "▸" : "▾"} {cat} <span className="muted">{items.length}</span></div>
+            <div key={cat || "matches"} className="dn-cat">
+              {cat ? <div className="dn-cat-head" onClick={() => setClosed({ ...closed, [cat]: !closed[cat] })}>{isClosed ? "▸" : "▾"} {cat} <span className="muted">{items.length}</span></div>
+                : <div className="dn-cat-head muted">{items.length} match{items.length === 1 ? "" : "es"}, best first</div>}
               {!isClosed && items.map((d) => (
                 <div key={d.type} className="dn-palette-item" draggable data-type={d.type}
                   onDragStart={(e) => { e.dataTransfer.setData("application/x-deepnodes-node", d.type); e.dataTransfer.effectAllowed = "copy"; }}
@@ -37,7 +38,8 @@ export const Palette = memo(function Palette({ catalogue, importErrors, onAdd }:
                   onMouseEnter={() => setHover(d)}
                   title={`${d.name} (${d.type})\n\n${d.description}\n\nDrag onto the canvas, or double-click.`}>
                   <span className="ports">{d.inputs.map((p) => <i key={p.name} className={`pt pt-${p.type}`} />)}</span>
-                  {d.name}
+                  <span className="dn-item-name">{d.name}</span>
+                  {!cat && <span className="dn-item-cat muted">{d.category.split("/").pop()}</span>}
                   <span className="ports out">{d.outputs.map((p) => <i key={p.name} className={`pt pt-${p.type}`} />)}</span>
                 </div>
               ))}
