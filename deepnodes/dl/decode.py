@@ -66,8 +66,7 @@ class GraphRunner:
                               + ", ".join(repr(n) for n in names))
         self.spec, self.step_input = spec, step_input
         self.limit: int | None = None
-        self.module = network.module
-        self.module.eval()
+        self.module = network.inference_module()  # our own eval-mode view: the input network is not changed
         self.inputs = names
         self.static_inputs = [n for n in names if n != step_input]
         dep: set[str] = {step_input}

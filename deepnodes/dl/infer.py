@@ -12,6 +12,7 @@ predicted class (names from `metadata["class_names"]`) and its probability for c
 """
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import os
@@ -225,15 +226,17 @@ def _onnx_session(network: Network, outputs: list[int], layers: list[str], threa
 
 
 def _sub_network(network: Network, outputs: list[int], layers: list[str]) -> Network:
+    """What is exported: a network of its own (own module view, own metadata), so exporting changes nothing
+    of the input network."""
     if outputs == list(range(len(network.spec.outputs))) and not layers:
-        return network
+        return Network(network.spec, module=network.inference_module(), metadata=copy.deepcopy(network.metadata))
     outs = [network.spec.outputs[i] for i in outputs]
     for layer in layers:
         s = layer_spec(network, layer)
         outs.append(TensorSpec(layer.replace(":", "_") + "_output", s.shape if s else (None,), s.dtype if s else "float32"))
-    module = Tap(network.module, layers, outputs).eval()
+    module = Tap(network.inference_module(), layers, outputs).eval()  # hooks on our own copy, never the input's
     return Network(network.spec.with_(outputs=tuple(outs), output_layers=()), module=module,
-                   metadata=network.metadata)
+                   metadata=copy.deepcopy(network.metadata))
 
 
 def _verify(network: Network, sess, rows: int = 4) -> None:
@@ -272,7 +275,6 @@ def predict(network: Network, xs: Sequence[Converted | torch.Tensor], *, outputs
     if len(data) != len(network.spec.inputs):
         raise InferenceError(f"the network has {len(network.spec.inputs)} inputs but {len(data)} were given")
     n = int(data[0][0].shape[0])
-    network.module.eval()
     dev = torch.device("cuda" if (device in (None, "", "auto") and torch.cuda.is_available()) else
                        ("cpu" if device in (None, "", "auto") else device))
     use = backend
@@ -312,10 +314,8 @@ def predict(network: Network, xs: Sequence[Converted | torch.Tensor], *, outputs
             if progress:
                 progress(min(1.0, (lo + batch_size) / n))
     else:
-        module = network.module
-        module.eval()
+        module = network.inference_module(dev)  # our own view: eval mode, device and hooks never touch the input
         model = Tap(module, layers, out_idx) if layers or out_idx != list(range(len(network.spec.outputs))) else module
-        model.to(dev)
         try:
             with torch.inference_mode():
                 for lo in range(0, n, batch_size):
@@ -334,7 +334,6 @@ def predict(network: Network, xs: Sequence[Converted | torch.Tensor], *, outputs
         finally:
             if isinstance(model, Tap):
                 model.close()
-            module.to("cpu")
     if n == 0:
         results = [np.zeros((0,), np.float32) for _ in results]
     return [r for r in results], use

@@ -202,8 +202,7 @@ def execute_network(code: str, network: Network, table: Any, api: str = "pandas"
 
     The code sees: torch, nn, np, column_tensor, `input_network` (the torch module, in eval mode),
     `input_spec`, `input_table`; it assigns `output_table`."""
-    module = network.module
-    module.eval()
+    module = network.inference_module()  # the script gets its own eval-mode view of the input network
     ns = run_script(code, _namespace({"input_network": module, "input_spec": network.spec,
                                       "input_table": table_for_script(table, api)}), log, passthrough=passthrough)
     if "output_table" not in ns:

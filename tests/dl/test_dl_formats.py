@@ -162,7 +162,7 @@ def test_onnx_round_trip_within_1e5(tmp_path):
         onnx.checker.check_model(str(p))
         meta = onnx_metadata(p)
         assert meta["deepnodes.opset"] == "17" and json.loads(meta["deepnodes.spec"]) == net.spec.to_json()
-        assert net.metadata["exports"]["onnx_opset"] == 17
+        assert "exports" not in net.metadata  # exporting never writes into the network it was given
         sess = ort.InferenceSession(str(p), providers=["CPUExecutionProvider"])
         xs = [_x(t, n=11) for t in net.spec.inputs]  # another batch size than the export's
         got = sess.run(None, {i.name: x.numpy() for i, x in zip(sess.get_inputs(), xs)})

@@ -62,7 +62,7 @@ def export_onnx(network, path: str | Path, opset: int = 17, check: bool = True, 
     import onnx
 
     path = Path(path)
-    module = _Tuple(network.module).eval()
+    module = _Tuple(network.inference_module()).eval()  # a view: the input network is not changed
     spec = network.spec
     xs = example_inputs(spec.inputs)
     in_names = _names(spec.inputs, "input")
@@ -93,7 +93,6 @@ def export_onnx(network, path: str | Path, opset: int = 17, check: bool = True, 
         except Exception as e:  # noqa: BLE001
             raise ExportError(f"the exported ONNX model fails the ONNX checker: {str(e).splitlines()[0][:300]}") from e
         verify_onnx(network, path, tolerance)
-    network.metadata.setdefault("exports", {})["onnx_opset"] = opset
     return path
 
 
@@ -104,7 +103,7 @@ def verify_onnx(network, path: str | Path, tolerance: float = TOLERANCE, batch: 
 
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     xs = example_inputs(network.spec.inputs, batch=batch, var=7, seed=1)
-    module = _Tuple(network.module).eval()
+    module = _Tuple(network.inference_module()).eval()  # a view: the input network is not changed
     with torch.no_grad():
         want = [w.float().numpy() for w in module(*xs)]
     got = sess.run(None, {i.name: x.numpy() for i, x in zip(sess.get_inputs(), xs)})

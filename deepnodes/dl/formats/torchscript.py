@@ -20,7 +20,7 @@ META_FILE = "deepnodes_metadata.json"
 def export_torchscript(network, path: str | Path, tolerance: float = 1e-5) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    module = _Tuple(network.module).eval()
+    module = _Tuple(network.inference_module()).eval()  # a view: the input network is not changed
     xs = example_inputs(network.spec.inputs)
     warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"torch\.jit")
     try:
