@@ -66,8 +66,33 @@ def _tensor_summary(a) -> str:
     return f"{shape} {a.dtype} · min {np.nanmin(f):.3g} · max {np.nanmax(f):.3g} · mean {np.nanmean(f):.3g}"
 
 
-def table_view(table, offset: int = 0, limit: int = 50) -> dict:
-    """One page of a `pyarrow.Table`: column specs and rendered cells."""
+SORTABLE = ("number", "integer", "boolean", "string", "category")
+
+
+def sorted_page(table, spec, offset: int, limit: int, sort: str = "", descending: bool = False):
+    """Rows offset..offset+limit of `table`, in the order of column `sort` (empty: as stored; missing values
+    last), and the rows' positions in the stored table. A column that cannot be ordered (tensor, image,
+    token sequence) is refused naming it."""
+    if not sort:
+        page = table.slice(offset, limit)
+        return page, list(range(offset, offset + page.num_rows))
+    import pyarrow.compute as pc
+
+    kinds = {c.name: c.kind for c in spec.columns}
+    if sort not in kinds:
+        raise ValueError(f"the table has no column '{sort[:200]}' to sort by")
+    if kinds[sort] not in SORTABLE:
+        raise ValueError(f"column '{sort}' holds {kinds[sort]} values, which have no order; sort by another column")
+    col = table.column(sort)
+    if hasattr(col.type, "value_type"):  # dictionary (category): order by the text
+        col = col.cast(col.type.value_type)
+    order = pc.array_sort_indices(col, order="descending" if descending else "ascending", null_placement="at_end")
+    idx = order.slice(offset, limit)
+    return table.take(idx), idx.to_pylist()
+
+
+def table_view(table, offset: int = 0, limit: int = 50, sort: str = "", descending: bool = False) -> dict:
+    """One page of a `pyarrow.Table` (optionally sorted by a column): column specs and rendered cells."""
     import numpy as np
     import pyarrow as pa
 
@@ -76,7 +101,7 @@ def table_view(table, offset: int = 0, limit: int = 50) -> dict:
     offset = max(0, int(offset))
     limit = max(1, min(int(limit), MAX_PAGE))
     spec = spec_of(table)
-    page = table.slice(offset, limit)
+    page, positions = sorted_page(table, spec, offset, limit, sort, descending)
     columns = [c.to_json() for c in spec.columns]
     cells_by_col = []
     for cs, col in zip(spec.columns, page.columns):
@@ -118,7 +143,7 @@ def table_view(table, offset: int = 0, limit: int = 50) -> dict:
         cells_by_col.append(out)
     rows = [list(r) for r in zip(*cells_by_col)] if cells_by_col else []
     return {"kind": "table", "rows_total": table.num_rows, "offset": offset, "limit": limit,
-            "columns": columns, "rows": rows}
+            "sort": sort, "descending": bool(descending), "positions": positions, "columns": columns, "rows": rows}
 
 
 def network_view(obj, spec=None) -> dict:
