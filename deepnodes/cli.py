@@ -40,6 +40,8 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=8765)
     s.add_argument("--workspace", default=".")
+    s.add_argument("--allow-path", action="append", default=[], metavar="DIR",
+                   help="a folder outside the workspace that node file options may name (repeatable)")
     s.add_argument("--token", default=None, help=argparse.SUPPRESS)
     return p
 
@@ -98,6 +100,10 @@ def _dispatch(args) -> int:
 
 def _err(msg: str) -> None:
     print(f"error: {msg}", file=sys.stderr)
+
+
+def _warn(msg: str) -> None:
+    print(f"warning: {msg}", file=sys.stderr)
 
 
 def cmd_nodes(args) -> int:
@@ -159,6 +165,8 @@ def cmd_run(args) -> int:
     results_dir = Path(args.workflow).with_suffix(".results")
     if args.save_results:
         engine.load_results(results_dir)
+        if engine.results_warning:
+            _warn(engine.results_warning)
     if args.until and args.until not in wf.nodes:
         _err(f"--until: there is no node '{args.until}' in the workflow")
         return 2
@@ -177,6 +185,8 @@ def cmd_run(args) -> int:
     elapsed = time.perf_counter() - t0
     if args.save_results:
         engine.save_results(results_dir)
+        for w in engine.save_warnings:
+            _warn(w)
     if args.report:
         rep = engine.report()
         rep["ok"] = result.ok

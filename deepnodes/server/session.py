@@ -1,17 +1,15 @@
-"""Open workflows ("documents") and the event hub that forwards engine events to WebSocket clients.
+"""Open workflows ("documents"): a workflow, its engine, and the edits and runs a tab asks for.
 
 A document owns a `Workflow` and its `Engine`. Runs happen in a background thread; the server never calls
-a node itself. Engine events arrive on engine threads and are handed to the asyncio loop, where the hub
-throttles them (metrics and progress: at most 20 messages a second per node, batching the points so none
-is lost and every epoch arrives) and fans them out to every tab that watches the document.
+a node itself. Engine events go to the hub (`hub.py`), which forwards them to every tab that watches the
+document. A closed document lets go of its engine, results and histories.
 """
 from __future__ import annotations
 
-import asyncio
 import copy
 import itertools
+import math
 import threading
-import time
 from collections import deque
 from pathlib import Path
 from typing import Any
@@ -20,7 +18,8 @@ from pydantic import ValidationError
 
 from deepnodes.core import Engine, Workflow, WorkflowError, registry
 
-MIN_INTERVAL = 0.05  # seconds between two metrics (or progress) messages of one node: 20 per second
+from .hub import Hub
+
 MAX_BATCH_POINTS = 20000  # per node; older batch points are thinned by half when exceeded
 LOG_LINES = 500
 
@@ -52,16 +51,50 @@ def config_errors(cls, config: dict) -> list[dict]:
     return []
 
 
+class GuardedEngine(Engine):
+    """A document's engine: a node whose path options lead outside the allowed folders (`confine.PathPolicy`)
+    is neither configured nor executed; it shows the sentence instead. Checked again before executing, in
+    case a link changed since configure."""
+
+    def __init__(self, workflow: Workflow, policy=None):
+        self.policy = policy
+        super().__init__(workflow)
+
+    def refusal(self, nid: str) -> str | None:
+        if self.policy is None:
+            return None
+        entry = self.workflow.nodes[nid]
+        try:
+            cls = registry.get(entry.type)
+        except KeyError:
+            return None  # the engine says that the type is unknown
+        return self.policy.check(cls, entry.config, nid)
+
+    def _configure_one(self, nid, st) -> None:
+        msg = self.refusal(nid)
+        if msg:
+            return self._unconfigured(nid, st, msg)
+        return super()._configure_one(nid, st)
+
+    def _execute(self, nid: str) -> str:
+        msg = self.refusal(nid)
+        if msg:
+            self.status[nid].outputs = None
+            self._set_state(nid, "failed", msg)
+            return "failed"
+        return super()._execute(nid)
+
+
 class Document:
     _ids = itertools.count(1)
 
-    def __init__(self, hub: "Hub", workflow: Workflow, path: str | None, example: str | None = None):
+    def __init__(self, hub: "Hub", workflow: Workflow, path: str | None, example: str | None = None, policy=None):
         self.id = f"d{next(self._ids)}"
         self.hub = hub
         self.workflow = workflow
         self.path = path  # relative to the workspace, or None while unsaved
         self.example = example
-        self.engine = Engine(workflow)
+        self.engine = GuardedEngine(workflow, policy)
         self.version = 0
         self.dirty = False
         self.lock = threading.RLock()
@@ -69,7 +102,7 @@ class Document:
         self._busy = False  # a run was started and has not finished (its last events may still be on their way)
         self.metrics: dict[str, dict[str, list]] = {}
         self.logs: deque = deque(maxlen=LOG_LINES)
-        self.engine.subscribe(self._on_event)
+        self._unsubscribe = self.engine.subscribe(self._on_event)
         self.engine.configure()
 
     # ------------------------------------------------------------------ events
@@ -245,101 +278,42 @@ class Document:
         if t is not None:
             t.join(timeout)
 
+    def free(self) -> None:
+        """Let go of everything the document holds: a run is cancelled, results and histories dropped."""
+        self.engine.cancel()
+        self.wait(5.0)
+        self._unsubscribe()
+        with self.lock:
+            self.engine.status.clear()
+            self.engine._saved, self.engine._index = {}, None
+            self.metrics.clear()
+            self.logs.clear()
+
 
 def _position(p: Any) -> tuple[float, float]:
     if p is None:
         return (0.0, 0.0)
-    if not isinstance(p, (list, tuple)) or len(p) != 2 or not all(isinstance(x, (int, float)) for x in p):
+    if (not isinstance(p, (list, tuple)) or len(p) != 2
+            or not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in p)):
         raise EditError("'position' must be a list of two numbers")
-    return (float(p[0]), float(p[1]))
-
-
-class Hub:
-    """Fans events out to WebSocket clients, with per-node throttling of metrics and progress."""
-
-    def __init__(self) -> None:
-        self.loop: asyncio.AbstractEventLoop | None = None
-        self.clients: dict[str, set[asyncio.Queue]] = {}
-        # (doc, node, channel) -> pending state: {'last': t, 'points': [...], 'latest': ev, 'handle': TimerHandle}
-        self._pending: dict[tuple, dict] = {}
-
-    # called from any thread
-    def publish(self, doc_id: str, ev: dict) -> None:
-        loop = self.loop
-        if loop is None or loop.is_closed():
-            return
-        try:
-            loop.call_soon_threadsafe(self._dispatch, doc_id, ev)
-        except RuntimeError:  # the loop is shutting down
-            pass
-
-    # the rest runs in the event loop
-    def add(self, doc_id: str, q: asyncio.Queue) -> None:
-        self.clients.setdefault(doc_id, set()).add(q)
-
-    def remove(self, doc_id: str, q: asyncio.Queue) -> None:
-        self.clients.get(doc_id, set()).discard(q)
-
-    def _send(self, doc_id: str, msg: dict) -> None:
-        for q in list(self.clients.get(doc_id, ())):
-            if q.qsize() < 10000:  # a stuck tab cannot make the server run out of memory
-                q.put_nowait(msg)
-
-    def _dispatch(self, doc_id: str, ev: dict) -> None:
-        t = ev.get("type")
-        nid = ev.get("node")
-        if t == "metrics" and nid:
-            self._throttled(doc_id, nid, "metrics", ev)
-        elif t == "progress" and nid:
-            self._throttled(doc_id, nid, "progress", ev)
-        else:
-            if nid and t == "state":
-                # what was held back comes first, so a chart is complete when the node turns 'executed'
-                self._flush(doc_id, nid, "metrics")
-                self._flush(doc_id, nid, "progress")
-            self._send(doc_id, ev)
-
-    def _throttled(self, doc_id: str, nid: str, channel: str, ev: dict) -> None:
-        key = (doc_id, nid, channel)
-        p = self._pending.setdefault(key, {"last": 0.0, "points": [], "latest": None, "handle": None})
-        if channel == "metrics":
-            p["points"].append({"kind": ev.get("kind", "batch"), "step": ev.get("step"), "epoch": ev.get("epoch"),
-                                "values": ev.get("values", {}), "time": ev.get("time")})
-        else:
-            p["latest"] = ev
-        now = time.monotonic()
-        wait = p["last"] + MIN_INTERVAL - now
-        if wait <= 0:
-            self._flush(doc_id, nid, channel)
-        elif p["handle"] is None:
-            p["handle"] = self.loop.call_later(wait, self._flush, doc_id, nid, channel)
-
-    def _flush(self, doc_id: str, nid: str, channel: str) -> None:
-        key = (doc_id, nid, channel)
-        p = self._pending.get(key)
-        if p is None:
-            return
-        if p["handle"] is not None:
-            p["handle"].cancel()
-            p["handle"] = None
-        if channel == "metrics" and p["points"]:
-            self._send(doc_id, {"type": "metrics", "node": nid, "points": p["points"]})
-            p["points"] = []
-            p["last"] = time.monotonic()
-        elif channel == "progress" and p["latest"] is not None:
-            self._send(doc_id, p["latest"])
-            p["latest"] = None
-            p["last"] = time.monotonic()
+    try:
+        x, y = float(p[0]), float(p[1])
+    except OverflowError:
+        x = y = math.inf
+    if not (math.isfinite(x) and math.isfinite(y)) or max(abs(x), abs(y)) > 1e9:
+        raise EditError("'position' must be two finite numbers between -1e9 and 1e9")
+    return (x, y)
 
 
 class Documents:
     """The open documents, found by id or by workspace path (two tabs on one file share one document)."""
 
-    def __init__(self, hub: Hub, workspace: Path):
+    def __init__(self, hub: Hub, workspace: Path, policy=None):
         self.hub = hub
         self.workspace = workspace
+        self.policy = policy
         self.by_id: dict[str, Document] = {}
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()
 
     def get(self, doc_id: str) -> Document:
         try:
@@ -355,6 +329,29 @@ class Documents:
 
     def create(self, wf: Workflow, path: str | None, example: str | None = None) -> Document:
         with self.lock:
-            d = Document(self.hub, wf, path, example)
+            d = Document(self.hub, wf, path, example, self.policy)
             self.by_id[d.id] = d
             return d
+
+    def open(self, rel: str, load) -> Document:
+        """The document of a workspace file: the open one, or a new one from `load()` -> (workflow, results
+        folder or None). Under the lock, so two tabs opening one file at once get one document."""
+        with self.lock:
+            existing = self.by_path(rel)
+            if existing is not None:
+                return existing
+            wf, results = load()
+            doc = self.create(wf, rel)
+            if results is not None:
+                doc.engine.load_results(results)
+            return doc
+
+    def close(self, doc_id: str, discard: bool = False) -> None:
+        doc = self.get(doc_id)
+        if doc.dirty and not discard:
+            where = f"'{doc.path}'" if doc.path else f"'{doc.workflow.name}'"
+            raise EditError(f"{where} has unsaved changes; save it, or close it with discard", status=409)
+        with self.lock:
+            self.by_id.pop(doc_id, None)
+        self.hub.publish(doc_id, {"type": "__drop__"})
+        doc.free()

@@ -1,0 +1,71 @@
+"""The request bodies of the API as pydantic models: validated by FastAPI and described in its OpenAPI schema
+(which the tests fuzz). Unknown fields are ignored, so an older editor keeps working. A validation error becomes
+one sentence naming the field (`validation_message`)."""
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class NewDoc(Body):
+    name: str | None = Field(None, max_length=200, description="the workflow's name")
+
+
+class OpenDoc(Body):
+    path: str | None = Field(None, max_length=500, description="a workflow file in the workspace")
+    example: str | None = Field(None, max_length=200, description="the file name of an example workflow")
+
+
+class ImportDoc(Body):
+    workflow: dict[str, Any] = Field(description="the workflow as its JSON file holds it")
+    path: str | None = Field(None, max_length=500)
+    example: str | None = Field(None, max_length=200)
+    dirty: bool = False
+
+
+class SaveAs(Body):
+    path: str = Field(max_length=500, description="where to save, relative to the workspace")
+    overwrite: bool = False
+
+
+class Edit(Body):
+    ops: list[dict[str, Any]] = Field(min_length=1, max_length=5000,
+                                      description="edit operations: add, remove, connect, disconnect, move, label, "
+                                                  "config, rename; applied all or none")
+
+
+class Validate(Body):
+    node: str = Field(max_length=100)
+    config: dict[str, Any]
+
+
+class Execute(Body):
+    nodes: list[str] | None = Field(None, max_length=5000, description="node ids to run (with what they need)")
+
+
+class NodeRef(Body):
+    node: str | None = Field(None, max_length=100)
+
+
+class Close(Body):
+    discard: bool = Field(False, description="close even though the workflow has unsaved changes")
+
+
+def validation_message(errors: list[dict]) -> str:
+    """One sentence for FastAPI's validation errors: the first problem, naming the field."""
+    if not errors:
+        return "the request is not valid"
+    e = errors[0]
+    loc = [str(x) for x in e.get("loc", ())]
+    where, field = (loc[0], ".".join(loc[1:])) if loc else ("body", "")
+    kind = {"query": "query parameter", "path": "part of the address", "body": "request field"}.get(where, where)
+    if e.get("type") == "missing":
+        return f"the {kind} '{field}' is required" if field else "the request needs a JSON body"
+    msg = str(e.get("msg", "is not valid"))
+    msg = msg[0].lower() + msg[1:] if msg else msg
+    return f"the {kind} '{field}' is not valid: {msg}" if field else f"the request body is not valid: {msg}"

@@ -1,0 +1,116 @@
+"""Node options that name files or folders, and keeping them inside the workspace when the server runs them.
+
+An option is a path option when its schema says so (`json_schema_extra={"x-path": "file" | "folder" | "glob"}`)
+or, without an annotation, when its name is `path`, `file`, `folder`, `directory` or ends in `_path`, `_file`,
+`_folder`, `_dir` (`"x-path": False` opts a field out). Found from the config class, so a new reader or writer is
+covered without a list to keep up to date.
+
+`PathPolicy.check` resolves a value the way the node will (`~` expanded, relative to the current folder), follows
+every symlink, and refuses it unless it lies in the workspace or in a folder given with `--allow-path`. A folder
+or a glob is also checked for links inside it that lead out, since the node reads what they point to.
+"""
+from __future__ import annotations
+
+import glob
+import os
+from pathlib import Path
+from typing import Any
+
+from .workspace import inside
+
+PATH_NAMES = {"path", "file", "folder", "directory"}
+PATH_SUFFIXES = ("_path", "_file", "_folder", "_dir")
+GLOB_CHARS = set("*?[")
+MAX_SCANNED = 100_000  # entries looked at inside one folder or glob
+
+
+def path_options(cls) -> dict[str, str]:
+    """{option: kind} for the config fields of a node class that hold file or folder paths."""
+    out = {}
+    for name, field in cls.Config.model_fields.items():
+        extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+        mark = extra.get("x-path")
+        if mark is False:
+            continue
+        if mark or name in PATH_NAMES or name.endswith(PATH_SUFFIXES):
+            out[name] = str(mark) if isinstance(mark, str) else "path"
+    return out
+
+
+def _values(v: Any) -> list[str]:
+    if isinstance(v, str):
+        return [v] if v.strip() else []
+    if isinstance(v, (list, tuple)):
+        return [x for x in v if isinstance(x, str) and x.strip()]
+    return []
+
+
+class PathPolicy:
+    """Where node path options may point: the workspace and the folders given with `--allow-path`."""
+
+    def __init__(self, workspace: Path, allowed: list[str | Path] | None = None):
+        self.workspace = Path(os.path.realpath(workspace))
+        self.roots = [self.workspace] + [Path(os.path.realpath(Path(a).expanduser())) for a in allowed or []]
+
+    def describe(self) -> str:
+        extra = [str(r) for r in self.roots[1:]]
+        return f"the workspace '{self.workspace}'" + (f" or {', '.join(repr(e) for e in extra)}" if extra else "")
+
+    def check(self, cls, config: dict, node_id: str) -> str | None:
+        """The sentence that refuses one of the node's path options, or None when all are allowed."""
+        for option in path_options(cls):
+            for value in _values(config.get(option)):
+                bad = self._outside(value)
+                if bad is not None:
+                    shown = value if len(value) <= 200 else value[:200] + "..."
+                    where = "" if bad == value else f" (through '{bad[:200]}')"
+                    return (f"node '{node_id}' option '{option}': '{shown}'{where} is outside {self.describe()}; "
+                            f"start `deepnodes serve --allow-path DIR` to allow another folder")
+        return None
+
+    def _outside(self, value: str) -> str | None:
+        """The first path (the value itself or a link inside it) that leads outside the allowed roots."""
+        if "\x00" in value:
+            return value
+        p = Path(value).expanduser()
+        parts = p.parts
+        wild = next((i for i, part in enumerate(parts) if GLOB_CHARS & set(part)), None)
+        if wild is not None:
+            if ".." in parts[wild:]:
+                return value
+            base = Path(*parts[:wild]) if wild else Path(".")
+            if not inside(base, self.roots):
+                return value
+            for n, match in enumerate(glob.iglob(str(p), recursive="**" in parts)):
+                if n >= MAX_SCANNED:
+                    break
+                if not inside(Path(match), self.roots):
+                    return match
+                bad = self._links_out(Path(match))
+                if bad:
+                    return bad
+            return None
+        if not inside(p, self.roots):
+            return value
+        return self._links_out(p)
+
+    def _links_out(self, folder: Path) -> str | None:
+        """A symlink inside `folder` that leads out (scandir: no extra system call per plain entry)."""
+        if not folder.is_dir():
+            return None
+        seen, stack = 0, [str(folder)]
+        while stack:
+            try:
+                entries = list(os.scandir(stack.pop()))
+            except OSError:
+                continue
+            for entry in entries:
+                seen += 1
+                if entry.is_symlink():
+                    if not inside(Path(entry.path), self.roots):
+                        return entry.path
+                elif entry.is_dir(follow_symlinks=False):
+                    stack.append(entry.path)
+                if seen >= MAX_SCANNED:
+                    return None
+        return None

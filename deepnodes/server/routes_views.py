@@ -1,0 +1,110 @@
+"""API routes that show what a document's nodes hold: tables, networks, summaries, scorers, metrics, logs.
+All JSON, computed from what the engine holds; nothing here executes a node."""
+from __future__ import annotations
+
+import json
+
+from fastapi import FastAPI, Query
+
+from deepnodes.core import registry
+from deepnodes.core.ports import PORT_TYPES
+
+from . import views
+from .session import Document, Documents, EditError
+
+
+def add_routes(app: FastAPI, docs: Documents) -> None:
+    def _port(doc: Document, nid: str, port: str):
+        entry = doc.workflow._node(nid)
+        cls = registry.get(entry.type)
+        for i, p in enumerate(cls.outputs):
+            if p.name == port or str(i) == port:
+                st = doc.engine.status.get(nid)
+                obj = st.outputs[i] if st is not None and st.outputs is not None else None
+                spec = st.specs[i] if st is not None and i < len(st.specs) else None
+                return p, obj, spec, st
+        names = ", ".join(p.name for p in cls.outputs) or "none"
+        raise EditError(f"node '{nid}' has no output port '{port}' (its ports: {names})", status=404)
+
+    @app.get("/api/docs/{doc_id}/nodes/{nid}/ports/{port}/table")
+    def view_table(doc_id: str, nid: str, port: str, offset: int = Query(0, ge=0), limit: int = Query(50, ge=1, le=200)):
+        doc = docs.get(doc_id)
+        p, obj, _, _ = _port(doc, nid, port)
+        if obj is None:
+            raise EditError(f"node '{nid}' has not been executed; execute it to see its output", status=409)
+        if p.type != "table":
+            raise EditError(f"port '{p.name}' carries a {p.type}, not a table", status=400)
+        return views.table_view(obj, offset, limit)
+
+    @app.get("/api/docs/{doc_id}/nodes/{nid}/ports/{port}/network")
+    def view_network(doc_id: str, nid: str, port: str):
+        doc = docs.get(doc_id)
+        p, obj, spec, _ = _port(doc, nid, port)
+        if p.type != "network":
+            raise EditError(f"port '{p.name}' carries a {p.type}, not a network", status=400)
+        if obj is None and spec is None:
+            raise EditError(f"node '{nid}' is not configured yet", status=409)
+        return views.network_view(obj, spec)
+
+    @app.get("/api/docs/{doc_id}/nodes/{nid}/ports/{port}/summary")
+    def view_summary(doc_id: str, nid: str, port: str):
+        doc = docs.get(doc_id)
+        p, obj, spec, _ = _port(doc, nid, port)
+        if obj is None:
+            raise EditError(f"node '{nid}' has not been executed; execute it to see its output", status=409)
+        try:
+            s = PORT_TYPES[p.type].io.summary(obj)
+        except Exception as e:  # noqa: BLE001
+            s = {"error": str(e)}
+        return {"kind": "summary", "port_type": p.type, "summary": json.loads(json.dumps(s, default=str))}
+
+    @app.get("/api/docs/{doc_id}/nodes/{nid}/scorer")
+    def view_scorer(doc_id: str, nid: str):
+        doc = docs.get(doc_id)
+        entry = doc.workflow._node(nid)
+        st = doc.engine.status.get(nid)
+        if st is None or st.outputs is None:
+            raise EditError(f"node '{nid}' has not been executed; execute it to see its scores", status=409)
+        cls = registry.get(entry.type)
+        tables = [(p.name, o) for p, o in zip(cls.outputs, st.outputs) if p.type == "table"]
+        return views.scorer_view(tables, st.scalars)
+
+    @app.get("/api/docs/{doc_id}/nodes/{nid}/metrics")
+    def metrics(doc_id: str, nid: str):
+        doc = docs.get(doc_id)
+        doc.workflow._node(nid)
+        h = doc.metrics.get(nid, {"batch": [], "epoch": []})
+        if not h["epoch"] and not h["batch"]:
+            h = {"batch": [], "epoch": _saved_history(doc, nid)}
+        st = doc.status_json(nid)
+        return {"node": nid, "batch": list(h["batch"]), "epoch": list(h["epoch"]), "state": st["state"],
+                "message": st["message"], "progress": st["progress"]}
+
+    @app.get("/api/docs/{doc_id}/nodes/{nid}/log")
+    def node_log(doc_id: str, nid: str):
+        doc = docs.get(doc_id)
+        doc.workflow._node(nid)
+        st = doc.engine.status.get(nid)
+        return {"node": nid, "message": st.message if st else "", "traceback": st.traceback if st else "",
+                "lines": [x for x in doc.logs if x["node"] == nid]}
+
+    @app.get("/api/docs/{doc_id}/log")
+    def doc_log(doc_id: str):
+        return {"lines": list(docs.get(doc_id).logs)}
+
+
+def _saved_history(doc: Document, nid: str) -> list[dict]:
+    """The per-epoch history a trained network carries (results reopened from disk have no live metrics)."""
+    st = doc.engine.status.get(nid)
+    for o in (st.outputs or []) if st is not None else []:
+        hist = (getattr(o, "metadata", None) or {}).get("history") if hasattr(o, "metadata") else None
+        if isinstance(hist, list) and hist:
+            out = []
+            for i, row in enumerate(hist):
+                if not isinstance(row, dict):
+                    continue
+                vals = {k: v for k, v in row.items() if isinstance(v, (int, float)) and not isinstance(v, bool)
+                        and k not in ("epoch", "step", "partial")}
+                out.append({"step": row.get("step"), "epoch": row.get("epoch", i), "values": vals, "time": None})
+            return out
+    return []
