@@ -34,6 +34,16 @@ export async function api<T = any>(method: string, path: string, body?: unknown)
   return data as T;
 }
 
+/** Tell the server a tab closed its document, so it frees it. A 409 means unsaved changes: ask, then pass
+ * discard = true. An unknown document (already closed, server restarted) counts as closed. */
+export async function closeDoc(docId: string, discard = false): Promise<void> {
+  try {
+    await api("POST", `/api/docs/${encodeURIComponent(docId)}/close`, { discard });
+  } catch (e) {
+    if (!(e instanceof ApiError) || e.status !== 404) throw e;
+  }
+}
+
 export type WsStatus = "connecting" | "open" | "closed";
 
 /** One WebSocket per open document; reconnects with a growing delay (a server restart is survived). */
