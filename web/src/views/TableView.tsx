@@ -7,7 +7,10 @@ interface Page {
   limit: number;
   columns: { name: string; kind: string; dtype: string; shape?: (number | null)[] }[];
   rows: any[][];
+  positions?: number[];
 }
+
+const SORTABLE = ["number", "integer", "boolean", "string", "category"];
 
 function Cell({ v }: { v: any }) {
   if (v === null || v === undefined) return <span className="muted">?</span>;
@@ -28,14 +31,21 @@ export function TableView({ docId, node, port }: { docId: string; node: string; 
   const [limit, setLimit] = useState(50);
   const [page, setPage] = useState<Page | null>(null);
   const [error, setError] = useState("");
+  const [sort, setSort] = useState<{ column: string; descending: boolean } | null>(null);
   useEffect(() => {
     let live = true;
-    api<Page>("GET", `/api/docs/${docId}/nodes/${encodeURIComponent(node)}/ports/${encodeURIComponent(port)}/table?offset=${offset}&limit=${limit}`)
+    const order = sort ? `&sort=${encodeURIComponent(sort.column)}&descending=${sort.descending}` : "";
+    api<Page>("GET", `/api/docs/${docId}/nodes/${encodeURIComponent(node)}/ports/${encodeURIComponent(port)}/table?offset=${offset}&limit=${limit}${order}`)
       .then((p) => live && (setPage(p), setError("")))
       .catch((e) => live && setError(e.message));
     return () => { live = false; };
-  }, [docId, node, port, offset, limit]);
-  if (error) return <div className="dn-error">{error}</div>;
+  }, [docId, node, port, offset, limit, sort]);
+  // a click sorts ascending, a second descending, a third restores the stored order
+  const toggleSort = (column: string) => {
+    setOffset(0);
+    setSort((s) => (s?.column !== column ? { column, descending: false } : !s.descending ? { column, descending: true } : null));
+  };
+  if (error) return <div className="dn-error">{error} {sort && <button onClick={() => { setError(""); setSort(null); }}>show the stored order</button>}</div>;
   if (!page) return <div className="muted">loading…</div>;
   const last = Math.min(page.offset + page.rows.length, page.rows_total);
   return (
@@ -56,8 +66,11 @@ export function TableView({ docId, node, port }: { docId: string; node: string; 
             <tr>
               <th className="rowno">#</th>
               {page.columns.map((c) => (
-                <th key={c.name} title={`${c.kind}, ${c.dtype}${c.shape ? ", shape " + c.shape.map((d) => d ?? "?").join("×") : ""}`}>
-                  <div>{c.name}</div>
+                <th key={c.name} title={`${c.kind}, ${c.dtype}${c.shape ? ", shape " + c.shape.map((d) => d ?? "?").join("×") : ""}${SORTABLE.includes(c.kind) ? "\nclick to sort" : ""}`}
+                  className={SORTABLE.includes(c.kind) ? "sortable" : ""} data-column={c.name}
+                  aria-sort={sort?.column === c.name ? (sort.descending ? "descending" : "ascending") : "none"}
+                  onClick={SORTABLE.includes(c.kind) ? () => toggleSort(c.name) : undefined}>
+                  <div>{c.name}{sort?.column === c.name ? (sort.descending ? " ▼" : " ▲") : ""}</div>
                   <div className={`dn-kind kind-${c.kind}`}>{c.kind}{c.shape ? " " + c.shape.map((d) => d ?? "?").join("×") : ""}</div>
                 </th>
               ))}
@@ -66,7 +79,7 @@ export function TableView({ docId, node, port }: { docId: string; node: string; 
           <tbody>
             {page.rows.map((r, i) => (
               <tr key={page.offset + i}>
-                <td className="rowno">{page.offset + i}</td>
+                <td className="rowno">{page.positions?.[i] ?? page.offset + i}</td>
                 {r.map((v, j) => <td key={j}><Cell v={v} /></td>)}
               </tr>
             ))}
