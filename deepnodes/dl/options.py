@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from deepnodes.core import limits
+
 LOSSES = ("mse", "mae", "huber", "categorical_crossentropy", "sparse_categorical_crossentropy",
           "binary_crossentropy", "kl_divergence", "poisson", "cosine_similarity")
 Loss = Literal["auto", "mse", "mae", "huber", "categorical_crossentropy", "sparse_categorical_crossentropy",
@@ -22,7 +24,7 @@ class InputColumns(BaseModel):
     converter: Converter = Field("auto", description="how the columns become a tensor: tensor column, number "
                                  "columns, one-hot from an integer or category column, token sequences (padded), "
                                  "class index; auto picks from the column kind")
-    pad_value: int = Field(0, description="token sequences: the id used to pad shorter sequences")
+    pad_value: int = Field(0, le=limits.VOCAB, description="token sequences: the id used to pad shorter sequences")
     network_input: str = Field("", description="the network input this feeds (empty: the inputs in order)")
 
 
@@ -47,11 +49,13 @@ class TargetColumns(InputColumns):
 class TrainingOptions(BaseModel):
     """Everything about how a network is trained, independent of which columns feed it."""
 
-    epochs: int = Field(10, ge=1, description="passes over the training table")
-    batch_size: int = Field(128, ge=1, description="rows per training step; the last partial batch is used as it is")
-    validation_batch_size: int = Field(1024, ge=1, description="rows per step when computing the validation metrics")
+    epochs: int = Field(10, ge=1, le=limits.EPOCHS, description="passes over the training table")
+    batch_size: int = Field(128, ge=1, le=limits.BATCH,
+        description="rows per training step; the last partial batch is used as it is")
+    validation_batch_size: int = Field(1024, ge=1, le=limits.BATCH,
+        description="rows per step when computing the validation metrics")
     shuffle: bool = Field(True, description="shuffle the rows before each epoch")
-    seed: int = Field(42, description="one seed for weight initialisation, shuffling and dropout")
+    seed: int = Field(42, le=limits.SEED, description="one seed for weight initialisation, shuffling and dropout")
 
     optimizer: Optimizer = Field("adam", description="optimizer")
     learning_rate: float = Field(0.001, gt=0, description="learning rate")
@@ -76,16 +80,16 @@ class TrainingOptions(BaseModel):
                          "(val_loss, val_accuracy, loss, accuracy; val_* falls back to the training metric "
                          "without a validation table)")
     min_delta: float = Field(0.0, ge=0, description="smallest change that counts as an improvement")
-    patience: int = Field(3, ge=0, description="epochs without improvement before stopping")
+    patience: int = Field(3, ge=0, le=limits.EPOCHS, description="epochs without improvement before stopping")
     restore_best_weights: bool = Field(True, description="early stopping: end with the best epoch's weights")
     keep_best: bool = Field(False, description="end with the weights of the best epoch by 'monitor'")
     reduce_lr_on_plateau: bool = Field(False, description="multiply the learning rate by lr_factor when the "
                                        "monitored metric stops improving")
     lr_factor: float = Field(0.1, gt=0, lt=1, description="reduce LR on plateau: factor")
-    lr_patience: int = Field(2, ge=0, description="reduce LR on plateau: epochs without improvement")
+    lr_patience: int = Field(2, ge=0, le=limits.EPOCHS, description="reduce LR on plateau: epochs without improvement")
     min_lr: float = Field(0.0, ge=0, description="reduce LR on plateau: lower bound")
     terminate_on_nan: bool = Field(True, description="stop with an error when the loss becomes NaN or infinite")
 
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="where to train: auto uses CUDA when present")
     mixed_precision: bool = Field(False, description="CUDA only: compute in bfloat16/float16 with float32 weights")
-    metrics_interval: float = Field(0.5, ge=0, description="seconds between per-batch metric events")
+    metrics_interval: float = Field(0.5, ge=0, le=limits.SECONDS, description="seconds between per-batch metric events")

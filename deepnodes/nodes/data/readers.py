@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from deepnodes.core import In, Node, NodeConfig, NodeError, Out, node
+from deepnodes.core import In, Node, NodeConfig, NodeError, Out, limits, node
 from deepnodes.core.ui import enum_source, ui
 
 
@@ -60,7 +60,8 @@ class DatasetReader(Node):
                            json_schema_extra=ui(enum_source="dataset_splits"))
         local_folder: str = Field("", description="a folder with the dataset's files (works offline); empty = the "
                                                   "system package, the cache or a download")
-        limit: int | None = Field(None, ge=1, description="read at most this many rows (empty = every row)")
+        limit: int | None = Field(None, ge=1, le=limits.ROWS,
+            description="read at most this many rows (empty = every row)")
         base_url: str = Field("", description="download address(es), comma-separated, replacing the built-in mirrors")
 
     def configure(self, specs):
@@ -90,9 +91,9 @@ class _CSVOptions(NodeConfig):
     path: str = Field("", description="the CSV file")
     delimiter: str = Field(",", min_length=1, max_length=1, description="the field separator")
     has_header: bool = Field(True, description="the first line holds the column names")
-    skip_rows: int = Field(0, ge=0, description="lines to skip before the header")
+    skip_rows: int = Field(0, ge=0, le=limits.ROWS, description="lines to skip before the header")
     quote_char: str = Field('"', max_length=1, description="the quote character (empty = no quoting)")
-    limit: int | None = Field(None, ge=1, description="read at most this many rows (empty = every row)")
+    limit: int | None = Field(None, ge=1, le=limits.ROWS, description="read at most this many rows (empty = every row)")
 
 
 @node("deepnodes.data.CSVReader", name="CSV Reader", category="Data/IO")
@@ -128,7 +129,8 @@ class ParquetReader(Node):
 
     class Config(NodeConfig):
         path: str = Field("", description="the Parquet file")
-        limit: int | None = Field(None, ge=1, description="read at most this many rows (empty = every row)")
+        limit: int | None = Field(None, ge=1, le=limits.ROWS,
+            description="read at most this many rows (empty = every row)")
 
     def configure(self, specs):
         from deepnodes.table.arrow import spec_of
@@ -155,7 +157,7 @@ class ImageFolderReader(Node):
         path: str = Field("", description="the folder holding one subfolder per class")
         extensions: list[str] = Field([".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"],
                                       description="file extensions read as images")
-        limit: int | None = Field(None, ge=1, description="read at most this many images (empty = all)")
+        limit: int | None = Field(None, ge=1, le=limits.ROWS, description="read at most this many images (empty = all)")
 
     def configure(self, specs):
         from deepnodes.table.images import image_folder_spec

@@ -5,7 +5,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from deepnodes.core import In, Node, NodeConfig, Out, node
+from deepnodes.core import In, Node, NodeConfig, Out, limits, node
 
 Operator = Literal["==", "!=", "<", "<=", ">", ">=", "in", "not in", "is missing", "is not missing", "contains",
                    "matches"]
@@ -45,9 +45,10 @@ class _ChooseRows(NodeConfig):
     method: Literal["random", "stratified", "top"] = Field(
         "random", description="random rows, random rows keeping each class's share (stratified), or the first rows (top)")
     fraction: float = Field(0.7, gt=0, le=1, description="share of rows for the first output (used when count is empty)")
-    count: int | None = Field(None, ge=0, description="number of rows for the first output (overrides fraction)")
+    count: int | None = Field(None, ge=0, le=limits.ROWS,
+        description="number of rows for the first output (overrides fraction)")
     column: str = Field("", description="the class column for stratified choice")
-    seed: int = Field(0, description="random seed")
+    seed: int = Field(0, le=limits.SEED, description="random seed")
 
 
 def _configure_choice(node, specs) -> None:
@@ -68,7 +69,7 @@ class RowSampling(Node):
 
     class Config(_ChooseRows):
         fraction: float = Field(0.1, gt=0, le=1, description="share of rows to keep (used when count is empty)")
-        count: int | None = Field(None, ge=0, description="number of rows to keep (overrides fraction)")
+        count: int | None = Field(None, ge=0, le=limits.ROWS, description="number of rows to keep (overrides fraction)")
 
     def configure(self, specs):
         _configure_choice(self, specs)

@@ -5,7 +5,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from deepnodes.core import In, Node, NodeConfig, NodeError, Out, node
+from deepnodes.core import In, Node, NodeConfig, NodeError, Out, limits, node
 
 
 @node("deepnodes.data.CategoryToNumber", name="Category to Number", category="Data/Transform")
@@ -19,7 +19,7 @@ class CategoryToNumber(Node):
     class Config(NodeConfig):
         columns: list[str] = Field([], description="the category columns to convert")
         suffix: str = Field("", description="append new columns named column + suffix; empty = replace the columns")
-        start: int = Field(0, description="the number of the first category")
+        start: int = Field(0, le=limits.ROWS, description="the number of the first category")
 
     def configure(self, specs):
         from deepnodes.table.ops import category_to_number_spec
@@ -43,7 +43,8 @@ class OneHot(Node):
     class Config(NodeConfig):
         column: str = Field("", description="the category or integer column")
         output_column: str = Field("", description="name of the one-hot column; empty = column + '_onehot'")
-        num_classes: int = Field(0, ge=0, description="number of classes K; 0 = the column's categories "
+        num_classes: int = Field(0, ge=0, le=limits.VOCAB,
+            description="number of classes K; 0 = the column's categories "
                                                      "(or the largest integer + 1)")
         remove_source: bool = Field(False, description="remove the source column")
 

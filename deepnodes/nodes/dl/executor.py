@@ -5,7 +5,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from deepnodes.core import In, Node, NodeConfig, NodeError, Out, node
+from deepnodes.core import In, Node, NodeConfig, NodeError, Out, limits, node
 from deepnodes.dl.options import InputColumns
 
 
@@ -37,7 +37,7 @@ class NetworkExecutor(Node):
         keep_columns: bool = Field(True, description="keep the input table's columns (else only the new ones)")
         backend: Literal["auto", "torch", "onnxruntime"] = Field("auto", description="auto: ONNX Runtime when the "
                                                                  "network exports cleanly, torch otherwise")
-        batch_size: int = Field(1024, ge=1, description="rows per inference batch")
+        batch_size: int = Field(1024, ge=1, le=limits.BATCH, description="rows per inference batch")
         device: Literal["auto", "cpu", "cuda"] = Field("auto", description="torch backend: where to run")
 
     def _plan(self, net_spec, table_spec):

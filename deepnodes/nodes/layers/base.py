@@ -5,11 +5,11 @@ A family module is then a few lines: `Dense = layer_node("Dense")`. No torch her
 """
 from __future__ import annotations
 
-from typing import Any, Literal, Optional, Union
+from typing import Annotated, Any, Literal, Optional, Union
 
 from pydantic import Field, create_model
 
-from deepnodes.core import In, Node, NodeConfig, NodeError, Out, node
+from deepnodes.core import In, Node, NodeConfig, NodeError, Out, limits, node
 
 NAME_DESC = ("layer name; empty = automatic, the layer kind in snake case numbered by the layers of that kind "
              "upstream (dense_1, dense_2...)")
@@ -17,8 +17,18 @@ TENSORS_DESC = ("which tensor each input reads, one entry per connected input, e
                 "state; empty = each input network's first output")
 
 
+def _int_max(o) -> int:
+    """The upper bound of an integer option (or of each integer in a list option) without its own `le`."""
+    if o.le is not None:
+        return int(o.le)
+    if o.name == "input_dim":
+        return limits.VOCAB
+    return limits.LENGTH if o.type == "shape" or o.name in ("target_shape", "n") else limits.SIZE
+
+
 def _annotation(o) -> Any:
     t = o.type
+    i = Annotated[int, Field(le=_int_max(o))]  # every integer in a layer option is bounded (see core/limits.py)
     if t == "int":
         a: Any = int
     elif t == "float":
@@ -28,13 +38,13 @@ def _annotation(o) -> Any:
     elif t == "str":
         a = Literal[tuple(o.choices)] if o.choices else str  # type: ignore[misc]
     elif t in ("ints", "axis"):
-        a = Union[int, list[int]]
+        a = Union[i, list[i]]
     elif t == "shape":
-        a = list[Optional[int]]
+        a = list[Optional[i]]
     elif t == "intlist":
-        a = list[int]
+        a = list[i]
     elif t == "pads":
-        a = Union[int, list[Union[int, list[int]]]]
+        a = Union[i, list[Union[i, list[i]]]]
     elif t == "reg":
         a = dict[str, float]
     else:
@@ -46,6 +56,8 @@ def _annotation(o) -> Any:
 
 def _field(o) -> Any:
     kw = {k: getattr(o, k) for k in ("ge", "gt", "le", "lt") if getattr(o, k) is not None and o.type in ("int", "float")}
+    if o.type == "int" and "lt" not in kw:
+        kw["le"] = _int_max(o)
     default = o.default
     if isinstance(default, (list, dict)):
         return Field(default_factory=lambda d=default: type(d)(d), description=o.description, **kw)

@@ -6,7 +6,7 @@ from typing import Literal, Optional
 
 from pydantic import Field
 
-from deepnodes.core import In, Node, NodeConfig, Out, node
+from deepnodes.core import In, Node, NodeConfig, Out, limits, node
 
 from .base import layer_node
 
@@ -23,7 +23,7 @@ class InputLayer(Node):
     outputs = [Out("network", "network", "a network with this one input (and no other layer yet)")]
 
     class Config(NodeConfig):
-        shape: list[Optional[int]] = Field(default_factory=lambda: [1, 28, 28],
+        shape: list[Optional[limits.Dim]] = Field(default_factory=lambda: [1, 28, 28],
                                            description="tensor shape without the batch dimension, PyTorch layout "
                                            "((C, H, W) images, (T, F) sequences, (T,) token ids); -1 = variable size")
         dtype: Literal["float32", "float64", "float16", "bfloat16", "int64", "int32", "uint8", "bool"] = Field(

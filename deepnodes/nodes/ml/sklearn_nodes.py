@@ -5,7 +5,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from deepnodes.core import In, Node, NodeConfig, Out, node
+from deepnodes.core import In, Node, NodeConfig, Out, limits, node
 
 from ._common import learner_model_spec, predictor_spec
 
@@ -31,17 +31,17 @@ class SklearnLearner(Node):
                                            "features; empty = every number and tensor column but the target")
         task: Literal["auto", "classification", "regression"] = Field(
             "auto", description="'auto' = regression for a number target, classification otherwise")
-        n_estimators: int = Field(100, ge=1, description="trees (random forest, gradient boosting)")
-        max_depth: int = Field(0, ge=0, description="maximum tree depth, 0 = the estimator's default")
+        n_estimators: int = Field(100, ge=1, le=limits.EPOCHS, description="trees (random forest, gradient boosting)")
+        max_depth: int = Field(0, ge=0, le=limits.SIZE, description="maximum tree depth, 0 = the estimator's default")
         learning_rate: float = Field(0.1, gt=0, description="shrinkage (gradient boosting)")
         C: float = Field(1.0, gt=0, description="inverse regularisation strength (logistic regression, SVM)")
         kernel: Literal["rbf", "linear", "poly", "sigmoid"] = Field("rbf", description="SVM kernel")
-        n_neighbors: int = Field(5, ge=1, description="neighbours (k-NN)")
+        n_neighbors: int = Field(5, ge=1, le=limits.ROWS, description="neighbours (k-NN)")
         alpha: float = Field(1.0, ge=0, description="L2 strength (ridge)")
-        max_iter: int = Field(1000, ge=1, description="iterations (logistic regression)")
+        max_iter: int = Field(1000, ge=1, le=limits.EPOCHS, description="iterations (logistic regression)")
         standardize: bool = Field(True, description="scale features to zero mean and unit variance first")
         params: dict[str, Any] = Field(default_factory=dict, description="more estimator parameters by name")
-        seed: int = Field(0, description="random seed")
+        seed: int = Field(0, le=limits.SEED, description="random seed")
 
     def estimator_params(self) -> dict:
         c = self.config

@@ -5,7 +5,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from deepnodes.core import In, Node, NodeConfig, Out, node
+from deepnodes.core import In, Node, NodeConfig, Out, limits, node
 from deepnodes.table import ColumnSpec, TableSpec
 
 from ._common import learner_model_spec, predictor_spec
@@ -46,10 +46,11 @@ class XGBoostLearner(Node):
         reg_lambda: float = Field(1.0, ge=0, description="L2 regularisation on leaf weights")
         reg_alpha: float = Field(0.0, ge=0, description="L1 regularisation on leaf weights")
         tree_method: Literal["hist", "approx", "exact"] = Field("hist", description="tree construction algorithm")
-        early_stopping_rounds: int = Field(0, ge=0, description="stop when the validation metric has not improved "
+        early_stopping_rounds: int = Field(0, ge=0, le=limits.EPOCHS,
+            description="stop when the validation metric has not improved "
                                            "for this many rounds (0 = off; needs the validation input)")
-        n_jobs: int = Field(0, ge=0, description="threads (0 = all cores)")
-        seed: int = Field(0, description="random seed for row and feature sampling")
+        n_jobs: int = Field(0, ge=0, le=limits.THREADS, description="threads (0 = all cores)")
+        seed: int = Field(0, le=limits.SEED, description="random seed for row and feature sampling")
 
     def configure(self, specs):
         table, _ = specs

@@ -5,7 +5,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from deepnodes.core import Node, NodeConfig, NodeError, Out, node
+from deepnodes.core import Node, NodeConfig, NodeError, Out, limits, node
 
 
 def _errors(fn, *args, **kw):
@@ -69,7 +69,7 @@ class TorchModuleReader(Node):
 
     class Config(NodeConfig):
         path: str = Field("", description="the torch module file (.pt, .pth, .ts)")
-        input_shape: list[int | None] = Field(default_factory=lambda: [3, 224, 224],
+        input_shape: list[limits.Dim | None] = Field(default_factory=lambda: [3, 224, 224],
                                               description="the input's shape without the batch; null = variable")
         input_name: str = Field("input", min_length=1, description="name of the network input")
         dtype: Literal["float32", "float64", "int64", "int32"] = Field("float32", description="input element type")

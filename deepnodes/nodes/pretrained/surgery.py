@@ -5,7 +5,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from deepnodes.core import In, Node, NodeConfig, NodeError, Out, node
+from deepnodes.core import In, Node, NodeConfig, NodeError, Out, limits, node
 
 
 def _need_network(spec):
@@ -27,7 +27,8 @@ class FreezeLayers(Node):
     class Config(NodeConfig):
         mode: Literal["all_but_last", "names", "pattern", "all"] = Field(
             "all_but_last", description="which layers: all but the last N with weights, by name, by pattern, or all")
-        last_n: int = Field(1, ge=0, description="mode all_but_last: how many of the last layers with weights stay "
+        last_n: int = Field(1, ge=0, le=limits.SIZE,
+            description="mode all_but_last: how many of the last layers with weights stay "
                             "trainable")
         layers: list[str] = Field(default_factory=list, description="mode names: the layer names")
         pattern: str = Field("", description="mode pattern: a name pattern, e.g. 'block_*' (glob) or 'block_[0-9]+' "

@@ -5,7 +5,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator
 
-from deepnodes.core import Cancelled, In, Node, NodeConfig, NodeError, Out, node
+from deepnodes.core import Cancelled, In, Node, NodeConfig, NodeError, Out, limits, node
 
 from .script import log_to
 
@@ -57,7 +57,7 @@ class TensorDecl(BaseModel):
     """A declared network input or output."""
 
     name: str = Field(description="tensor name")
-    shape: list[int | None] = Field(description="shape without the batch dimension; null for a variable size")
+    shape: list[limits.Dim | None] = Field(description="shape without the batch dimension; null for a variable size")
     dtype: Literal["float32", "float64", "int64", "int32", "bool"] = Field("float32", description="element type")
 
     @field_validator("shape")
@@ -109,7 +109,7 @@ class PythonNetworkCreator(Node):
                                          description="the network's inputs in forward() order")
         outputs: list[TensorDecl] = Field(default_factory=lambda: [TensorDecl(name="output", shape=[3])],
                                           description="the network's outputs in the order forward() returns them")
-        seed: int = Field(0, description="random seed for the initial weights")
+        seed: int = Field(0, le=limits.SEED, description="random seed for the initial weights")
 
     def configure(self, specs):
         from deepnodes.dl.scripted import python_spec
@@ -143,7 +143,7 @@ class PythonNetworkLearner(Node):
         script: str = Field(LEARNER_SCRIPT, description="Python code that trains input_network",
                             json_schema_extra={"format": "python"})
         table_api: Literal["pandas", "pyarrow"] = Field("pandas", description="how the script sees tables")
-        seed: int = Field(0, description="random seed set before the script runs (shuffling, dropout)")
+        seed: int = Field(0, le=limits.SEED, description="random seed set before the script runs (shuffling, dropout)")
 
     def configure(self, specs):
         _network_in(specs[0])

@@ -5,7 +5,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from deepnodes.core import In, Node, NodeConfig, Out, node
+from deepnodes.core import In, Node, NodeConfig, Out, limits, node
 from deepnodes.core.model import ModelSpec
 
 from ._common import DICTIONARY_TYPE, TOKENS_SPEC, text_column, texts
@@ -46,8 +46,9 @@ class CharacterDictionary(_DictionaryNode):
 
     class Config(NodeConfig):
         text_column: str = Field("text", description="the column holding the text")
-        min_count: int = Field(1, ge=1, description="characters seen fewer times map to <unk>")
-        max_size: int | None = Field(None, ge=5, description="largest dictionary size, special tokens included "
+        min_count: int = Field(1, ge=1, le=limits.ROWS, description="characters seen fewer times map to <unk>")
+        max_size: int | None = Field(None, ge=5, le=limits.VOCAB,
+            description="largest dictionary size, special tokens included "
                                                              "(empty = no limit)")
         lowercase: bool = Field(False, description="lower-case the text first")
         always_include: str = Field("\n", description="characters always in the dictionary (the line break "
@@ -69,8 +70,9 @@ class WordDictionary(_DictionaryNode):
 
     class Config(NodeConfig):
         text_column: str = Field("text", description="the column holding the text")
-        min_count: int = Field(1, ge=1, description="words seen fewer times map to <unk>")
-        max_size: int | None = Field(None, ge=5, description="largest dictionary size, special tokens included "
+        min_count: int = Field(1, ge=1, le=limits.ROWS, description="words seen fewer times map to <unk>")
+        max_size: int | None = Field(None, ge=5, le=limits.VOCAB,
+            description="largest dictionary size, special tokens included "
                                                              "(empty = no limit)")
         lowercase: bool = Field(True, description="lower-case the text first")
 
@@ -90,7 +92,8 @@ class SubwordTokenizer(_DictionaryNode):
 
     class Config(NodeConfig):
         text_column: str = Field("text", description="the column holding the text")
-        vocab_size: int = Field(2000, ge=8, description="number of subword units, special tokens included")
+        vocab_size: int = Field(2000, ge=8, le=limits.VOCAB,
+            description="number of subword units, special tokens included")
         model_type: Literal["bpe", "unigram"] = Field("bpe", description="sentencepiece algorithm")
         character_coverage: float = Field(1.0, gt=0.9, le=1.0, description="share of characters covered; the "
                                                                            "rarest rest map to <unk>")

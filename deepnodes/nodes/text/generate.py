@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from deepnodes.core import In, Node, NodeConfig, NodeError, Out, node
+from deepnodes.core import In, Node, NodeConfig, NodeError, Out, limits, node
 from deepnodes.table import ColumnError, ColumnSpec
 
 from ._common import require_dictionary, text_column, texts, warn_unknown
@@ -37,9 +37,10 @@ class TextGenerator(Node):
         length: int = Field(200, ge=1, le=100000, description="how many tokens (characters) to generate per row")
         temperature: float = Field(0.5, ge=0, le=10, description="sampling temperature: 0 = always the most "
                                                                  "likely, 1 = the model's distribution")
-        top_k: int | None = Field(None, ge=1, description="sample only among the k most likely tokens (empty = all)")
+        top_k: int | None = Field(None, ge=1, le=limits.VOCAB,
+            description="sample only among the k most likely tokens (empty = all)")
         include_seed: bool = Field(False, description="start the output with the seed text")
-        seed: int = Field(0, description="random seed of the sampling")
+        seed: int = Field(0, le=limits.SEED, description="random seed of the sampling")
 
     def configure(self, specs):
         _check_network(specs[0], "network")
@@ -97,7 +98,7 @@ class SequenceDecoder(Node):
         padding: Literal["post", "pre"] = Field("post", description="where the source is padded (as when training)")
         decoder_input: str = Field("", description="the network input fed with the decoder's tokens (empty = "
                                                    "found from the graph)")
-        batch_size: int = Field(64, ge=1, description="sentences decoded together")
+        batch_size: int = Field(64, ge=1, le=limits.BATCH, description="sentences decoded together")
 
     def configure(self, specs):
         _check_network(specs[0], "encoder-decoder network")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from deepnodes.core import In, Node, NodeConfig, NodeError, Out, node
+from deepnodes.core import In, Node, NodeConfig, NodeError, Out, limits, node
 from deepnodes.table import ColumnSpec, TableSpec
 
 from ._common import require_dictionary, text_column, texts
@@ -69,8 +69,9 @@ class LanguageModelScorer(Node):
     class Config(NodeConfig):
         text_column: str = Field("text", description="the column with the text")
         separator: str = Field("\n", description="joins the rows into one stream (as Sliding Windows does)")
-        chunk: int = Field(100, ge=1, description="steps run at once (the states are carried between chunks)")
-        streams: int = Field(32, ge=1, description="parallel pieces of the text scored side by side")
+        chunk: int = Field(100, ge=1, le=limits.LENGTH,
+            description="steps run at once (the states are carried between chunks)")
+        streams: int = Field(32, ge=1, le=limits.BATCH, description="parallel pieces of the text scored side by side")
 
     _SPEC = TableSpec((ColumnSpec("bits_per_token", "number", "double"), ColumnSpec("perplexity", "number", "double"),
                        ColumnSpec("tokens", "integer", "int64"), ColumnSpec("unknown", "integer", "int64")))

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from deepnodes.core import In, Node, NodeConfig, NodeError, Out, node
+from deepnodes.core import In, Node, NodeConfig, NodeError, Out, limits, node
 from deepnodes.table import ColumnError, ColumnSpec, TableSpec
 
 from ._common import require_dictionary, text_column, texts, warn_unknown
@@ -59,7 +59,8 @@ class TextToIndexSequence(Node):
         add_end: bool = Field(False, description="put the end token </s> last")
         teacher_forcing: bool = Field(False, description="write decoder input (<s> + ids) and target (ids + </s>) "
                                                          "columns for an encoder-decoder")
-        length: int | None = Field(None, ge=1, description="pad or truncate every row to this many ids "
+        length: int | None = Field(None, ge=1, le=limits.LENGTH,
+            description="pad or truncate every row to this many ids "
                                                            "(empty = the longest row)")
         pad: bool = Field(True, description="pad to equal length (a tensor column); off = a token-sequence column")
         padding: Literal["post", "pre"] = Field("post", description="where padding goes (Keras pad_sequences)")
@@ -121,8 +122,9 @@ class SlidingWindows(Node):
 
     class Config(NodeConfig):
         text_column: str = Field("text", description="the column holding the text")
-        length: int = Field(100, ge=1, description="ids per window")
-        step: int = Field(100, ge=1, description="ids between the starts of two windows (= length: no overlap)")
+        length: int = Field(100, ge=1, le=limits.LENGTH, description="ids per window")
+        step: int = Field(100, ge=1, le=limits.LENGTH,
+            description="ids between the starts of two windows (= length: no overlap)")
         targets: Literal["shifted", "next"] = Field("shifted", description="a target per step, or only the next id")
         separator: str = Field("\n", description="joins the rows into one text stream (character level)")
 
