@@ -1,8 +1,9 @@
 """The `model` port: fitted objects that are not networks (normalizers, dictionaries, XGBoost, scikit-learn).
 
 A model class subclasses `Model`, names itself with `model_type`, and saves to / loads from a folder.
-Results folders record the class by its import path; only `Model` subclasses inside `deepnodes` (or a
-plugin registered with `register_model_class`) are ever loaded, and nothing is unpickled.
+Results folders record the class by its import path, but that path is only looked up, never imported from the
+file: it must be one of DeepNodes' own model classes (`BUILTIN_CLASSES`, a fixed list in code) or a class a plugin
+registered with `register_model_class`. Nothing is unpickled.
 """
 from __future__ import annotations
 
@@ -12,11 +13,30 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-_TRUSTED: set[str] = set()
+#: DeepNodes' own model classes, by the path results folders record (imported by this code, never by a file)
+BUILTIN_CLASSES = ("deepnodes.dl.text:Vocabulary", "deepnodes.ml.model:ClassicModel",
+                   "deepnodes.table.normalizer:Normalizer")
+_TRUSTED: dict[str, type] = {}
 
 
 def register_model_class(cls: type) -> type:
-    _TRUSTED.add(f"{cls.__module__}:{cls.__qualname__}")
+    """Class decorator for plugins: results folders may name this `Model` subclass."""
+    _TRUSTED[f"{cls.__module__}:{cls.__qualname__}"] = cls
+    return cls
+
+
+def model_class(cls_path: object, where: str) -> type:
+    """The model class a results folder names (see the module docstring); ValueError with a sentence otherwise."""
+    if isinstance(cls_path, str) and cls_path in BUILTIN_CLASSES:
+        mod, _, name = cls_path.partition(":")
+        cls = getattr(importlib.import_module(mod), name)
+    elif isinstance(cls_path, str) and cls_path in _TRUSTED:
+        cls = _TRUSTED[cls_path]
+    else:
+        raise ValueError(f"{where} names the model class {str(cls_path)[:120]!r}, which is neither a DeepNodes model "
+                         "class nor one a plugin registered; refusing to load it")
+    if not (isinstance(cls, type) and issubclass(cls, Model)):
+        raise ValueError(f"{where}: '{cls_path}' is not a model class")
     return cls
 
 
@@ -60,14 +80,11 @@ class _ModelIO:
 
     def load(self, path: str) -> Model:
         folder = Path(path)
-        head = json.loads((folder / "model.json").read_text())
-        cls_path = head["class"]
-        mod, _, name = cls_path.partition(":")
-        if not (mod == "deepnodes" or mod.startswith("deepnodes.")) and cls_path not in _TRUSTED:
-            raise ValueError(f"model class '{cls_path}' is not a DeepNodes model class; refusing to load it")
-        cls = getattr(importlib.import_module(mod), name)
-        if not (isinstance(cls, type) and issubclass(cls, Model)):
-            raise ValueError(f"'{cls_path}' is not a model class")
+        try:
+            head = json.loads((folder / "model.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError) as e:
+            raise ValueError(f"the saved model {folder / 'model.json'} cannot be read ({str(e)[:120]})") from None
+        cls = model_class(head.get("class") if isinstance(head, dict) else None, str(folder / "model.json"))
         return cls.load(folder)
 
     def spec_of(self, obj: Model) -> ModelSpec:

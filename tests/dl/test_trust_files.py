@@ -177,3 +177,37 @@ def test_cli_reading_an_evil_network_is_one_sentence_and_runs_nothing(tmp_path):
     assert "Traceback" not in r.stderr + r.stdout
     assert "not a registered DeepNodes factory" in r.stdout + r.stderr
     assert not sentinel.exists()
+
+
+@pytest.mark.parametrize("cls", ["os:system", "deepnodes.scripting:run_script", "builtins:eval", None, 3])
+def test_saved_model_naming_any_other_class_is_refused(tmp_path, cls):
+    from deepnodes.core.model import MODEL_IO
+
+    folder = tmp_path / "n.model"
+    folder.mkdir()
+    (folder / "model.json").write_text(json.dumps({"model_type": "x", "class": cls}))
+    before = set(sys.modules)
+    with pytest.raises(ValueError, match="refusing to load it"):
+        MODEL_IO.load(str(folder))
+    assert "os" not in set(sys.modules) - before
+
+
+def test_every_deepnodes_model_class_is_in_the_builtin_list():
+    import importlib
+    import pkgutil
+
+    import deepnodes
+    from deepnodes.core.model import BUILTIN_CLASSES, Model, model_class
+
+    for info in pkgutil.walk_packages(deepnodes.__path__, "deepnodes."):
+        if not info.name.endswith("__main__"):
+            importlib.import_module(info.name)
+
+    def subclasses(c):
+        for s in c.__subclasses__():
+            yield s
+            yield from subclasses(s)
+
+    ours = {f"{c.__module__}:{c.__qualname__}" for c in subclasses(Model) if c.__module__.startswith("deepnodes.")}
+    assert ours == set(BUILTIN_CLASSES)
+    assert all(issubclass(model_class(p, "t"), Model) for p in BUILTIN_CLASSES)
