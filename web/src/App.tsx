@@ -15,7 +15,7 @@ import { Toolbar, type ToolbarActions } from "./Toolbar";
 import type { DocSnapshot } from "./types";
 import { useCanvasOps } from "./useCanvasOps";
 import { useDocument } from "./useDocument";
-import { useKeys } from "./useKeys";
+import { type KeyActions, useKeys } from "./useKeys";
 
 /** The columns of the table that feeds a node's first connected table input, when its spec is known. */
 function inputColumns(d: DocSnapshot, catalogue: Catalogue, nodeId: string): ColumnInfo[] | null {
@@ -53,10 +53,15 @@ function Editor() {
     if (await D.openDoc(what)) { setView(null); setDialog(null); }
   }, [D.openDoc]);
 
-  const keys = useMemo(() => ({
+  const keys: KeyActions = useMemo(() => ({
     undo: D.undo, redo: D.redo, copy: ops.copy, paste: ops.paste, save, deleteSelected: ops.deleteSelected,
-    escape: () => { setMenu(null); setView(null); },
-  }), [D.undo, D.redo, ops.copy, ops.paste, save, ops.deleteSelected]);
+    escape: () => { setMenu(null); setView(null); setDialog(null); setConfigFor(null); },
+    selectAll: ops.selectAll,
+    configure: () => { const s = ops.selectedIds(); if (s.length === 1) setConfigFor(s[0]); },
+    executeSelected: () => { const s = ops.selectedIds(); D.execute(s.length ? s : undefined); },
+    executeAll: () => D.execute(),
+    cancel: D.cancel,
+  }), [D.undo, D.redo, D.execute, D.cancel, ops.copy, ops.paste, save, ops.deleteSelected, ops.selectAll, ops.selectedIds]);
   useKeys(keys, !!configFor || !!dialog);
 
   if (!doc) {

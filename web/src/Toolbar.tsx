@@ -45,9 +45,9 @@ export function Toolbar({ doc, wsStatus, running, canUndo, canRedo, actions: a }
       <button onClick={a.paste} title="paste (Ctrl+V)">Paste</button>
       <button onClick={a.deleteSelected} title="delete the selection (Del)">Delete</button>
       <span className="sep" />
-      <button className="primary" onClick={a.executeSelected} title="execute the selected nodes (or all)" data-testid="execute-selected">▶ Execute</button>
-      <button className="primary" onClick={a.executeAll} title="execute every node" data-testid="execute-all">▶▶ Execute all</button>
-      <button onClick={a.cancel} disabled={!running} className="danger" title="cancel the run" data-testid="cancel">■ Cancel</button>
+      <button className="primary" onClick={a.executeSelected} title="execute the selected nodes, or all (F7)" data-testid="execute-selected">▶ Execute</button>
+      <button className="primary" onClick={a.executeAll} title="execute every node (Shift+F7)" data-testid="execute-all">▶▶ Execute all</button>
+      <button onClick={a.cancel} disabled={!running} className="danger" title="cancel the run (F9)" data-testid="cancel">■ Cancel</button>
       <button onClick={a.reset} disabled={running} title="reset the selected node (or all)">⟲ Reset</button>
       <span className="sep" />
       <button onClick={a.fit} title="fit the workflow into view">Fit</button>

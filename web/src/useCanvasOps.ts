@@ -65,5 +65,7 @@ export function useCanvasOps(
 
   const fit = useCallback(() => rf.fitView({ padding: 0.15, maxZoom: 1.2 }), [rf]);
 
-  return { pendingSelect, addNode, addAtCenter, selectedIds, deleteSelected, copy, paste, fit };
+  const selectAll = useCallback(() => rf.setNodes((ns) => ns.map((n) => (n.selected ? n : { ...n, selected: true }))), [rf]);
+
+  return { pendingSelect, addNode, addAtCenter, selectedIds, selectAll, deleteSelected, copy, paste, fit };
 }

@@ -1,31 +1,19 @@
-// The editor's keyboard keys (not while typing in a field or while a dialog is open).
+// The editor's keyboard keys (keys.ts): none but Escape while typing in a field or while a dialog is open.
 import { useEffect } from "react";
+import { ALWAYS, type KeyAction, keyAction } from "./keys";
 
-export interface KeyActions {
-  undo: () => void;
-  redo: () => void;
-  copy: () => void;
-  paste: () => void;
-  save: () => void;
-  deleteSelected: () => void;
-  escape: () => void;
-}
+export type KeyActions = Record<KeyAction, () => void>;
 
 export function useKeys(a: KeyActions, blocked: boolean) {
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
+      const action = keyAction(e);
+      if (!action) return;
       const t = e.target as HTMLElement;
-      if (t && (t.tagName === "INPUT" || t.tagName === "TEXTAREA" || t.tagName === "SELECT" || t.isContentEditable)) return;
-      if (blocked) return;
-      const mod = e.ctrlKey || e.metaKey;
-      const k = e.key.toLowerCase();
-      if (mod && k === "z" && !e.shiftKey) { e.preventDefault(); a.undo(); }
-      else if (mod && (k === "y" || (k === "z" && e.shiftKey))) { e.preventDefault(); a.redo(); }
-      else if (mod && k === "c") { a.copy(); }
-      else if (mod && k === "v") { e.preventDefault(); a.paste(); }
-      else if (mod && k === "s") { e.preventDefault(); a.save(); }
-      else if (e.key === "Delete" || e.key === "Backspace") { e.preventDefault(); a.deleteSelected(); }
-      else if (e.key === "Escape") { a.escape(); }
+      const typing = t && (t.tagName === "INPUT" || t.tagName === "TEXTAREA" || t.tagName === "SELECT" || t.isContentEditable);
+      if ((typing || blocked) && !ALWAYS.includes(action)) return;
+      if (action !== "copy") e.preventDefault();
+      a[action]();
     };
     window.addEventListener("keydown", onKey);
     return () => window.removeEventListener("keydown", onKey);
