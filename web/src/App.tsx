@@ -17,23 +17,28 @@ import { useCanvasOps } from "./useCanvasOps";
 import { useDocument } from "./useDocument";
 import { type KeyActions, useKeys } from "./useKeys";
 
-/** The columns of the table that feeds a node's first connected table input, when its spec is known. */
-function inputColumns(d: DocSnapshot, catalogue: Catalogue, nodeId: string): ColumnInfo[] | null {
+/** The spec of what feeds a node's first connected input of a port type ("table", "network"), when known. */
+function inputSpec(d: DocSnapshot, catalogue: Catalogue, nodeId: string, type: string, ok: (spec: any) => boolean): any {
   const n = d.workflow.nodes.find((x) => x.id === nodeId);
   const desc = n && catalogue[n.type];
   if (!desc) return null;
   for (const p of desc.inputs) {
-    if (p.type !== "table") continue;
+    if (p.type !== type) continue;
     const c = d.workflow.connections.find((x) => x.target === nodeId && x.target_port === p.name);
     if (!c) continue;
     const src = d.workflow.nodes.find((x) => x.id === c.source);
     const sdesc = src && catalogue[src.type];
     const idx = sdesc ? sdesc.outputs.findIndex((o) => o.name === c.source_port) : -1;
     const spec = idx >= 0 ? d.status[c.source]?.specs?.[idx] : null;
-    if (spec && Array.isArray(spec.columns)) return spec.columns;
+    if (spec && ok(spec)) return spec;
   }
   return null;
 }
+
+const inputColumns = (d: DocSnapshot, c: Catalogue, id: string): ColumnInfo[] | null =>
+  inputSpec(d, c, id, "table", (s) => Array.isArray(s.columns))?.columns ?? null;
+const inputNetwork = (d: DocSnapshot, c: Catalogue, id: string) =>
+  inputSpec(d, c, id, "network", (s) => Array.isArray(s.inputs) && Array.isArray(s.outputs));
 
 function Editor() {
   const D = useDocument();
@@ -110,6 +115,7 @@ function Editor() {
             label={cfgNode.label}
             config={cfgNode.config}
             columns={inputColumns(doc, catalogue, cfgNode.id)}
+            network={inputNetwork(doc, catalogue, cfgNode.id)}
             onClose={() => setConfigFor(null)}
             onApply={(config) => D.applyConfig(cfgNode.id, config)}
           />
