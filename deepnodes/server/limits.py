@@ -3,7 +3,8 @@
 `Guard` is a plain ASGI middleware, the outermost layer of the app. For an `/api/` request it checks the
 token from the headers and the query string *before* reading a byte of the body, so a client without the token
 costs one 401 and a closed connection. With the token, the body is read under three bounds: `MAX_BODY` bytes,
-`BODY_TIMEOUT` seconds for the whole body, and at most `MAX_SLOW_BODIES` bodies being read at once. A JSON
+`BODY_TIMEOUT` seconds for the whole body, and at most `MAX_SLOW_BODIES` slow bodies waited for at once
+(a body that arrives within `FAST` seconds never waits for a slot). A JSON
 body is then checked once for every route: valid JSON, no NaN or Infinity (JSON has neither; Python's parser
 takes them and the document would then fail to serialise), integers within 64 bits, nesting at most `MAX_DEPTH`.
 
@@ -25,7 +26,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 MAX_BODY = 4 * 1024 * 1024  # bytes in one request (a workflow file is a few kB)
 BODY_TIMEOUT = 10.0  # seconds to send a whole body
-MAX_SLOW_BODIES = 16  # bodies being read at the same time
+MAX_SLOW_BODIES = 16  # slow bodies waited for at the same time
+FAST = 0.25  # seconds after which a body that has not arrived counts as slow
 MAX_DEPTH = 64  # nesting of a JSON body (a workflow needs about 6)
 INT_LIMIT = 2 ** 63
 HEAD_TIMEOUT = 10.0  # seconds for a connection to send its request line and headers
@@ -156,7 +158,7 @@ class Guard:
         self.token = token
         self.limit = limit
         self.timeout = timeout
-        self.readers = asyncio.Semaphore(slow_bodies)
+        self.slow = 0  # bodies being waited for past FAST seconds
         self.slow_bodies = slow_bodies
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -176,19 +178,9 @@ class Guard:
                                    close=True)(scope, receive, send)
         if (cl is None or cl.strip() == b"0") and headers.get(b"transfer-encoding") is None:
             return await self.app(scope, _replay(b"", receive), send)  # HTTP/1.1: no body follows
-        try:
-            await asyncio.wait_for(self.readers.acquire(), 1.0)
-        except asyncio.TimeoutError:
-            return await error(503, f"{self.slow_bodies} requests are sending their bodies already; try again",
-                               close=True)(scope, receive, send)
-        try:
-            try:
-                raw = await asyncio.wait_for(self._read(receive), self.timeout)
-            except asyncio.TimeoutError:
-                return await error(408, f"the request body did not arrive within {self.timeout:g} seconds",
-                                   close=True)(scope, receive, send)
-        finally:
-            self.readers.release()
+        raw = await self._bounded_read(receive)
+        if isinstance(raw, JSONResponse):
+            return await raw(scope, receive, send)
         if raw is None:  # the client went away
             return None
         if isinstance(raw, int):
@@ -200,6 +192,27 @@ class Guard:
             except BadJSON as e:
                 return await error(400, str(e))(scope, receive, send)
         await self.app(scope, _replay(raw, receive), send)
+
+    async def _bounded_read(self, receive: Receive):
+        """The body, or a response refusing it. A body that has not arrived after `FAST` seconds is slow; at most
+        `slow_bodies` slow ones are waited for (each at most `timeout` seconds), so fast requests never queue."""
+        task = asyncio.ensure_future(self._read(receive))
+        try:
+            done, _ = await asyncio.wait({task}, timeout=FAST)
+            if done:
+                return task.result()
+            if self.slow >= self.slow_bodies:
+                return error(503, f"{self.slow_bodies} requests are sending their bodies slowly already; "
+                                  "try again", close=True)
+            self.slow += 1
+            try:
+                return await asyncio.wait_for(task, max(self.timeout - FAST, 0.01))
+            except asyncio.TimeoutError:
+                return error(408, f"the request body did not arrive within {self.timeout:g} seconds", close=True)
+            finally:
+                self.slow -= 1
+        finally:
+            task.cancel()
 
     async def _read(self, receive: Receive) -> bytes | int | None:
         chunks: list[bytes] = []
@@ -239,8 +252,8 @@ def guarded_protocol():
             super().connection_made(transport)
             self._opened = self.loop.time()
             self._arm_head_timer()
-            if len(self.connections) > MAX_CONNECTIONS:
-                idle = [c for c in self.connections if c is not self and _idle(c)]
+            if sum(not _closing(c) for c in self.connections) > MAX_CONNECTIONS:
+                idle = [c for c in self.connections if c is not self and _idle(c) and not _closing(c)]
                 victim = min(idle, key=lambda c: c._opened, default=None)
                 (victim or self).transport.close()
 
@@ -265,6 +278,10 @@ def guarded_protocol():
         def connection_lost(self, exc) -> None:
             self._head_timer.cancel()
             super().connection_lost(exc)
+
+    def _closing(c) -> bool:
+        t = getattr(c, "transport", None)
+        return t is None or t.is_closing()
 
     def _idle(c) -> bool:
         """An HTTP connection with no request in progress (WebSocket connections are never idle)."""
