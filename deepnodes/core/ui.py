@@ -15,7 +15,8 @@ The dialog is drawn from the config's JSON schema alone; these `x-` keys say how
 On a field: ``Field(..., json_schema_extra=ui(group="Optimizer", show_if={"optimizer": ["sgd"]}))``.
 For fields a config inherits (the Learner's training options), annotate the class instead:
 ``model_config = ConfigDict(json_schema_extra=annotate({"momentum": ui(...), "inputs.network_input": ui(...)}))``;
-a dotted name reaches into the model that a list or object field refers to.
+a dotted name reaches into the model that a list or object field refers to, and the fields are shown in the
+order the annotation names them.
 """
 from __future__ import annotations
 
@@ -51,7 +52,7 @@ def annotate(fields: dict[str, dict]) -> Callable[[dict], None]:
     `editor_schema` (nested models are only reachable once the whole schema, with its `$defs`, exists)."""
 
     def apply(schema: dict) -> None:
-        schema.setdefault(_PENDING, {}).update(fields)
+        schema.setdefault(_PENDING, []).extend([k, v] for k, v in fields.items())  # a list: pydantic sorts dict keys
 
     return apply
 
@@ -90,11 +91,16 @@ def editor_schema(schema: dict) -> dict:
     """The schema the editor draws a dialog from (in place; returns it): the class-level annotations merged
     into their fields, every registered `x-enum-source` filled. A name that is not a field, or an unknown
     source the editor does not fill itself, is an error in the node's definition, raised naming it."""
-    for dotted, extra in schema.pop(_PENDING, {}).items():
+    pending = dict(schema.pop(_PENDING, []))
+    for dotted, extra in pending.items():
         prop = _find(schema, dotted.split("."), schema)
         if prop is None:
             raise KeyError(f"ui annotation names '{dotted}', which is not a field of {schema.get('title')}")
         prop.update(extra)
+    if pending:  # the annotation's order is the dialog's order; fields it leaves out follow
+        props = schema.get("properties", {})
+        order = [k for k in pending if k in props] + [k for k in props if k not in pending]
+        schema["properties"] = {k: props[k] for k in order}
     for prop in _properties(schema):
         src = prop.get(ENUM_SOURCE)
         if src is None or src in CLIENT_SOURCES:

@@ -135,3 +135,8 @@ def test_a_source_depending_on_another_field_gives_one_list_per_value(keys):
 def test_a_condition_must_map_fields_to_value_lists(bad):
     with pytest.raises(ValueError, match="show_if"):
         ui(show_if=bad)
+
+
+def test_the_learner_dialog_starts_with_its_columns_then_epochs(catalogue):
+    names = list(catalogue["deepnodes.dl.NetworkLearner"]["config_schema"]["properties"])
+    assert names[:4] == ["inputs", "targets", "epochs", "batch_size"]

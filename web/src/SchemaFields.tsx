@@ -44,7 +44,7 @@ function ObjectList({ f, value, set, ctx, errors, path }: FieldProps) {
   const update = (i: number, name: string, v: unknown) => set(items.map((it, j) => (j === i ? { ...it, [name]: v } : it)));
   return (
     <div className="dn-objects" id={`f-${path}`}>
-      {items.length === 0 && <div className="muted">none: {f.description}</div>}
+      {items.length === 0 && <div className="muted">none yet</div>}
       {items.map((it, i) => (
         <fieldset key={i} className="dn-object" data-entry={`${path}.${i}`}>
           <legend>{f.name} {i + 1}
