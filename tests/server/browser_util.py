@@ -28,8 +28,10 @@ def free_port() -> int:
 class Server:
     """`deepnodes serve` in a subprocess; `restart()` keeps its port and token."""
 
-    def __init__(self, workspace: Path, token: str = "browser-test-token", port: int | None = None):
+    def __init__(self, workspace: Path, token: str = "browser-test-token", port: int | None = None,
+                 workflow: Path | None = None):
         self.workspace = Path(workspace)
+        self.workflow = workflow  # `deepnodes serve WORKFLOW`: the printed address opens it
         self.token = token
         self.port = port or free_port()
         self.proc: subprocess.Popen | None = None
@@ -39,13 +41,22 @@ class Server:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/?token={self.token}"
 
+    @property
+    def printed_url(self) -> str:
+        """The address `deepnodes serve` printed (with `&open=` when it was given a workflow)."""
+        text = Path(self.log.name).read_text(errors="replace")
+        found = [w for w in text.split() if w.startswith(f"http://127.0.0.1:{self.port}/")]
+        assert found, f"the server printed no address; see {self.log.name}"
+        return found[-1]
+
     def start(self) -> "Server":
         ARTIFACTS.mkdir(exist_ok=True)
         self.log = open(ARTIFACTS / f"server-{self.port}.log", "ab")
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "deepnodes.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port),
-             "--workspace", str(self.workspace), "--token", self.token],
+             "--workspace", str(self.workspace), "--token", self.token,
+             *([str(self.workflow)] if self.workflow else [])],
             cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT, env=env)
         t0 = time.time()
         while time.time() - t0 < 60:

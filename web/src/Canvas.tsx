@@ -75,16 +75,14 @@ export function Canvas({ doc, catalogue, perform, toast, addNode, pendingSelect,
     // fit the view when another workflow opens; mark when its nodes are on screen (for the benchmark)
     if (fittedFor.current !== doc.id && (Object.keys(catalogue).length || !doc.workflow.nodes.length)) {
       fittedFor.current = doc.id;
+      const id = doc.id;
+      const rendered = () => {
+        performance.mark("deepnodes:rendered");
+        window.__dn.rendered = { doc: id, nodes: document.querySelectorAll(".react-flow__node").length, t: performance.now() };
+      };
       // (a fit of an empty canvas would wait for, and jump at, the first node)
-      if (doc.workflow.nodes.length) {
-        const id = doc.id;
-        requestAnimationFrame(() => {
-          rf.fitView({ padding: 0.15, maxZoom: 1.2 }).then(() => requestAnimationFrame(() => {
-            performance.mark("deepnodes:rendered");
-            window.__dn.rendered = { doc: id, nodes: document.querySelectorAll(".react-flow__node").length, t: performance.now() };
-          }));
-        });
-      }
+      if (doc.workflow.nodes.length) requestAnimationFrame(() => { rf.fitView({ padding: 0.15, maxZoom: 1.2 }).then(() => requestAnimationFrame(rendered)); });
+      else requestAnimationFrame(rendered);
     }
   }, [doc, catalogue, rf, pendingSelect]);
 

@@ -1,5 +1,5 @@
-import { Handle, Position, type NodeProps } from "@xyflow/react";
-import { memo, useContext, useState } from "react";
+import { Handle, Position, useUpdateNodeInternals, type NodeProps } from "@xyflow/react";
+import { memo, useContext, useEffect, useState } from "react";
 import type { PortDesc } from "./graph";
 import { EditorContext } from "./context";
 
@@ -39,6 +39,10 @@ function icon(category: string): string {
   return "◆";
 }
 
+function portKey(ports: PortDesc[]): string {
+  return ports.map((p) => p.name).join(",");
+}
+
 function portTop(i: number, n: number): string {
   return `${((i + 1) * 100) / (n + 1)}%`;
 }
@@ -48,6 +52,12 @@ function NodeViewImpl({ id, data, selected }: NodeProps) {
   const ed = useContext(EditorContext);
   const [editing, setEditing] = useState(false);
   const [text, setText] = useState(d.label);
+  // React Flow measures a node's handles only when the node mounts or resizes; edges need those measurements, so
+  // whenever the set of ports changes (the catalogue arrived after the workflow, another workflow reused this id)
+  // the handles are measured again, after they are in the DOM.
+  const update = useUpdateNodeInternals();
+  const ports = portKey(d.inputs) + "|" + portKey(d.outputs);
+  useEffect(() => update(id), [id, ports, update]);
   const hover = d.message ? `${STATE_TEXT[d.state] ?? d.state}: ${d.message}` : STATE_TEXT[d.state] ?? d.state;
   return (
     <div className={`dn-node state-${d.state}${selected ? " selected" : ""}${d.missing ? " missing" : ""}`} data-node-id={id} data-state={d.state}>
