@@ -164,6 +164,8 @@ class Document:
                     raise
                 except (WorkflowError, ValueError, KeyError, TypeError) as e:
                     msg = e.args[0] if e.args and isinstance(e.args[0], str) else str(e)
+                    if isinstance(e, KeyError) and " " not in msg:
+                        msg = f"the edit refers to '{msg[:100]}', which does not exist"
                     raise EditError(msg, op=i) from None
             if wf is not self.workflow:
                 self.workflow = wf
@@ -179,57 +181,65 @@ class Document:
     def _apply(self, wf: Workflow, op: dict) -> list[str] | None:
         kind = op.get("op")
         if kind == "add":
-            type_id = op.get("type", "")
+            type_id = _text(op, "type")
             try:
                 cls = registry.get(type_id)
             except KeyError as e:
                 raise EditError(e.args[0]) from None
             cfg = op.get("config") or {}
+            if not isinstance(cfg, dict):
+                raise EditError("'config' must be an object of option values")
             errs = config_errors(cls, cfg)
             if errs:
                 raise EditError(f"option '{errs[0]['field']}': {errs[0]['message']}", errors=errs)
             nid = op.get("id")
             if nid is not None and (not isinstance(nid, str) or not nid or len(nid) > 100):
                 raise EditError("a node id must be a non-empty string of at most 100 characters")
-            nid = wf.add(type_id, nid, cfg, op.get("label") or "", _position(op.get("position")))
+            label = op.get("label") or ""
+            if not isinstance(label, str) or len(label) > 200:
+                raise EditError("a node label must be a string of at most 200 characters")
+            nid = wf.add(type_id, nid, cfg, label, _position(op.get("position")))
             return [nid]
         if kind == "remove":
-            wf.remove(op["id"])
+            wf.remove(_text(op, "id"))
             return None
         if kind == "connect":
-            wf.connect(op["source"], op["source_port"], op["target"], op["target_port"])
+            wf.connect(_text(op, "source"), _text(op, "source_port"), _text(op, "target"), _text(op, "target_port"))
             return None
         if kind == "disconnect":
-            wf._node(op["target"])
-            wf.disconnect(op["target"], op["target_port"])
+            wf._node(_text(op, "target"))
+            wf.disconnect(_text(op, "target"), _text(op, "target_port"))
             return None
         if kind == "move":
-            wf._node(op["id"]).position = _position(op.get("position"))
+            wf._node(_text(op, "id")).position = _position(op.get("position"))
             return None
         if kind == "label":
-            label = str(op.get("label", ""))
+            label = op.get("label") or ""
+            if not isinstance(label, str):
+                raise EditError("a node label must be a string")
             if len(label) > 200:
                 raise EditError("a node label may have at most 200 characters")
-            entry = wf._node(op["id"])
+            entry = wf._node(_text(op, "id"))
             entry.label = label or registry.get(entry.type).name
             return None
         if kind == "config":
-            entry = wf._node(op["id"])
+            entry = wf._node(_text(op, "id"))
             cfg = op.get("config")
             if not isinstance(cfg, dict):
                 raise EditError("'config' must be an object of option values")
             errs = config_errors(registry.get(entry.type), cfg)
             if errs:
                 raise EditError(f"node '{entry.id}' option '{errs[0]['field']}': {errs[0]['message']}", errors=errs)
-            wf.set_config(op["id"], cfg)
+            wf.set_config(_text(op, "id"), cfg)
             return None
         if kind == "rename":
-            name = str(op.get("name", "")).strip()
+            name = op.get("name")
+            name = name.strip() if isinstance(name, str) else ""
             if not name or len(name) > 200:
                 raise EditError("a workflow name must have 1 to 200 characters")
             wf.name = name
             return None
-        raise EditError(f"unknown edit operation {kind!r}; known: add, remove, connect, disconnect, move, label, "
+        raise EditError(f"unknown edit operation {str(kind)[:40]!r}; known: add, remove, connect, disconnect, move, label, "
                         "config, rename")
 
     # ------------------------------------------------------------------ running
@@ -288,6 +298,14 @@ class Document:
             self.engine._saved, self.engine._index = {}, None
             self.metrics.clear()
             self.logs.clear()
+
+
+def _text(op: dict, key: str) -> str:
+    """A required string field of an edit operation."""
+    v = op.get(key)
+    if not isinstance(v, str) or not v or len(v) > 200:
+        raise EditError(f"the edit operation '{str(op.get('op'))[:40]}' needs '{key}' as a non-empty string")
+    return v
 
 
 def _position(p: Any) -> tuple[float, float]:

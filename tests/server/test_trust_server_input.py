@@ -1,0 +1,154 @@
+"""Hostile JSON in requests: NaN and Infinity, numbers beyond float or 64 bits, deep nesting, wrong types.
+Each is a 4xx with one sentence, and the document stays whole (it still serialises and can be edited)."""
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from deepnodes.server.app import create_app
+from deepnodes.server.limits import MAX_DEPTH, BadJSON, dumps, parse_json
+from tests.server import server_nodes  # noqa: F401 - registers the test nodes
+
+TOKEN = "t-input"
+H = {"X-DeepNodes-Token": TOKEN, "Content-Type": "application/json"}
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory):
+    with TestClient(create_app(tmp_path_factory.mktemp("ws"), TOKEN)) as c:
+        d = c.post("/api/docs/new", headers=H, json={"name": "t"}).json()
+        r = c.post(f"/api/docs/{d['id']}/edit", headers=H, json={"ops": [
+            {"op": "add", "id": "src", "type": "test.server.Numbers", "config": {"rows": 5}, "position": [0, 0]}]})
+        assert r.status_code == 200, r.text
+        c.doc = d["id"]
+        yield c
+
+
+def _whole(c) -> dict:
+    """The document still serialises as strict JSON, and a layout edit still works."""
+    r = c.get(f"/api/docs/{c.doc}", headers=H)
+    assert r.status_code == 200
+    json.loads(r.text, parse_constant=lambda s: pytest.fail(f"{s} in a response"))
+    r = c.post(f"/api/docs/{c.doc}/edit", headers=H, json={"ops": [{"op": "move", "id": "src", "position": [1, 2]}]})
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def _sentence(r) -> str:
+    assert 400 <= r.status_code < 500, (r.status_code, r.text)
+    msg = r.json()["error"]
+    assert isinstance(msg, str) and 5 < len(msg) < 400 and "Traceback" not in msg and "\n" not in msg
+    return msg
+
+
+@pytest.mark.parametrize("raw", ["NaN", "Infinity", "-Infinity", "1e999", "-1e400"])
+def test_non_finite_position_refused(client, raw):
+    body = '{"ops": [{"op": "move", "id": "src", "position": [%s, 0]}]}' % raw
+    msg = _sentence(client.post(f"/api/docs/{client.doc}/edit", headers=H, content=body))
+    assert "finite" in msg
+    assert _whole(client)["workflow"]["nodes"][0]["position"] == [1, 2]
+
+
+@pytest.mark.parametrize("raw", ["NaN", "Infinity", "1e999"])
+def test_non_finite_config_refused(client, raw):
+    body = '{"ops": [{"op": "config", "id": "src", "config": {"rows": %s}}]}' % raw
+    assert "finite" in _sentence(client.post(f"/api/docs/{client.doc}/edit", headers=H, content=body))
+    _whole(client)
+
+
+def test_huge_integers_refused(client):
+    for big in ("9" * 30, "-" + "9" * 5000, str(2 ** 63)):
+        body = '{"ops": [{"op": "move", "id": "src", "position": [%s, 0]}]}' % big
+        assert "64 bits" in _sentence(client.post(f"/api/docs/{client.doc}/edit", headers=H, content=body))
+    _whole(client)
+
+
+@pytest.mark.parametrize("depth", [MAX_DEPTH + 1, 5000, 200_000])
+def test_deep_nesting_is_a_sentence(client, depth):
+    body = '{"ops": [{"op": "config", "id": "src", "config": {"rows": ' + "[" * depth + "]" * depth + "}}]}"
+    assert "nested" in _sentence(client.post(f"/api/docs/{client.doc}/edit", headers=H, content=body))
+    body = "[" * depth + "]" * depth
+    assert "nested" in _sentence(client.post("/api/docs/new", headers=H, content=body))
+    _whole(client)
+
+
+def test_positions_out_of_range_in_process(client):
+    """The same rule holds for edits that do not come through HTTP (Python callers of a document)."""
+    doc = client.app.state.docs.get(client.doc)
+    from deepnodes.server.session import EditError
+
+    for p in ([math.nan, 0], [0, math.inf], [1e300, 0], [True, 0], ["1", 2], [1]):
+        with pytest.raises(EditError):
+            doc.edit([{"op": "move", "id": "src", "position": p}])
+    _whole(client)
+
+
+def test_not_json_and_wrong_types(client):
+    for body in ("{not json", "\xff\xfe", '"just a string"', "[]", "12"):
+        _sentence(client.post("/api/docs/new", headers=H, content=body.encode("latin-1")))
+    for body in ({"ops": "add"}, {"ops": []}, {"ops": [1, 2]}, {"ops": [{"op": "move", "id": ["src"]}]},
+                 {"ops": [{"op": "add", "type": 5}]}, {"ops": [{"op": "connect"}]}):
+        _sentence(client.post(f"/api/docs/{client.doc}/edit", headers=H, json=body))
+    _sentence(client.post(f"/api/docs/{client.doc}/save_as", headers=H, json={"path": 7}))
+    _sentence(client.post(f"/api/docs/{client.doc}/execute", headers=H, json={"nodes": "src"}))
+    _whole(client)
+
+
+# JSON-ish values a hostile client could put anywhere, including what JSON cannot hold
+hostile = st.recursive(
+    st.none() | st.booleans() | st.integers(min_value=-2 ** 70, max_value=2 ** 70)
+    | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=30),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=20)
+OPS = ["add", "remove", "connect", "disconnect", "move", "label", "config", "rename", "nope"]
+KEYS = ["id", "type", "config", "position", "label", "name", "source", "source_port", "target", "target_port"]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(op=st.sampled_from(OPS), fields=st.dictionaries(st.sampled_from(KEYS), hostile, max_size=5))
+def test_generated_edits_never_break_the_document(client, op, fields):
+    body = dumps({"ops": [{"op": op, **fields}]}) if _finite(fields) else json.dumps({"ops": [{"op": op, **fields}]})
+    r = client.post(f"/api/docs/{client.doc}/edit", headers=H, content=body)
+    assert r.status_code < 500, r.text
+    if r.status_code != 200:
+        _sentence(r)
+    doc = client.get(f"/api/docs/{client.doc}", headers=H)
+    assert doc.status_code == 200
+    json.loads(doc.text, parse_constant=lambda s: pytest.fail(f"{s} in a response"))
+    if "src" not in [n["id"] for n in doc.json()["workflow"]["nodes"]]:  # an edit removed it: put it back
+        client.app.state.docs.get(client.doc).edit([{"op": "add", "id": "src", "type": "test.server.Numbers"}])
+
+
+def _finite(v) -> bool:
+    try:
+        json.dumps(v, allow_nan=False)
+        return True
+    except ValueError:
+        return False
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=hostile)
+def test_parse_json_accepts_exactly_strict_json(value):
+    text = json.dumps(value)  # Python writes NaN, Infinity and any integer
+    strict = _finite(value) and _ints_fit(value)
+    try:
+        parsed = parse_json(text)
+    except BadJSON as e:
+        assert not strict, str(e)
+        return
+    assert strict and parsed == value
+
+
+def _ints_fit(v) -> bool:
+    if isinstance(v, bool) or v is None or isinstance(v, (float, str)):
+        return True
+    if isinstance(v, int):
+        return abs(v) < 2 ** 63
+    items = v.values() if isinstance(v, dict) else v
+    return all(_ints_fit(x) for x in items)
