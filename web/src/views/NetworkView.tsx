@@ -1,5 +1,6 @@
 import { useEffect, useState } from "react";
 import { api } from "../api";
+import { NetworkGraph } from "../NetworkGraph";
 
 export function NetworkView({ docId, node, port }: { docId: string; node: string; port: string }) {
   const [net, setNet] = useState<any>(null);
@@ -22,6 +23,8 @@ export function NetworkView({ docId, node, port }: { docId: string; node: string
         {!net.executed && <div className="muted">Inferred at configure time; execute the node for parameter counts.</div>}
         {net.metadata?.class_names && <div><b>Classes:</b> {net.metadata.class_names.join(", ")}</div>}
       </div>
+      <div className="dn-net-split">
+      {net.layers.some((l: any) => l.inputs.length) && <div className="dn-net-picture"><NetworkGraph layers={net.layers} /></div>}
       <table className="dn-table dn-layers">
         <thead><tr><th>#</th><th>layer</th><th>kind</th><th>inputs</th><th>output shape</th><th>parameters</th><th>trainable</th></tr></thead>
         <tbody>
@@ -33,6 +36,7 @@ export function NetworkView({ docId, node, port }: { docId: string; node: string
           ))}
         </tbody>
       </table>
+      </div>
       {net.layers.length === 0 && <p className="muted">This network was not built from layer nodes; its layer list is not known.</p>}
     </div>
   );
