@@ -237,13 +237,27 @@ def _previous(folder: Path) -> list[Path]:
 
 def _remove_old(folder: Path, keep: str, legacy: list[Path]) -> None:
     for d in folder.iterdir():
-        if d.name != keep and GEN_RE.match(d.name) and not d.is_symlink() and (d / MARKER).is_file():
-            shutil.rmtree(d, ignore_errors=True)
+        if d.name == keep or not GEN_RE.match(d.name) or d.is_symlink() or not d.is_dir():
+            continue
+        if (d / MARKER).is_file() or not any(d.iterdir()):  # empty: a kill came before the marker or after
+            _remove_generation(d)
     for p in legacy:
         try:
             shutil.rmtree(p) if p.is_dir() else p.unlink()
         except OSError:
             pass
+
+
+def _remove_generation(d: Path) -> None:
+    """Remove a generation folder, its marker last (so a kill leaves it marked, or empty)."""
+    try:
+        for child in d.iterdir():
+            if child.name != MARKER:
+                shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
+        (d / MARKER).unlink(missing_ok=True)
+        d.rmdir()
+    except OSError:  # another process is removing it too, or a file is locked: the next save tries again
+        pass
 
 
 @contextmanager
