@@ -144,8 +144,8 @@ def cmd_describe(args) -> int:
     print("options:")
     props = d["config_schema"].get("properties", {})
     for name, prop in props.items():
-        default = prop.get("default", "")
-        print(f"  {name} = {json.dumps(default)}  {prop.get('description', '')}")
+        shown = json.dumps(prop["default"]) if "default" in prop else "(required)"
+        print(f"  {name} = {shown}  {prop.get('description', '')}")
     return 0
 
 

@@ -9,6 +9,8 @@ import threading
 from typing import Any, Callable, ClassVar
 
 from pydantic import BaseModel, ConfigDict
+from pydantic.json_schema import DEFAULT_REF_TEMPLATE, GenerateJsonSchema, NoDefault
+from pydantic_core import to_jsonable_python
 
 from .ports import Port
 
@@ -21,10 +23,30 @@ class Cancelled(Exception):
     """Raised by `ExecutionContext.check_cancelled` when the run was cancelled."""
 
 
+class ConfigSchema(GenerateJsonSchema):
+    """JSON schemas whose `default` is the real default everywhere: a field made by a factory
+    (`Field(default_factory=...)`) shows the value the factory makes, as a plain default does."""
+
+    def get_default_value(self, schema):
+        factory = schema.get("default_factory")
+        if factory is None or schema.get("default_factory_takes_data"):
+            return super().get_default_value(schema)
+        try:
+            return to_jsonable_python(factory())
+        except Exception:  # a factory whose value is not JSON has no default to show
+            return NoDefault
+
+
 class NodeConfig(BaseModel):
     """Base class of node configs: unknown options are refused, values are validated on assignment."""
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True, protected_namespaces=(), defer_build=True)
+
+    @classmethod
+    def model_json_schema(cls, by_alias=True, ref_template=DEFAULT_REF_TEMPLATE, schema_generator=ConfigSchema,
+                          mode="validation", **kw):
+        return super().model_json_schema(by_alias=by_alias, ref_template=ref_template,
+                                         schema_generator=schema_generator, mode=mode, **kw)
 
 
 class Node:
