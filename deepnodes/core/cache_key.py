@@ -58,3 +58,16 @@ def cache_key(node_type: str, node, extra: Any, input_keys: list[str], device: s
     if not node.cacheable:
         parts["run"] = time.time_ns()  # never reused: the node runs again on every run
     return hash_of(parts)
+
+
+def files_signature(paths) -> str:
+    """Path, size and modification time of each file a reader reads (in the order given), so the key changes
+    when a file is added, removed, replaced or edited."""
+    out = []
+    for p in paths:
+        try:
+            st = os.stat(p)
+            out.append(f"{p}:{st.st_size}:{st.st_mtime_ns}")
+        except OSError:
+            out.append(f"{p}:missing")
+    return ";".join(out)

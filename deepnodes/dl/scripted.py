@@ -105,11 +105,11 @@ def create_network(code: str, inputs: Sequence[TensorSpec], outputs: Sequence[Te
     """Run code that assigns a torch module to `output_network`.
 
     The code sees: torch, nn, np, `input_specs` / `output_specs` (the declared TensorSpecs)."""
-    import torch
+    from .rng import seeded
 
-    torch.manual_seed(seed)
-    ns = run_script(code, _namespace({"input_specs": list(inputs), "output_specs": list(outputs)}), log,
-                    passthrough=passthrough)
+    with seeded(seed):  # the script draws from torch's global generator: seeded, and alone while it runs
+        ns = run_script(code, _namespace({"input_specs": list(inputs), "output_specs": list(outputs)}), log,
+                        passthrough=passthrough)
     if "output_network" not in ns:
         raise ScriptError("the script must assign the network (a torch.nn.Module) to 'output_network'")
     module = ns["output_network"]
@@ -171,8 +171,6 @@ def train_network(code: str, network: Network, table: Any, validation: Any = Non
     `input_spec` (the NetworkSpec), `input_table` and `validation_table` (pandas or pyarrow), and `context`
     (metrics / progress / log / stop_requested / check_cancelled). It trains `input_network` in place or
     assigns the trained module to `output_network`."""
-    import torch
-
     context = context or ScriptTrainingContext()
     net = network.copy()
     module = net.module
@@ -180,12 +178,15 @@ def train_network(code: str, network: Network, table: Any, validation: Any = Non
     if frozen and not any(p.requires_grad for p in module.parameters()):
         raise ScriptError("every layer of the input network is frozen, so training cannot change it; "
                           "unfreeze some layers first")
-    torch.manual_seed(seed)
+    from .rng import seeded
+
     module.train()
-    ns = run_script(code, _namespace({"input_network": module, "input_spec": net.spec,
-                                      "input_table": table_for_script(table, api),
-                                      "validation_table": table_for_script(validation, api),
-                                      "context": context}), log, passthrough=passthrough)
+    with seeded(seed):  # a training script draws from torch's global generator (shuffling, dropout): seeded, and
+        # alone while it runs, so nothing beside it changes its result (other random draws wait for it)
+        ns = run_script(code, _namespace({"input_network": module, "input_spec": net.spec,
+                                          "input_table": table_for_script(table, api),
+                                          "validation_table": table_for_script(validation, api),
+                                          "context": context}), log, passthrough=passthrough)
     trained = ns.get("output_network", module)
     check_module(trained, net.spec.inputs, net.spec.outputs, "the trained network", passthrough)
     trained.eval()

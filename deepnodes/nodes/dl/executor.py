@@ -19,6 +19,7 @@ class NetworkExecutor(Node):
     inputs = [In("network", "network", "the (trained) network"),
               In("table", "table", "the rows to run the network on")]
     outputs = [Out("table", "table", "the input table with the network's outputs appended")]
+    device_dependent = True  # CUDA gives other floating-point results than the CPU: part of the cache key
 
     class Config(NodeConfig):
         inputs: list[InputColumns] = Field(default_factory=list, description="one entry per network input: "

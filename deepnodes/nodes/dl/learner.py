@@ -23,6 +23,7 @@ class NetworkLearner(Node):
               In("validation", "table", "rows for val_loss / val_accuracy (optional)", optional=True)]
     outputs = [Out("network", "network", "the trained network"),
                Out("history", "table", "one row per epoch: loss, accuracy, validation metrics, learning rate")]
+    device_dependent = True  # CUDA gives other floating-point results than the CPU: part of the cache key
 
     class Config(NodeConfig, TrainingOptions):
         model_config = ConfigDict(json_schema_extra=LEARNER_UI)  # the dialog's tabs and pickers
@@ -65,8 +66,8 @@ class NetworkLearner(Node):
     def execute(self, inputs, ctx):
         from deepnodes.core import Cancelled
         from deepnodes.dl.convert import convert
-        from deepnodes.dl.train import (LossSpec, TrainingCancelled, TrainingError, default_loss, history_table,
-                                        output_activation, train)
+        from deepnodes.dl.train import (LossSpec, NaNLoss, TrainingCancelled, TrainingError, default_loss,
+                                        history_table, output_activation, train)
         from deepnodes.table.arrow import require_rows, spec_of
 
         network, table, val = inputs
@@ -131,22 +132,37 @@ class NetworkLearner(Node):
             cancelled = Cancelled()
             cancelled.outputs = [r.network, history_table(r.history)]
             raise cancelled from None
+        except NaNLoss as e:  # the node fails, and keeps the last good model as its partial output
+            err = NodeError(str(e))
+            r = getattr(e, "result", None)
+            if r is not None:
+                self._annotate(r.network, class_names, ins, x)
+                err.outputs = [r.network, history_table(r.history)]
+            raise err from None
         except TrainingError as e:
             raise NodeError(str(e)) from None
-        if class_names and "class_names" not in res.network.metadata:
-            res.network.metadata["class_names"] = list(class_names)
-        in_classes = {t.name: xi.classes for (_, t, _), xi in zip(ins, x) if xi.classes}
-        if in_classes:  # category inputs (one-hot, class index): the executor maps categories the same way
-            res.network.metadata["input_classes"] = in_classes
-        if res.history:
-            last = [h for h in res.history if not h.get("partial")] or res.history
-            for k in ("loss", "accuracy", "val_loss", "val_accuracy"):
-                if k in last[-1]:
-                    ctx.result(k, round(float(last[-1][k]), 6))
+        self._annotate(res.network, class_names, ins, x)
+        # the results reported are those of the model returned (the best epoch's when keep-best restored it)
+        shown = res.reported or (res.history[-1] if res.history else {})
+        for k in ("loss", "accuracy", "val_loss", "val_accuracy"):
+            if k in shown:
+                ctx.result(k, round(float(shown[k]), 6))
+        if res.best_epoch is not None and res.reported.get("epoch") == res.best_epoch:
+            ctx.result("best_epoch", res.best_epoch)
         ctx.result("epochs", len([h for h in res.history if not h.get("partial")]))
         if res.stopped:
             ctx.log(f"training ended early: {res.stopped}")
         return [res.network, history_table(res.history)]
+
+
+    @staticmethod
+    def _annotate(network, class_names, ins, x) -> None:
+        """Class names of the targets and category mappings of the inputs, for the Executor."""
+        if class_names and "class_names" not in network.metadata:
+            network.metadata["class_names"] = list(class_names)
+        in_classes = {t.name: xi.classes for (_, t, _), xi in zip(ins, x) if xi.classes}
+        if in_classes:  # category inputs (one-hot, class index): the executor maps categories the same way
+            network.metadata["input_classes"] = in_classes
 
 
 def _class_weights(weights: dict, target, tensor) -> list[float] | None:

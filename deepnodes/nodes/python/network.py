@@ -5,9 +5,9 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator
 
-from deepnodes.core import Cancelled, In, Node, NodeConfig, NodeError, Out, limits, node
+from deepnodes.core import Cancelled, In, NodeError, Out, limits, node
 
-from .script import log_to
+from .script import CodeConfig, CodeNode, log_to
 
 CREATOR_SCRIPT = """\
 # assign a torch.nn.Module to output_network; its forward takes the declared inputs (batch first)
@@ -94,7 +94,7 @@ def _run(fn, *args, **kw):
 
 
 @node("deepnodes.python.PythonNetworkCreator", name="Python Network Creator", category="Python/Deep Learning")
-class PythonNetworkCreator(Node):
+class PythonNetworkCreator(CodeNode):
     """Creates a network from Python code: the code assigns a torch.nn.Module to `output_network`.
 
     Declare the network's inputs and outputs (names, shapes without the batch, dtypes): downstream nodes
@@ -102,7 +102,7 @@ class PythonNetworkCreator(Node):
 
     outputs = [Out("network", "network", "the network")]
 
-    class Config(NodeConfig):
+    class Config(CodeConfig):
         script: str = Field(CREATOR_SCRIPT, description="Python code that assigns output_network",
                             json_schema_extra={"format": "python"})
         inputs: list[TensorDecl] = Field(default_factory=lambda: [TensorDecl(name="features", shape=[4])],
@@ -125,7 +125,7 @@ class PythonNetworkCreator(Node):
 
 
 @node("deepnodes.python.PythonNetworkLearner", name="Python Network Learner", category="Python/Deep Learning")
-class PythonNetworkLearner(Node):
+class PythonNetworkLearner(CodeNode):
     """Trains a network with your own Python training loop.
 
     The code sees `input_network` (a torch module, a copy of the input), `input_spec`, `input_table`,
@@ -139,7 +139,7 @@ class PythonNetworkLearner(Node):
     outputs = [Out("network", "network", "the trained network"),
                Out("history", "table", "one row per epoch reported with kind='epoch'")]
 
-    class Config(NodeConfig):
+    class Config(CodeConfig):
         script: str = Field(LEARNER_SCRIPT, description="Python code that trains input_network",
                             json_schema_extra={"format": "python"})
         table_api: Literal["pandas", "pyarrow"] = Field("pandas", description="how the script sees tables")
@@ -167,14 +167,14 @@ class PythonNetworkLearner(Node):
 
 
 @node("deepnodes.python.PythonNetworkExecutor", name="Python Network Executor", category="Python/Deep Learning")
-class PythonNetworkExecutor(Node):
+class PythonNetworkExecutor(CodeNode):
     """Applies a network with your own Python code: it sees `input_network` (eval mode), `input_spec` and
     `input_table`, and assigns the result to `output_table`."""
 
     inputs = [In("network", "network", "the network"), In("table", "table", "the rows")]
     outputs = [Out("table", "table", "the table the script assigns to output_table")]
 
-    class Config(NodeConfig):
+    class Config(CodeConfig):
         script: str = Field(EXECUTOR_SCRIPT, description="Python code that assigns output_table",
                             json_schema_extra={"format": "python"})
         table_api: Literal["pandas", "pyarrow"] = Field("pandas", description="how the script sees tables")

@@ -18,8 +18,25 @@ def log_to(ctx):
     return lambda line, level="info": ctx.log(line, level)
 
 
+class CodeConfig(NodeConfig):
+    """Options every Python node has."""
+
+    deterministic: bool = Field(False, description="the code gives the same result for the same inputs and "
+                                "options (no clock, no unseeded randomness, no outside files), so its result may "
+                                "be cached and reused; off: the node runs again on every run")
+
+
+class CodeNode(Node):
+    """A node that runs the user's code: a program, so its result is reused only when the user says the code
+    is deterministic (option 'deterministic')."""
+
+    @property
+    def cacheable(self) -> bool:  # type: ignore[override]
+        return bool(getattr(self.config, "deterministic", False))
+
+
 @node("deepnodes.python.PythonScript", name="Python Script", category="Python")
-class PythonScript(Node):
+class PythonScript(CodeNode):
     """Runs your Python code on up to three tables and outputs the table it assigns to `output_table`.
 
     The code sees `input_table`, `input_table_2`, `input_table_3` (None where a port is not connected) and
@@ -32,7 +49,7 @@ class PythonScript(Node):
               In("table_3", "table", "third table (input_table_3)", optional=True)]
     outputs = [Out("table", "table", "the table the script assigns to output_table")]
 
-    class Config(NodeConfig):
+    class Config(CodeConfig):
         script: str = Field(DEFAULT_SCRIPT, description="the Python code; it assigns output_table",
                             json_schema_extra={"format": "python"})
         table_api: Literal["pandas", "pyarrow"] = Field("pandas", description="how the script sees tables")

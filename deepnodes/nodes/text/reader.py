@@ -1,7 +1,6 @@
 """Text Reader: text files into a table, one document, line or paragraph per row."""
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Literal
 
 from pydantic import Field
@@ -32,12 +31,14 @@ class TextReader(Node):
                            ColumnSpec("text", "string", "string")))]
 
     def signature_extra(self) -> str:
-        p = Path(self.config.path).expanduser()
+        """Every file the reader reads (the same list `read_text` reads: one file, a folder's files, a glob)."""
+        from deepnodes.core.cache_key import files_signature
+        from deepnodes.table.text import text_files
+
         try:
-            files = [p] if p.is_file() else sorted(p.iterdir()) if p.is_dir() else []
-            return ";".join(f"{f.name}:{f.stat().st_size}:{f.stat().st_mtime_ns}" for f in files if f.is_file())
-        except OSError:
-            return ""
+            return files_signature(text_files(self.config.path))
+        except Exception:  # noqa: BLE001 - no file matches: execute says so; the key says "nothing there"
+            return f"{self.config.path}:missing"
 
     def execute(self, inputs, ctx):
         from deepnodes.table.text import read_text
