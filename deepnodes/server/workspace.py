@@ -42,6 +42,8 @@ class Workspace:
         full = Path(os.path.realpath(self.root / p))
         if not inside(full, [self.root]) or full == self.root:
             raise EditError(f"the path '{rel[:200]}' is outside the workspace", status=403)
+        if must_exist and full.exists() and not full.is_file():
+            raise EditError(f"'{rel[:200]}' is not a regular file", status=400)
         if must_exist and not full.is_file():
             raise EditError(f"there is no workflow '{rel[:200]}' in the workspace", status=404)
         return full
@@ -87,7 +89,8 @@ class Workspace:
 
 
 def workflow_info(full: Path) -> dict | None:
-    """Name, node count and description of a workflow file; None for anything else (read bounded)."""
+    """Name, node count, description, run-time note and outline (for a thumbnail) of a workflow file; None for
+    anything else (read bounded)."""
     from .limits import BadJSON, parse_json
 
     try:
@@ -101,8 +104,11 @@ def workflow_info(full: Path) -> dict | None:
     if not isinstance(data, dict) or not str(data.get("format", "")).startswith("deepnodes.workflow/"):
         return None
     nodes = data.get("nodes")
+    from .outline import outline
+
     return {"name": str(data.get("name", full.stem))[:200], "nodes": len(nodes) if isinstance(nodes, list) else 0,
-            "description": str(data.get("description", ""))[:2000]}
+            "description": str(data.get("description", ""))[:2000], "runtime": str(data.get("runtime", ""))[:200],
+            "outline": outline(data)}
 
 
 def check_file(full: Path) -> None:
