@@ -37,6 +37,8 @@ class Workspace:
         p = Path(rel)
         if p.is_absolute() or ".." in p.parts or p.drive:
             raise EditError(f"the path '{rel[:200]}' is outside the workspace", status=403)
+        if not p.name or p.name.strip(". ") == "" or rel.endswith(("/", "\\")):
+            raise EditError(f"the path '{rel[:200]}' names a folder, not a workflow file", status=400)
         if p.suffix != ".json":
             p = p.with_name(p.name + ".json")
         full = Path(os.path.realpath(self.root / p))
