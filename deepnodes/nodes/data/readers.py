@@ -53,8 +53,8 @@ class DatasetReader(Node):
     outputs = [Out("table", "table", "the dataset's rows")]
 
     class Config(NodeConfig):
-        dataset: str = Field("mnist", description="which dataset: mnist, fashion-mnist, digits, lfw-faces (and any "
-                                                   "other registered dataset)",
+        dataset: str = Field("digits", description="which dataset: digits (ships with scikit-learn, no download), "
+                                                    "fashion-mnist, mnist, lfw-faces (and any other registered dataset)",
                              json_schema_extra=ui(enum_source="datasets"))
         split: str = Field("all", description="train, test, or all (both, with a 'split' column)",
                            json_schema_extra=ui(enum_source="dataset_splits"))
