@@ -176,9 +176,9 @@ def cmd_run(args) -> int:
     t0 = time.perf_counter()
     display = LiveDisplay(engine, quiet=args.quiet)
     try:
-        with display:
+        with display, _CtrlC(engine) as ctrl_c:
             result = engine.run(until=args.until)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # before the handler was installed
         engine.cancel()
         _err("cancelled")
         return 130
@@ -202,11 +202,64 @@ def cmd_run(args) -> int:
     for nid in idle:
         _err(f"node '{nid}' ({wf.nodes[nid].label}) is not configured: {engine.status[nid].message}")
     display.summary(result, elapsed)
+    if ctrl_c.pressed:
+        _say_kept(engine, results_dir if args.save_results else None)
+        return 130
     if result.failed or idle:
         return 1
     if result.cancelled:
         return 130
     return 0
+
+
+class _CtrlC:
+    """The first Ctrl-C cancels the run (nodes stop at their next batch and keep what is complete);
+    a second one exits at once."""
+
+    def __init__(self, engine):
+        self.engine = engine
+        self.pressed = 0
+        self.prev = None
+
+    def __enter__(self):
+        import signal
+        import threading
+
+        if threading.current_thread() is threading.main_thread():
+            self.prev = signal.signal(signal.SIGINT, self._on_sigint)
+        return self
+
+    def __exit__(self, *exc):
+        import signal
+
+        if self.prev is not None:
+            signal.signal(signal.SIGINT, self.prev)
+        return False
+
+    def _on_sigint(self, signum, frame) -> None:
+        import os
+
+        self.pressed += 1
+        if self.pressed > 1:
+            os.write(2, b"\ninterrupted again: exiting now, nothing more is kept\n")
+            os._exit(130)
+        # os.write: a signal handler must not re-enter a buffered stream the main thread may be writing
+        os.write(2, b"\ncancelling: running nodes stop after their current batch and keep what is complete "
+                    b"(Ctrl-C again to exit at once)\n")
+        self.engine.cancel()
+
+
+def _say_kept(engine, results_dir) -> None:
+    done = [n for n, st in engine.status.items() if st.state == "executed"]
+    partial = [n for n, st in engine.status.items() if st.partial and st.outputs is not None]
+    parts = []
+    if done:
+        parts.append(f"the results of {len(done)} finished node{'s' if len(done) != 1 else ''} ({', '.join(done)})")
+    if partial:
+        parts.append("the outputs so far of " + ", ".join(partial) + " (the last complete model, not final)")
+    kept = " and ".join(parts) if parts else "nothing (no node had finished)"
+    where = f"; saved in {results_dir}" if results_dir is not None and parts else ""
+    print(f"cancelled: kept {kept}{where}", file=sys.stderr)
 
 
 if __name__ == "__main__":  # pragma: no cover
