@@ -164,10 +164,13 @@ def _export(network: Network, path: Path) -> None:
                       dynamic_axes={n: {0: "batch"} for n in in_names + out_names}, opset_version=17, dynamo=False)
 
 
-def _dummy(t: TensorSpec) -> torch.Tensor:
+def _dummy(t: TensorSpec, gen: torch.Generator | None = None) -> torch.Tensor:
+    """A probe batch; random numbers from a generator of its own (never torch's global one, which a learner
+    running beside may be drawing its dropout from)."""
     shape = (2, *[d if d is not None else 4 for d in t.shape])
     dt = getattr(torch, t.dtype, torch.float32)
-    return torch.zeros(shape, dtype=dt) if not dt.is_floating_point else torch.rand(shape, dtype=dt)
+    gen = gen or torch.Generator().manual_seed(0)
+    return torch.zeros(shape, dtype=dt) if not dt.is_floating_point else torch.rand(shape, dtype=dt, generator=gen)
 
 
 def cache_dir() -> Path:
@@ -241,9 +244,10 @@ def _sub_network(network: Network, outputs: list[int], layers: list[str]) -> Net
 
 def _verify(network: Network, sess, rows: int = 4) -> None:
     xs = [_dummy(t)[:1].repeat(rows, *([1] * len(t.shape))) for t in network.spec.inputs]
+    gen = torch.Generator().manual_seed(1)
     for x in xs:
         if x.is_floating_point():
-            x.copy_(torch.rand_like(x))
+            x.copy_(torch.rand(x.shape, generator=gen).to(x.dtype))
     with torch.inference_mode():
         want = [o.float().numpy() for o in network.forward(*xs)]
     feed = {i.name: x.numpy() for i, x in zip(sess.get_inputs(), xs)}
