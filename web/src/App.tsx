@@ -1,12 +1,13 @@
 // The editor: puts the document (useDocument), the canvas, the toolbar and the panels together and keeps
 // which dialog, menu and view are open.
 import { ReactFlowProvider } from "@xyflow/react";
-import { useCallback, useMemo, useState } from "react";
+import { useCallback, useEffect, useMemo, useState } from "react";
 import { Canvas } from "./Canvas";
 import { ColumnInfo, ConfigDialog } from "./ConfigDialog";
 import { EditorContext } from "./context";
 import type { Catalogue } from "./graph";
 import { Palette } from "./Palette";
+import { rememberRecent, StartPage } from "./StartPage";
 import { OpenDialog, SaveAsDialog } from "./panels/FileDialogs";
 import { MessagesPanel } from "./panels/MessagesPanel";
 import { NodeMenu } from "./panels/NodeMenu";
@@ -53,14 +54,21 @@ function Editor() {
   const showLog = useCallback((node: string) => setView({ kind: "log", node }), []);
   const editorApi = useMemo(() => ({ relabel: (id: string, label: string) => perform([{ op: "label", id, label }]) }), [perform]);
 
+  // the start page: over the empty canvas of a fresh editor, and from the logo
+  const [start, setStart] = useState<boolean | null>(null);
+  useEffect(() => {
+    if (doc && start === null) setStart(!doc.path && !doc.example && doc.workflow.nodes.length === 0);
+    if (doc?.path) rememberRecent(doc.path);
+  }, [doc?.id, doc?.path]); // eslint-disable-line react-hooks/exhaustive-deps
+
   const save = useCallback(async () => { if (!(await D.save())) setDialog("saveas"); }, [D.save]);
   const openDoc = useCallback(async (what: { path?: string; example?: string }) => {
-    if (await D.openDoc(what)) { setView(null); setDialog(null); }
+    if (await D.openDoc(what)) { setView(null); setDialog(null); setStart(false); }
   }, [D.openDoc]);
 
   const keys: KeyActions = useMemo(() => ({
     undo: D.undo, redo: D.redo, copy: ops.copy, paste: ops.paste, save, deleteSelected: ops.deleteSelected,
-    escape: () => { setMenu(null); setView(null); setDialog(null); setConfigFor(null); },
+    escape: () => { setMenu(null); setView(null); setDialog(null); setConfigFor(null); setStart((s) => (s ? false : s)); },
     selectAll: ops.selectAll,
     configure: () => { const s = ops.selectedIds(); if (s.length === 1) setConfigFor(s[0]); },
     executeSelected: () => { const s = ops.selectedIds(); D.execute(s.length ? s : undefined); },
@@ -78,7 +86,7 @@ function Editor() {
   }
 
   const actions: ToolbarActions = {
-    newDoc: D.newDoc, open: () => setDialog("open"), save, saveAs: () => setDialog("saveas"),
+    newDoc: () => { setStart(false); D.newDoc(); }, open: () => setDialog("open"), start: () => setStart(true), save, saveAs: () => setDialog("saveas"),
     undo: D.undo, redo: D.redo, copy: ops.copy, paste: ops.paste, deleteSelected: ops.deleteSelected,
     executeSelected: () => { const s = ops.selectedIds(); D.execute(s.length ? s : undefined); },
     executeAll: () => D.execute(),
@@ -99,6 +107,7 @@ function Editor() {
           <Palette catalogue={catalogue} importErrors={D.importErrors} onAdd={ops.addAtCenter} />
           <Canvas doc={doc} catalogue={catalogue} perform={perform} toast={toast} addNode={ops.addNode} pendingSelect={ops.pendingSelect}
             onConfigure={setConfigFor} onMenu={setMenu} />
+          {start && <StartPage onOpen={openDoc} onNew={() => { setStart(false); D.newDoc(); }} onClose={() => setStart(false)} />}
         </div>
         <MessagesPanel doc={doc} logs={D.logs} open={panelOpen} onToggle={togglePanel} onShow={showLog} />
 

@@ -4,6 +4,7 @@ import type { DocSnapshot } from "./types";
 
 export interface ToolbarActions {
   newDoc: () => void;
+  start?: () => void;
   open: () => void;
   save: () => void;
   saveAs: () => void;
@@ -33,7 +34,7 @@ interface Props {
 export function Toolbar({ doc, wsStatus, running, canUndo, canRedo, actions: a }: Props) {
   return (
     <header className="dn-toolbar">
-      <span className="dn-logo">DeepNodes</span>
+      <button className="dn-logo" onClick={a.start} title="the start page: examples and recent workflows" data-testid="start-page">DeepNodes</button>
       <button onClick={a.newDoc} title="new workflow">New</button>
       <button onClick={a.open} title="open a workflow or an example" data-testid="open">Open…</button>
       <button onClick={a.save} title="save (Ctrl+S)">Save</button>
