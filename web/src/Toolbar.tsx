@@ -40,16 +40,16 @@ export function Toolbar({ doc, wsStatus, running, canUndo, canRedo, actions: a }
       <button onClick={a.save} title="save (Ctrl+S)">Save</button>
       <button onClick={a.saveAs}>Save as…</button>
       <span className="sep" />
-      <button onClick={a.undo} disabled={!canUndo} title="undo (Ctrl+Z)">↶ Undo</button>
-      <button onClick={a.redo} disabled={!canRedo} title="redo (Ctrl+Shift+Z)">↷ Redo</button>
+      <button onClick={a.undo} disabled={!canUndo} title="undo (Ctrl+Z)">↶<span className="lbl"> Undo</span></button>
+      <button onClick={a.redo} disabled={!canRedo} title="redo (Ctrl+Shift+Z)">↷<span className="lbl"> Redo</span></button>
       <button onClick={a.copy} title="copy the selected nodes (Ctrl+C)">Copy</button>
       <button onClick={a.paste} title="paste (Ctrl+V)">Paste</button>
       <button onClick={a.deleteSelected} title="delete the selection (Del)">Delete</button>
       <span className="sep" />
-      <button className="primary" onClick={a.executeSelected} title="execute the selected nodes, or all (F7)" data-testid="execute-selected">▶ Execute</button>
-      <button className="primary" onClick={a.executeAll} title="execute every node (Shift+F7)" data-testid="execute-all">▶▶ Execute all</button>
-      <button onClick={a.cancel} disabled={!running} className="danger" title="cancel the run (F9)" data-testid="cancel">■ Cancel</button>
-      <button onClick={a.reset} disabled={running} title="reset the selected node (or all)">⟲ Reset</button>
+      <button className="primary" onClick={a.executeSelected} title="execute the selected nodes, or all (F7)" data-testid="execute-selected">▶<span className="lbl"> Execute</span></button>
+      <button className="primary" onClick={a.executeAll} title="execute every node (Shift+F7)" data-testid="execute-all">▶▶<span className="lbl"> Execute all</span></button>
+      <button onClick={a.cancel} disabled={!running} className="danger" title="cancel the run (F9)" data-testid="cancel">■<span className="lbl"> Cancel</span></button>
+      <button onClick={a.reset} disabled={running} title="reset the selected node (or all)">⟲<span className="lbl"> Reset</span></button>
       <span className="sep" />
       <button onClick={a.fit} title="fit the workflow into view">Fit</button>
       <span className="dn-docname" title={doc.path ?? (doc.example ? `example ${doc.example} (not saved)` : "not saved yet")}>
