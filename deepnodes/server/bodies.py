@@ -33,10 +33,18 @@ class SaveAs(Body):
     overwrite: bool = False
 
 
+OPS = ["add", "remove", "connect", "disconnect", "move", "label", "config", "rename"]
+_TEXT = {"type": "string"}
+#: what one operation may hold (described for the schema and its fuzzing; checked by `Document.edit`)
+EDIT_OP = {"type": "object", "required": ["op"], "properties": {
+    "op": {"enum": OPS}, "id": _TEXT, "type": _TEXT, "label": _TEXT, "name": _TEXT, "config": {"type": "object"},
+    "position": {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2},
+    "source": _TEXT, "source_port": _TEXT, "target": _TEXT, "target_port": _TEXT}}
+
+
 class Edit(Body):
-    ops: list[dict[str, Any]] = Field(min_length=1, max_length=5000,
-                                      description="edit operations: add, remove, connect, disconnect, move, label, "
-                                                  "config, rename; applied all or none")
+    ops: list[dict[str, Any]] = Field(min_length=1, max_length=5000, json_schema_extra={"items": EDIT_OP},
+                                      description="edit operations: " + ", ".join(OPS) + "; applied all or none")
 
 
 class Validate(Body):
