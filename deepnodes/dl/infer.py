@@ -180,7 +180,6 @@ def cache_dir() -> Path:
     return p
 
 
-_EXPORT_LOCK = threading.Lock()
 
 
 def onnx_session(network: Network, outputs: list[int], layers: list[str], threads: int | None = None):
@@ -189,7 +188,9 @@ def onnx_session(network: Network, outputs: list[int], layers: list[str], thread
 
     One export at a time: torch.onnx.export keeps global state (two executors running side by side failed
     with "GLOBALS.in_onnx_export must be True"), and two nodes exporting the same network share a cache file."""
-    with _EXPORT_LOCK:
+    from .formats.onnx import EXPORT_LOCK
+
+    with EXPORT_LOCK:
         return _onnx_session(network, outputs, layers, threads)
 
 

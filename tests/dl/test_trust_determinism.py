@@ -167,3 +167,67 @@ def test_row_sampling_and_partitioning_draw_only_from_their_own_seed(iris):
 
     alone = pick_rows()
     assert all(o == alone for o in _beside_global_noise(pick_rows))
+
+
+# --------------------------------------------------------------------------- a node never changes its inputs
+def _snapshot(net) -> dict:
+    import copy
+
+    m = net.module
+    return {"weights": {k: v.clone() for k, v in m.state_dict().items()},
+            "training": [s.training for s in m.modules()],
+            "devices": {p.device.type for p in m.parameters()},
+            "hooks": sum(len(s._forward_hooks) + len(s._forward_pre_hooks) for s in m.modules()),
+            "metadata": copy.deepcopy(net.metadata)}
+
+
+def test_writers_executors_and_a_learner_in_parallel_leave_the_upstream_network_as_it_was(tmp_path):
+    wf = _workflow(1)
+    wf.add("deepnodes.dl.NetworkWriter", "onnx", {"path": str(tmp_path / "net.onnx"), "format": "onnx"})
+    wf.add("deepnodes.dl.NetworkWriter", "script", {"path": str(tmp_path / "net.pt"), "format": "torchscript"})
+    wf.add("deepnodes.dl.NetworkExecutor", "ex_torch", {"backend": "torch", "layers": ["dense1"], "outputs": ["dense2"]})
+    wf.add("deepnodes.dl.NetworkExecutor", "ex_auto", {"backend": "auto"})
+    for nid in ("onnx", "script"):
+        wf.connect("dense2", "network", nid, "network")
+    for nid in ("ex_torch", "ex_auto"):
+        wf.connect("dense2", "network", nid, "network")
+        wf.connect("tensor", "table", nid, "table")
+    eng = Engine(wf, max_workers=4)
+    assert not eng.run(until="tensor").failed
+    assert not eng.run(until="dense2").failed
+    upstream = eng.output("dense2", "network")
+    upstream.module.train()  # a network in training mode: an eval() by any consumer would show
+    before = _snapshot(upstream)
+    assert before["hooks"] == 0 and all(before["training"])
+    res = eng.run()
+    assert not res.failed, [(n, eng.status[n].message) for n in eng.status if eng.status[n].state == "failed"]
+    after = _snapshot(eng.output("dense2", "network"))
+    assert after["training"] == before["training"]
+    assert after["devices"] == before["devices"] and after["hooks"] == 0
+    assert after["metadata"] == before["metadata"]
+    assert _equal(after["weights"], before["weights"])
+    assert eng.output("dense2", "network") is upstream
+
+
+def test_a_lazily_built_network_is_built_once_when_many_threads_ask():
+    from deepnodes.dl.build import LayerBuilder
+
+    eng = Engine(_workflow(0))
+    assert not eng.run(until="dense2").failed
+    net = eng.output("dense2", "network")
+    calls = []
+    b = net._builder
+
+    def counting(spec, seed=None):
+        calls.append(1)
+        return b(spec, seed=seed)
+
+    net._builder = counting
+    assert isinstance(b, LayerBuilder)
+    mods = []
+    ts = [threading.Thread(target=lambda: mods.append(net.module)) for _ in range(8)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert len(calls) == 1 and all(m is mods[0] for m in mods)
