@@ -5,7 +5,7 @@ The dialog is drawn from the config's JSON schema alone; these `x-` keys say how
     x-group        the tab a field sits on ("General", "Optimizer", ...); fields without one go to the first tab
     x-show-if      when the field is shown: {"optimizer": ["sgd", "rmsprop"]} (every key must match one of
                    its values), or a list of such objects (any one must match)
-    x-widget       force a widget: "column", "columns", "code", "json"
+    x-widget       force a widget: "column", "new_column" (a column the node creates), "columns", "code", "json"
     x-enum         the options of a drop-down for a string field that also takes other values
     x-enum-source  fill a drop-down from a registry. Sources registered here with `@enum_source` are resolved
                    by the server into `x-enum` (a list) or, with `depends_on`, into `x-enum-map`

@@ -128,3 +128,87 @@ def test_open_dialog_draws_every_edge_of_each_example_in_one_tab(server, page):
         assert got == connections(f), f"{f.name} opened by Open… at {page.viewport_size['width']} px"
     shot(page, f"open-dialog-last-{page.viewport_size['width']}")
     assert not page.errors, page.errors
+
+
+# ---------------------------------------------------------------------------------------------- helpers for dialogs
+def node_sel(nid: str) -> str:
+    return f'.react-flow__node[data-id="{nid}"]'
+
+
+def open_copy(server, page, example: str, name: str) -> Path:
+    """A copy of an example in the workspace, opened by address; returns its path."""
+    dst = server.workspace / name
+    shutil.copy(ROOT / "examples" / example, dst)
+    page.goto(f"{server.url}&open={name}")
+    wait_drawn(page)
+    page.wait_for_selector('[data-testid="ws-status"]:has-text("live")')
+    return dst
+
+
+def configure(page, nid: str) -> None:
+    page.locator(f"{node_sel(nid)} .dn-node-box").dblclick()
+    page.wait_for_selector(".dn-config")
+
+
+def save_and_read(page, path: Path) -> dict:
+    page.keyboard.press("Control+s")
+    page.wait_for_function("() => window.__dn.doc && !window.__dn.doc.dirty", timeout=15_000)
+    return json.loads(path.read_text())
+
+
+def node_config(wf: dict, nid: str) -> dict:
+    return next(n for n in wf["nodes"] if n["id"] == nid)["config"]
+
+
+# ---------------------------------------------------------------------------------------------- bug 2
+def test_learner_dialog_ok_applies_and_the_saved_file_holds_the_value(server, page):
+    path = open_copy(server, page, FLAGSHIP, "bug2-learner.json")
+    configure(page, "learner")
+    # a bad value: the dialog stays, lists the error at the top and shows the field
+    page.fill("#f-epochs", "0")
+    page.click('.dn-config button[type="submit"]')
+    top = page.locator(".dn-config .dn-error.general")
+    top.wait_for()
+    assert "epochs" in top.inner_text()
+    assert page.locator('.dn-config [data-field="epochs"]').is_visible()
+    # a good value: OK closes the dialog (the empty `inputs` field means its default, not null)
+    page.fill("#f-epochs", "3")
+    page.click('.dn-config button[type="submit"]')
+    page.wait_for_selector(".dn-config", state="detached", timeout=10_000)
+    shot(page, "learner-ok")
+    assert node_config(save_and_read(page, path), "learner")["epochs"] == 3
+    assert not page.errors, page.errors
+
+
+# ---------------------------------------------------------------------------------------------- bug 3
+def test_fresh_input_layer_shows_its_default_shape(server, page):
+    (server.workspace / "bug3-empty.json").write_text(
+        '{"format": "deepnodes.workflow/1", "name": "empty", "nodes": [], "connections": []}')
+    page.goto(f"{server.url}&open=bug3-empty.json")
+    wait_drawn(page)
+    page.fill('input[aria-label="search nodes"]', "input layer")
+    page.drag_and_drop('.dn-palette-item[data-type="deepnodes.layers.Input"]', ".react-flow__pane",
+                       target_position={"x": 300, "y": 200})
+    page.wait_for_selector(node_sel("input1"))
+    configure(page, "input1")
+    shape = page.input_value("#f-shape")
+    assert [int(x) for x in shape.replace(",", " ").replace("[", " ").replace("]", " ").split()] == [1, 28, 28], shape
+    shot(page, "input-layer-default")
+
+
+# ---------------------------------------------------------------------------------------------- bug 7
+def test_image_to_tensor_takes_a_new_column_name(server, page):
+    path = open_copy(server, page, "fashion_mnist_prep.json", "bug7-prep.json")
+    configure(page, "to_tensor")
+    field = page.locator("#f-output_column")
+    assert field.evaluate("e => e.tagName") == "INPUT", "a new column's name must be typed, not picked"
+    field.fill("pixels")
+    page.click('.dn-config button[type="submit"]')
+    page.wait_for_selector(".dn-config", state="detached", timeout=10_000)
+    page.wait_for_function("() => (window.__dn.doc.status.to_tensor.specs[0] || {columns: []}).columns"
+                           ".some(c => c.name === 'pixels')", timeout=15_000)
+    assert node_config(save_and_read(page, path), "to_tensor")["output_column"] == "pixels"
+    # an option that reads a column still picks from the input's columns
+    configure(page, "to_tensor")
+    assert page.locator("#f-column").evaluate("e => e.tagName") == "SELECT"
+    shot(page, "image-to-tensor-new-column")

@@ -95,6 +95,16 @@ export function FieldInput(props: FieldProps) {
       );
     }
     case "column":
+      if (f.creates) {
+        const exists = !!v && !!colNames?.includes(String(v));
+        return (
+          <>
+            <input id={id} value={v ?? ""} list={`${id}-cols`} placeholder="a new column's name (or pick one to replace it)" onChange={(e) => set(e.target.value)} />
+            {colNames && <datalist id={`${id}-cols`}>{columns!.map((c) => <option key={c.name} value={c.name}>{c.kind}</option>)}</datalist>}
+            {v ? <span className="muted dn-colnote">{exists ? "replaces the input's column" : "a new column"}</span> : null}
+          </>
+        );
+      }
       if (colNames) {
         const known = colNames.includes(String(v ?? ""));
         return (

@@ -36,6 +36,8 @@ export interface Field {
   enumMap?: Record<string, string[]>;
   enumDepends?: string;
   itemType?: string;
+  /** a column field that names a column the node creates: any new name is allowed, the input's columns are suggestions */
+  creates?: boolean;
   /** the fields of one entry of a list of objects (the Learner's inputs and targets) */
   fields?: Field[];
   group: string;
@@ -57,6 +59,9 @@ function resolve(schema: any, root: any): any {
 
 const isColumnName = (n: string) => /(^|_)(column|col)$/.test(n);
 const isColumnsName = (n: string) => /(^|_)(columns|cols)$/.test(n);
+// A column the node writes: `output_…`/`new_…` options, and those described as "name of the … column" (the
+// convention of every option that names a column a node adds, e.g. Image to Tensor's output_column).
+const createsColumn = (n: string, description: string) => /^(output|new)_/.test(n) || /^name of\b/i.test(description.trim());
 const isCodeName = (n: string) => /(^|_)(script|code|source_code)$/.test(n);
 
 export function fieldsOf(schema: any, root: any = schema): Field[] {
@@ -90,7 +95,10 @@ export function fieldsOf(schema: any, root: any = schema): Field[] {
     if (widget === "json") f.kind = "json";
     else if (widget === "code" || s.format === "python" || isCodeName(name)) f.kind = "code";
     else if (widget === "columns" || (s.type === "array" && isColumnsName(name))) f.kind = "columns";
-    else if (widget === "column" || (s.type === "string" && !s.enum && (isColumnName(name) || raw.column === true))) f.kind = "column";
+    else if (widget === "column" || widget === "new_column" || (s.type === "string" && !s.enum && (isColumnName(name) || raw.column === true))) {
+      f.kind = "column";
+      if (widget === "new_column" || createsColumn(name, f.description)) f.creates = true;
+    }
     else if (s.enum) { f.kind = "enum"; f.options = s.enum; }
     else if (s.const !== undefined) { f.kind = "enum"; f.options = [s.const]; }
     else if (s.type === "boolean") f.kind = "bool";
