@@ -170,16 +170,21 @@ def predict(model: ClassicModel, table: pa.Table, prediction_column: str = "", p
     if len(x):
         proba = np.concatenate([_proba(est, x[i:i + batch_size], len(model.class_names))
                                 for i in range(0, len(x), batch_size)])
-    idx = proba.argmax(axis=1)
-    classes = model.class_names
-    if model.target_kind in ("integer",):
+    return append_classes(out, name, model.target, model.target_kind, model.class_names, proba.argmax(axis=1),
+                          proba, probabilities)
+
+
+def append_classes(out: pa.Table, name: str, target: str, target_kind: str, classes: Sequence[str],
+                   idx: np.ndarray, proba: np.ndarray, probabilities: bool) -> pa.Table:
+    """`out` with the predicted class (index `idx` into `classes`) and optionally one probability column per class."""
+    if target_kind in ("integer",):
         out = set_column(out, name, pa.array(np.array([int(c) for c in classes], dtype=np.int64)[idx]))
     else:
-        labels = pa.DictionaryArray.from_arrays(pa.array(idx.astype(np.int32)), pa.array(classes))
-        out = set_column(out, name, labels, kind="category", categories=classes)
+        labels = pa.DictionaryArray.from_arrays(pa.array(np.asarray(idx).astype(np.int32)), pa.array(list(classes)))
+        out = set_column(out, name, labels, kind="category", categories=list(classes))
     if probabilities:
         for j, c in enumerate(classes):
-            out = set_column(out, f"P ({model.target}={c})", pa.array(proba[:, j].astype(np.float64)))
+            out = set_column(out, f"P ({target}={c})", pa.array(proba[:, j].astype(np.float64)))
     return out
 
 

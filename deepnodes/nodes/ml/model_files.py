@@ -1,4 +1,5 @@
-"""Model Writer and Model Reader: classic models as files (XGBoost JSON, skops, or trusted pickle)."""
+"""Model Writer and Model Reader: classic models as files (XGBoost JSON, skops, or trusted pickle) and H2O
+models (MOJO, or H2O's binary model read only with trust)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -11,11 +12,12 @@ from deepnodes.core import In, Node, NodeConfig, NodeError, Out, node
 
 @node("deepnodes.ml.ModelWriter", name="Model Writer", category="Machine Learning/IO")
 class ModelWriter(Node):
-    """Writes an XGBoost or scikit-learn model to a file.
+    """Writes an XGBoost, scikit-learn or H2O model to a file.
 
     XGBoost models are written in XGBoost's JSON format (readable by plain xgboost; DeepNodes' metadata is
     kept as booster attributes); scikit-learn models as skops files (.skops), or as pickle when 'format'
-    is 'pickle' (readable only with the reader's explicit trust option)."""
+    is 'pickle' (readable only with the reader's explicit trust option); H2O models as MOJO zip files (plain
+    H2O reads them too), or as H2O's binary model when 'format' is 'binary' (while its session runs)."""
 
     inputs = [In("model", "model", "the model to write")]
     outputs = []
@@ -23,8 +25,8 @@ class ModelWriter(Node):
 
     class Config(NodeConfig):
         path: str = Field("", description="the file to write (.json for XGBoost, .skops or .pkl for scikit-learn)")
-        format: Literal["auto", "skops", "pickle"] = Field("auto", description="scikit-learn file format; "
-                                                           "'auto' = skops")
+        format: Literal["auto", "skops", "pickle", "mojo", "binary"] = Field(
+            "auto", description="scikit-learn: skops or pickle ('auto' = skops); H2O: mojo or binary ('auto' = mojo)")
         overwrite: bool = Field(True, description="replace an existing file")
 
     def configure(self, specs):
@@ -36,6 +38,11 @@ class ModelWriter(Node):
         from deepnodes.ml.model import ClassicModel, write_file
 
         model = inputs[0]
+        if getattr(model, "model_type", None) == "h2o":
+            from deepnodes.nodes.h2o.files import write_h2o_model
+
+            write_h2o_model(model, self.config, ctx)
+            return []
         if not isinstance(model, ClassicModel):
             raise NodeError(f"the Model Writer writes XGBoost and scikit-learn models; it got a "
                             f"'{getattr(model, 'model_type', type(model).__name__)}' model")
@@ -49,16 +56,16 @@ class ModelWriter(Node):
 
 @node("deepnodes.ml.ModelReader", name="Model Reader", category="Machine Learning/IO")
 class ModelReader(Node):
-    """Reads an XGBoost (.json) or scikit-learn (.skops; .pkl only with 'trust_pickle') model file written by
-    the Model Writer."""
+    """Reads an XGBoost (.json), scikit-learn (.skops; .pkl only with 'trust_pickle') or H2O model file
+    (a MOJO .zip, also one written by H2O itself; an H2O binary model only with 'trust_pickle')."""
 
     inputs = []
     outputs = [Out("model", "model", "the model")]
 
     class Config(NodeConfig):
         path: str = Field("", description="the model file")
-        trust_pickle: bool = Field(False, description="allow reading a pickle file; unpickling runs any code "
-                                   "in it, so turn this on only for files you trust")
+        trust_pickle: bool = Field(False, description="allow reading a pickle file or an H2O binary model; both "
+                                   "can run any code in them, so turn this on only for files you trust")
         trusted_types: list[str] = Field(default_factory=list, description="extra types a skops file may "
                                          "contain beyond the curated estimators (only for files you trust)")
 
@@ -79,6 +86,11 @@ class ModelReader(Node):
             return ""
 
     def execute(self, inputs, ctx):
+        from deepnodes.h2o.model import is_h2o_file
         from deepnodes.ml.model import read_file
 
+        if is_h2o_file(Path(self.config.path).expanduser()):
+            from deepnodes.nodes.h2o.files import read_h2o_model
+
+            return [read_h2o_model(Path(self.config.path).expanduser(), self.config.trust_pickle, ctx)]
         return [read_file(Path(self.config.path).expanduser(), self.config.trust_pickle, self.config.trusted_types)]

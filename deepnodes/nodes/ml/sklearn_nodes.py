@@ -5,9 +5,9 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from deepnodes.core import In, Node, NodeConfig, Out, limits, node
+from deepnodes.core import In, Node, Out, limits, node
 
-from ._common import learner_model_spec, predictor_spec
+from ._common import PredictorConfig, TargetConfig, learner_model_spec, predictor_spec
 
 Algorithm = Literal["random_forest", "logistic_regression", "ridge", "gradient_boosting", "svm", "knn"]
 
@@ -24,13 +24,8 @@ class SklearnLearner(Node):
     inputs = [In("table", "table", "the training rows")]
     outputs = [Out("model", "model", "the trained scikit-learn model")]
 
-    class Config(NodeConfig):
+    class Config(TargetConfig):
         algorithm: Algorithm = Field("random_forest", description="the estimator")
-        target_column: str = Field("", description="the column to predict")
-        feature_columns: list[str] = Field(default_factory=list, description="number or tensor columns used as "
-                                           "features; empty = every number and tensor column but the target")
-        task: Literal["auto", "classification", "regression"] = Field(
-            "auto", description="'auto' = regression for a number target, classification otherwise")
         n_estimators: int = Field(100, ge=1, le=limits.EPOCHS, description="trees (random forest, gradient boosting)")
         max_depth: int = Field(0, ge=0, le=limits.SIZE, description="maximum tree depth, 0 = the estimator's default")
         learning_rate: float = Field(0.1, gt=0, description="shrinkage (gradient boosting)")
@@ -86,9 +81,8 @@ class SklearnPredictor(Node):
     inputs = [In("model", "model", "a scikit-learn model"), In("table", "table", "the rows to predict")]
     outputs = [Out("table", "table", "the input with the prediction appended")]
 
-    class Config(NodeConfig):
-        prediction_column: str = Field("", description="name of the prediction column; empty = 'Prediction (target)'")
-        append_probabilities: bool = Field(False, description="append one probability column per class (classifiers)")
+    class Config(PredictorConfig):
+        pass
 
     def configure(self, specs):
         return [predictor_spec(specs[0], specs[1], "sklearn", "scikit-learn Predictor",

@@ -5,12 +5,10 @@ from typing import Literal
 
 from pydantic import Field
 
-from deepnodes.core import In, Node, NodeConfig, Out, limits, node
+from deepnodes.core import In, Node, Out, limits, node
 from deepnodes.table import ColumnSpec, TableSpec
 
-from ._common import learner_model_spec, predictor_spec
-
-Task = Literal["auto", "classification", "regression"]
+from ._common import PredictorConfig, TargetConfig, learner_model_spec, predictor_spec
 
 IMPORTANCE_SPEC = TableSpec((ColumnSpec("feature", "string", "string"),
                              *(ColumnSpec(n, "number", "double")
@@ -31,11 +29,7 @@ class XGBoostLearner(Node):
     outputs = [Out("model", "model", "the trained XGBoost model"),
                Out("importance", "table", "feature importance, one row per feature")]
 
-    class Config(NodeConfig):
-        target_column: str = Field("", description="the column to predict")
-        feature_columns: list[str] = Field(default_factory=list, description="number or tensor columns used as "
-                                           "features; empty = every number and tensor column but the target")
-        task: Task = Field("auto", description="'auto' = regression for a number target, classification otherwise")
+    class Config(TargetConfig):
         n_estimators: int = Field(100, ge=1, le=100000, description="number of boosting rounds (trees)")
         max_depth: int = Field(6, ge=0, le=64, description="maximum tree depth (0 = no limit, with 'lossguide')")
         learning_rate: float = Field(0.3, gt=0, le=1, description="shrinkage applied to each tree (eta)")
@@ -81,9 +75,8 @@ class XGBoostPredictor(Node):
     inputs = [In("model", "model", "an XGBoost model"), In("table", "table", "the rows to predict")]
     outputs = [Out("table", "table", "the input with the prediction appended")]
 
-    class Config(NodeConfig):
-        prediction_column: str = Field("", description="name of the prediction column; empty = 'Prediction (target)'")
-        append_probabilities: bool = Field(False, description="append one probability column per class (classifiers)")
+    class Config(PredictorConfig):
+        pass
 
     def configure(self, specs):
         return [predictor_spec(specs[0], specs[1], "xgboost", "XGBoost Predictor", self.config.prediction_column,
