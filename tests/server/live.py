@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import select
 import socket
 import threading
 import time
@@ -58,7 +59,13 @@ def request(addr, method: str, path: str, body=None, token: str | None = TOKEN, 
         h["Content-Length"] = str(len(raw))
     head = f"{method} {path} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in h.items()) + "\r\n"
     with socket.create_connection(addr, timeout=timeout) as s:
-        s.sendall(head.encode() + (raw or b""))
+        if raw is not None and len(raw) > 1 << 20:  # like `Expect: 100-continue`: an early refusal is read first
+            s.sendall(head.encode())
+            if select.select([s], [], [], 0.5)[0]:
+                return parse_response(_read_all(s))
+            s.sendall(raw)
+        else:
+            s.sendall(head.encode() + (raw or b""))
         data = _read_all(s)
     return parse_response(data)
 
