@@ -326,8 +326,9 @@ class Engine(SavedResults):
         except Exception as e:  # noqa: BLE001 - every node error is shown on the node
             st.seconds = time.perf_counter() - t0
             st.outputs = None
+            # the log gets the one sentence; the traceback is kept once, in the status (--debug, the editor's details)
             st.traceback = traceback.format_exc()
-            self.emit({"type": "log", "node": nid, "level": "error", "line": st.traceback})
+            self.emit({"type": "log", "node": nid, "level": "error", "line": f"failed: {error_message(e)}"})
             self._set_state(nid, "failed", error_message(e))
             return "failed"
         st.seconds = time.perf_counter() - t0
