@@ -63,7 +63,8 @@ class PathPolicy:
                 bad = self._outside(value)
                 if bad is not None:
                     shown = value if len(value) <= 200 else value[:200] + "..."
-                    where = "" if bad == value else f" (through '{bad[:200]}')"
+                    real = os.path.realpath(Path(bad).expanduser())
+                    where = "" if real == bad else f" (that is '{real[:200]}')"
                     return (f"node '{node_id}' option '{option}': '{shown}'{where} is outside {self.describe()}; "
                             f"start `deepnodes serve --allow-path DIR` to allow another folder")
         return None

@@ -191,6 +191,9 @@ class Guard:
                 parse_json(raw)
             except BadJSON as e:
                 return await error(400, str(e))(scope, receive, send)
+            # every API body is JSON, whatever type the client declared (`curl -d` says form data)
+            scope = {**scope, "headers": [(k, v) for k, v in scope["headers"] if k.lower() != b"content-type"]
+                     + [(b"content-type", b"application/json")]}
         await self.app(scope, _replay(raw, receive), send)
 
     async def _bounded_read(self, receive: Receive):

@@ -1,9 +1,11 @@
 """`deepnodes serve`: check the arguments, bind the socket, print the URL, run uvicorn.
 
 The socket is bound here, before the URL is printed, so the URL names the port that is really listening and a
-bad port, a port in use or an unknown host is one sentence (exit 2) instead of a traceback."""
+bad port, a port in use or an unknown host is one sentence (exit 2) instead of a traceback. The server runs in
+the workspace folder, so a relative file option of a node names a file in the workspace."""
 from __future__ import annotations
 
+import os
 import socket
 import sys
 from pathlib import Path
@@ -84,6 +86,7 @@ def serve(args: Any) -> int:
     if not (STATIC / "index.html").is_file():
         print("note: the editor's page is not built; run `make web`", file=sys.stderr)
     print(f"DeepNodes editor (workspace {workspace.resolve()}):\n    {url}", flush=True)
+    os.chdir(workspace)  # relative file options of nodes mean files in the workspace, as its listing shows
     config = uvicorn.Config(app, log_level="warning", ws_max_size=MAX_WS_MESSAGE, http=guarded_protocol())
     uvicorn.Server(config).run(sockets=[sock])
     return 0
