@@ -138,3 +138,44 @@ def test_serve_port_in_use_is_one_sentence(tmp_path):
         r = _serve(tmp_path, str(port))
     assert r.returncode == 2 and "in use" in r.stderr and "Traceback" not in r.stderr
     assert "http://" not in r.stdout
+
+
+def test_serve_prints_the_real_url_and_runs_in_the_workspace(tmp_path):
+    """The printed URL reaches the server; a relative node path names a file in the workspace."""
+    import re
+
+    from tests.server.live import _free_port
+
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / "d.csv").write_text("a,b\n1,2\n")
+    code = "import sys; from deepnodes.cli import main; sys.exit(main(sys.argv[1:]))"
+    p = subprocess.Popen([sys.executable, "-c", code, "serve", "--workspace", str(ws), "--port", str(_free_port())],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    try:
+        line = ""
+        t0 = time.monotonic()
+        while "token=" not in line:
+            line = p.stdout.readline()
+            assert line or p.poll() is None, p.stderr.read()
+            assert time.monotonic() - t0 < 60
+        m = re.search(r"http://([\d.]+):(\d+)/\?token=(\S+)", line)
+        addr, token = (m[1], int(m[2])), m[3]
+        t0 = time.monotonic()
+        while True:
+            try:
+                status, doc = request(addr, "POST", "/api/docs/new", {"name": "u"}, token=token)
+                break
+            except OSError:
+                assert time.monotonic() - t0 < 30
+                time.sleep(0.1)
+        assert status == 200
+        status, d = request(addr, "POST", f"/api/docs/{doc['id']}/edit", {"ops": [
+            {"op": "add", "id": "c", "type": "deepnodes.data.CSVReader", "config": {"path": "d.csv"}},
+            {"op": "add", "id": "e", "type": "deepnodes.data.CSVReader", "config": {"path": "../d.csv"}}]},
+            token=token)
+        assert d["status"]["c"]["state"] == "configured", d["status"]["c"]
+        assert "outside the workspace" in d["status"]["e"]["message"]
+    finally:
+        p.terminate()
+        p.wait(10)
