@@ -23,3 +23,5 @@ SECONDS = 86_400.0          # intervals in seconds
 Side = Annotated[int, Field(ge=1, le=IMAGE_SIDE)]
 #: one dimension of a tensor shape (without the batch dimension); -1 = a variable size where a node allows it
 Dim = Annotated[int, Field(ge=-1, le=LENGTH)]
+#: an image size [height, width]
+ImageSize = Annotated[list[Side], Field(min_length=2, max_length=2)]

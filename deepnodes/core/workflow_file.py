@@ -38,6 +38,13 @@ def short(value: Any, limit: int = ECHO) -> str:
     return text if len(text) <= limit else text[:limit] + f"… ({len(text)} characters)"
 
 
+def one_line(message: str, limit: int = 2000) -> str:
+    """A message as one line: control characters (a newline in an echoed value...) escaped, cut to `limit`."""
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in message):
+        message = "".join(ch if ch == "\t" or 32 <= ord(ch) != 127 else repr(ch)[1:-1] for ch in message)
+    return message if len(message) <= limit else message[:limit] + "…"
+
+
 def shown(value: Any, limit: int = ECHO) -> str:
     """A value as JSON (strings quoted), cut to `limit` characters: for "...; it is <value>"."""
     return short(json.dumps(value, ensure_ascii=False) if isinstance(value, str) else value, limit)
@@ -166,11 +173,11 @@ def validate(data: Any) -> WorkflowFile:
     if not isinstance(data, dict):
         raise WorkflowError("the workflow file must hold a JSON object with 'format', 'nodes' and 'connections'")
     fmt = data.get("format")
-    if fmt not in SUPPORTED_FORMATS:
+    if not isinstance(fmt, str) or fmt not in SUPPORTED_FORMATS:
         if isinstance(fmt, str) and fmt.startswith("deepnodes.workflow/"):
             raise WorkflowError(f"the workflow file has format '{short(fmt)}', newer than this DeepNodes reads "
                                 f"({FORMAT}); update DeepNodes")
-        raise WorkflowError(f"the file is not a DeepNodes workflow: its 'format' is {short(fmt)}, expected '{FORMAT}'")
+        raise WorkflowError(f"the file is not a DeepNodes workflow: its 'format' is {shown(fmt)}, expected '{FORMAT}'")
     check_value(data, "the workflow file")
     try:
         return WorkflowFile.model_validate(data)

@@ -18,7 +18,7 @@ class ImageToTensor(Node):
     class Config(NodeConfig):
         column: str = Field("image", description="the image column (encoded images or a uint8 tensor)")
         output_column: str = Field("", description="name of the tensor column; empty = replace the image column")
-        size: list[limits.Side] | None = Field(None, description="resize to [height, width] (bilinear); empty = keep the size")
+        size: limits.ImageSize | None = Field(None, description="resize to [height, width] (bilinear); empty = keep the size")
         mode: Literal["keep", "grayscale", "rgb"] = Field("keep", description="channels: keep, 1 (grayscale) or 3 (RGB)")
         scale: Literal["none", "unit", "symmetric"] = Field(
             "unit", description="values: none (keep uint8), unit (float32 in [0, 1]), symmetric (float32 in [-1, 1])")

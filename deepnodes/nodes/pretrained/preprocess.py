@@ -23,7 +23,7 @@ class PretrainedImagePreprocess(Node):
     class Config(NodeConfig):
         column: str = Field("image", description="the image column (encoded images or an image tensor)")
         output_column: str = Field("", description="name of the tensor column; empty = replace the image column")
-        size: list[limits.Side] | None = Field(None, description="[height, width]; empty = the network's input size")
+        size: limits.ImageSize | None = Field(None, description="[height, width]; empty = the network's input size")
         crop_fraction: float | None = Field(None, gt=0, le=1, description="share of the shorter side kept by the "
                                             "centre crop (1 = no crop); empty = the network's (0.875 for "
                                             "EfficientNet), or 1 without a network")
