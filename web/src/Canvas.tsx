@@ -8,6 +8,7 @@ import {
 import { type MutableRefObject, useCallback, useEffect, useRef, useState } from "react";
 import { canConnect, Catalogue, Op } from "./graph";
 import { NodeData, NodeView, PORT_COLORS } from "./NodeView";
+import { portTexts } from "./specText";
 import type { DocSnapshot } from "./types";
 
 const nodeTypes = { dn: NodeView };
@@ -50,7 +51,7 @@ export function Canvas({ doc, catalogue, perform, toast, addNode, pendingSelect,
       const data: NodeData = {
         label: n.label, typeName: desc?.name ?? n.type, category: desc?.category ?? "", inputs: desc?.inputs ?? [], outputs: desc?.outputs ?? [],
         state: st?.state ?? "idle", message: st?.message ?? "", progress: st?.progress ?? null, progressMessage: st?.progressMessage ?? "",
-        partial: !!st?.partial, missing: !desc,
+        partial: !!st?.partial, missing: !desc, ...portTexts(doc, catalogue, n.id),
       };
       const same = old && (Object.keys(data) as (keyof NodeData)[]).every((k) => old[k] === data[k]);
       const d = same ? old! : data;

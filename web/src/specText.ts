@@ -1,0 +1,52 @@
+// What a port carries, in words, from its configure-time spec (the server's TableSpec / NetworkSpec JSON):
+// a layer node's output shape on the canvas and a port's hover text. Pure.
+import type { Catalogue } from "./graph";
+import { shapeText } from "./networkLayout";
+import type { DocSnapshot } from "./types";
+
+/** Separates the per-port texts in one string (NodeData stays comparable with ===). */
+export const TIP_SEP = "\u001e";
+
+/** The output shape of a network spec's (last) output, "32×26×26"; "" when not a network or not known. */
+export function outputShape(spec: any): string {
+  const outs = spec && Array.isArray(spec.outputs) ? spec.outputs : null;
+  if (!outs || !outs.length || !Array.isArray(outs[outs.length - 1].shape)) return "";
+  return outs.length === 1 ? shapeText(outs[0].shape) : outs.map((t: any) => shapeText(t.shape)).join(" | ");
+}
+
+/** One line per port: "network: image 1×28×28 → dense 10" or "table: 5 columns: image (tensor 1×28×28), …". */
+export function specSummary(spec: any): string {
+  if (!spec) return "not known until the node is configured";
+  if (Array.isArray(spec.columns)) {
+    const cols = spec.columns.map((c: any) => `${c.name} (${c.kind}${Array.isArray(c.shape) ? " " + shapeText(c.shape) : ""})`);
+    const head = cols.slice(0, 8).join(", ") + (cols.length > 8 ? `, … ${cols.length - 8} more` : "");
+    return `${cols.length} column${cols.length === 1 ? "" : "s"}: ${head}`;
+  }
+  if (Array.isArray(spec.inputs) && Array.isArray(spec.outputs)) {
+    const t = (xs: any[]) => xs.map((x) => `${x.name} ${shapeText(x.shape)}${x.dtype && x.dtype !== "float32" ? " " + x.dtype : ""}`).join(", ") || "—";
+    const layers = Array.isArray(spec.layers) && spec.layers.length ? ` (${spec.layers.length} layers)` : "";
+    return `inputs ${t(spec.inputs)} → outputs ${t(spec.outputs)}${layers}`;
+  }
+  if (spec.kind || spec.port_type) return String(spec.description ?? spec.kind ?? spec.port_type);
+  return "";
+}
+
+/** A node's output shape (layer nodes) and the hover text of each port (outputs from its own specs, inputs from
+ * the specs of what feeds them), as strings so the canvas's NodeData stays comparable with ===. */
+export function portTexts(doc: DocSnapshot, catalogue: Catalogue, id: string): { shape: string; inTips: string; outTips: string } {
+  const n = doc.workflow.nodes.find((x) => x.id === id);
+  const desc = n && catalogue[n.type];
+  if (!desc) return { shape: "", inTips: "", outTips: "" };
+  const specs = doc.status[id]?.specs ?? [];
+  const outTips = desc.outputs.map((_, i) => specSummary(specs[i])).join(TIP_SEP);
+  const inTips = desc.inputs.map((p) => {
+    const c = doc.workflow.connections.find((x) => x.target === id && x.target_port === p.name);
+    if (!c) return "not connected";
+    const src = doc.workflow.nodes.find((x) => x.id === c.source);
+    const idx = src ? catalogue[src.type]?.outputs.findIndex((o) => o.name === c.source_port) ?? -1 : -1;
+    return specSummary(idx >= 0 ? doc.status[c.source]?.specs?.[idx] : null);
+  }).join(TIP_SEP);
+  const net = desc.outputs.findIndex((o) => o.type === "network");
+  const shape = /layers/i.test(desc.category) && net >= 0 ? outputShape(specs[net]) : "";
+  return { shape, inTips, outTips };
+}
