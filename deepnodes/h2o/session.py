@@ -5,7 +5,8 @@
 `acquire` starts a local H2O (a JVM bound to 127.0.0.1; about 9 s here) or connects to the cluster at
 `url`, and reuses it while it answers. A run's resources (`deepnodes.core.resources.RunResources`, set by
 the engine on the execution context) release it when the run ends; the last release shuts a cluster we
-started down, unless `keep_between_runs()` was called (the editor's server). A session that died (its
+started down, unless `keep_between_runs()` was called (the editor's server) or Python code acquired it
+outside a run (`resources=None`: it is kept until `shutdown()` or the process ends). A session that died (its
 JVM killed) is noticed on the next `acquire`, which starts a new one; a node that was using it gets an
 `H2OError` sentence from `translate_errors`.
 """
@@ -61,6 +62,7 @@ class Session:
         self.server = server
         self.ice_root = ice_root
         self.generation = generation
+        self.pinned = False  # acquired outside a run (Python code): kept until `shutdown()`
 
     @property
     def pid(self) -> int | None:
@@ -134,7 +136,9 @@ def acquire(options: SessionOptions, resources=None, progress: Callable[[str], N
             s = None
         if s is None:
             s = _session = _open(options, progress, log)
-        if resources is not None and id(resources) not in _users:
+        if resources is None:
+            s.pinned = True
+        elif id(resources) not in _users:
             _users.add(id(resources))
             resources.on_end("deepnodes.h2o.session", lambda token=id(resources): release(token))
         return s
@@ -144,7 +148,8 @@ def release(token: int) -> None:
     """A run is done with the session; the last one out stops a cluster this process started."""
     with _lock:
         _users.discard(token)
-        if not _users and not _keep and _session is not None and _session.server is not None:
+        if not _users and not _keep and _session is not None and _session.server is not None \
+                and not _session.pinned:
             _drop()
 
 
