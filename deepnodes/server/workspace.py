@@ -108,9 +108,13 @@ def workflow_info(full: Path) -> dict | None:
     nodes = data.get("nodes")
     from .outline import outline
 
+    try:
+        sketch = outline(data)
+    except Exception:  # noqa: BLE001 - one malformed file never breaks the listing: its card has no picture
+        sketch = {"nodes": [], "links": []}
     return {"name": str(data.get("name", full.stem))[:200], "nodes": len(nodes) if isinstance(nodes, list) else 0,
             "description": str(data.get("description", ""))[:2000], "runtime": str(data.get("runtime", ""))[:200],
-            "outline": outline(data)}
+            "outline": sketch}
 
 
 def check_file(full: Path) -> None:

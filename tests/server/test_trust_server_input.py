@@ -152,3 +152,23 @@ def _ints_fit(v) -> bool:
         return abs(v) < 2 ** 63
     items = v.values() if isinstance(v, dict) else v
     return all(_ints_fit(x) for x in items)
+
+
+# workflow-like files in the workspace: the listing reads them all and never fails for one of them
+workflowish = st.fixed_dictionaries({"format": st.just("deepnodes.workflow/1")}, optional={
+    "name": hostile, "description": hostile, "runtime": hostile, "connections": hostile,
+    "nodes": hostile | st.lists(st.dictionaries(st.sampled_from(["id", "type", "position", "config"]), hostile,
+                                                max_size=4), max_size=4)})
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=workflowish)
+def test_listing_survives_any_workflow_file(client, data):
+    ws = client.app.state.workspace.root
+    (ws / "generated.json").write_text(json.dumps(data))
+    r = client.get("/api/workflows", headers=H)
+    assert r.status_code == 200, r.text
+    listed = {w["path"]: w for w in r.json()["workflows"]}
+    if _finite(data) and _ints_fit(data):
+        assert "generated.json" in listed
+        assert isinstance(listed["generated.json"]["name"], str)
