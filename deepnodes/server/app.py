@@ -50,9 +50,14 @@ def create_app(workspace: str | Path = ".", token: str | None = None, workflow: 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
         hub.loop = asyncio.get_running_loop()
+        from deepnodes.h2o import session as h2o_session  # stdlib only; h2o itself loads when a node needs it
+
+        h2o_session.keep_between_runs(True)  # the editor keeps an H2O session between runs while it lives
         yield
         for d in list(docs.by_id.values()):
             d.cancel()
+        h2o_session.keep_between_runs(False)
+        h2o_session.shutdown()
 
     app = FastAPI(title="DeepNodes editor", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None,
                   default_response_class=SafeJSONResponse)
