@@ -172,3 +172,18 @@ def test_listing_survives_any_workflow_file(client, data):
     if _finite(data) and _ints_fit(data):
         assert "generated.json" in listed
         assert isinstance(listed["generated.json"]["name"], str)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=workflowish)
+def test_open_and_import_of_any_workflow_is_a_document_or_a_sentence(client, data):
+    ws = client.app.state.workspace.root
+    (ws / "opened.json").write_text(json.dumps(data))
+    for r in (client.post("/api/docs/open", headers=H, json={"path": "opened.json"}),
+              client.post("/api/docs/import", headers=H, content=json.dumps({"workflow": data}))):
+        assert r.status_code < 500, r.text
+        if r.status_code == 200:
+            json.loads(r.text, parse_constant=lambda s: pytest.fail(f"{s} in a response"))
+            client.post(f"/api/docs/{r.json()['id']}/close", headers=H, json={"discard": True})
+        else:
+            _sentence(r)
