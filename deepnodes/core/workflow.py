@@ -25,8 +25,9 @@ from .workflow_file import FORMAT, SUPPORTED_FORMATS, WorkflowError, check_value
 
 __all__ = ["FORMAT", "SUPPORTED_FORMATS", "Connection", "NodeEntry", "Workflow", "WorkflowError", "pydantic_message"]
 
-# pydantic's union and wrapper steps in an error location ('int', 'list[int]', 'function-after[...]'), not options
-_TYPE_STEP = re.compile(r"^(int|float|str|bool|none|json-or-python\[.*|[a-z-]+\[.*\])$")
+# pydantic's union and wrapper steps in an error location ('int', 'list[int]', 'constrained-int',
+# 'function-after[...]'), not options: an option name has neither '-' nor '['
+_TYPE_STEP = re.compile(r"^(int|float|str|bool|none|.*[-\[].*)$")
 
 
 def pydantic_message(err: ValidationError, node_id: str) -> str:
@@ -69,8 +70,10 @@ class Connection:
 class Workflow:
     """A graph of nodes. Mutations validate as they go; `instantiate()` builds the `Node` objects."""
 
-    def __init__(self, name: str = "workflow"):
+    def __init__(self, name: str = "workflow", description: str = "", runtime: str = ""):
         self.name = name
+        self.description = description  # what it is for and how long it runs: shown on the start page
+        self.runtime = runtime
         self.nodes: dict[str, NodeEntry] = {}
         self.connections: list[Connection] = []
         self.path: Path | None = None
@@ -257,6 +260,8 @@ class Workflow:
         return {
             "format": FORMAT,
             "name": self.name,
+            **({"description": self.description} if self.description else {}),
+            **({"runtime": self.runtime} if self.runtime else {}),
             "nodes": [e.to_json() for e in self.nodes.values()],
             "connections": [c.to_json() for c in self.connections],
         }
@@ -275,7 +280,7 @@ class Workflow:
     def from_json(cls, data: Any) -> "Workflow":
         """A workflow from the file's JSON data: the whole file is checked against the format first."""
         f = validate(data)
-        wf = cls(f.name)
+        wf = cls(f.name, f.description, f.runtime)
         for n in f.nodes:
             wf.add(n.type, n.id, n.config, n.label, tuple(n.position))
         for c in f.connections:

@@ -23,7 +23,12 @@ INT64 = 2 ** 63 - 1
 
 
 class WorkflowError(ValueError):
-    """The workflow file or a change to it is invalid; the message names the node, option or connection."""
+    """The workflow file or a change to it is invalid; the message names the node, option or connection.
+
+    The message is one line: a newline or control character in an echoed value is written as an escape."""
+
+    def __init__(self, message: str = ""):
+        super().__init__(one_line(str(message)))
 
 
 def short(value: Any, limit: int = ECHO) -> str:
@@ -35,7 +40,7 @@ def short(value: Any, limit: int = ECHO) -> str:
             text = json.dumps(value, ensure_ascii=False, allow_nan=True)
         except (TypeError, ValueError, RecursionError):
             text = repr(value)
-    return text if len(text) <= limit else text[:limit] + f"… ({len(text)} characters)"
+    return one_line(text if len(text) <= limit else text[:limit] + f"… ({len(text)} characters)")
 
 
 def one_line(message: str, limit: int = 2000) -> str:
@@ -148,6 +153,8 @@ class ConnectionFile(_Strict):
 class WorkflowFile(_Strict):
     format: str
     name: Annotated[str, Field(max_length=10_000)] = "workflow"
+    description: Annotated[str, Field(max_length=2_000)] = ""  # one line: what the workflow is for (start page)
+    runtime: Annotated[str, Field(max_length=200)] = ""  # expected run time, in words ("about 5 min on a laptop")
     nodes: list[NodeFile] = []
     connections: list[ConnectionFile] = []
 
