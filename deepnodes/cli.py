@@ -60,7 +60,7 @@ def parse_set(expr: str) -> tuple[str, str, object]:
     except json.JSONDecodeError:
         value = raw
     except (ValueError, RecursionError):  # an integer of thousands of digits, or nesting too deep for Python
-        raise WorkflowError(f"--set {short(lhs)}: the value '{short(raw, 60)}' is too large to be an option") from None
+        raise WorkflowError(f"--set {short(lhs)}: the value '{short(raw, 60)}' is too large or nested too deeply to be an option") from None
     check_value(value, f"--set {short(lhs)}")
     return node_id, path, value
 

@@ -25,3 +25,5 @@ Side = Annotated[int, Field(ge=1, le=IMAGE_SIDE)]
 Dim = Annotated[int, Field(ge=-1, le=LENGTH)]
 #: an image size [height, width]
 ImageSize = Annotated[list[Side], Field(min_length=2, max_length=2)]
+#: a layer width (units of a hidden layer)
+Width = Annotated[int, Field(ge=1, le=SIZE)]

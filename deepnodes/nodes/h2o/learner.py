@@ -64,7 +64,7 @@ class H2OLearner(Node):
                                     json_schema_extra=_on("glm"))
         lambda_: float | None = Field(None, ge=0, description="regularisation strength (empty = H2O's search)",
                                       json_schema_extra=_on("glm"))
-        hidden: list[int] | None = Field(None, max_length=64, description="hidden layer sizes, e.g. [200, 200]",
+        hidden: list[limits.Width] | None = Field(None, max_length=64, description="hidden layer sizes, e.g. [200, 200]",
                                          json_schema_extra=_on("deeplearning"))
         epochs: float | None = Field(None, gt=0, le=limits.EPOCHS, description="passes over the data",
                                      json_schema_extra=_on("deeplearning"))
