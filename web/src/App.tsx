@@ -107,6 +107,7 @@ function Editor() {
           <Palette catalogue={catalogue} importErrors={D.importErrors} onAdd={ops.addAtCenter} />
           <Canvas doc={doc} catalogue={catalogue} perform={perform} toast={toast} addNode={ops.addNode} pendingSelect={ops.pendingSelect}
             onConfigure={setConfigFor} onMenu={setMenu} />
+          {view?.kind === "monitor" && <ViewWindow docked view={view} doc={doc} store={D.store} onClose={() => setView(null)} onStop={D.stop} />}
           {start && <StartPage onOpen={openDoc} onNew={() => { setStart(false); D.newDoc(); }} onClose={() => setStart(false)} />}
         </div>
         <MessagesPanel doc={doc} logs={D.logs} open={panelOpen} onToggle={togglePanel} onShow={showLog} />
@@ -130,7 +131,7 @@ function Editor() {
           />
         )}
 
-        {view && <ViewWindow view={view} doc={doc} store={D.store} onClose={() => setView(null)} onStop={D.stop} />}
+        {view && view.kind !== "monitor" && <ViewWindow view={view} doc={doc} store={D.store} onClose={() => setView(null)} onStop={D.stop} />}
 
         {dialog === "open" && <OpenDialog onOpen={openDoc} onClose={() => setDialog(null)} />}
         {dialog === "saveas" && (

@@ -12,11 +12,12 @@ export type View =
   | { kind: "table" | "network" | "summary"; node: string; port: string }
   | { kind: "monitor" | "scorer" | "log"; node: string };
 
-export function ViewWindow({ view, doc, store, onClose, onStop }: { view: View; doc: DocSnapshot; store: MetricsStore; onClose: () => void; onStop: (node: string) => void }) {
+/** `docked`: a side panel beside the canvas (the learning monitor), not a window over it. */
+export function ViewWindow({ view, doc, store, onClose, onStop, docked = false }: { view: View; doc: DocSnapshot; store: MetricsStore; onClose: () => void; onStop: (node: string) => void; docked?: boolean }) {
   const viewNode = doc.workflow.nodes.find((n) => n.id === view.node);
   if (!viewNode) return null;
   return (
-    <div className="dn-viewwin" role="dialog" aria-label="port view">
+    <div className={`dn-viewwin${docked ? " docked" : ""}`} role={docked ? "complementary" : "dialog"} aria-label={docked ? viewTitle(view) : "port view"}>
       <header>
         <b>{viewTitle(view)}</b> — {viewNode.label} <span className="muted">({viewNode.id})</span>
         <span className="grow" />
