@@ -131,7 +131,7 @@ def automl(session: Session, table: pa.Table, target: str, feature_columns: Sequ
     if max_models:
         kw["max_models"] = max_models
     if max_runtime_secs:
-        kw["max_runtime_secs"] = max_runtime_secs
+        kw["max_runtime_secs"] = max(1, int(round(max_runtime_secs)))  # H2O takes whole seconds only
     if exclude_algos:
         kw["exclude_algos"] = list(exclude_algos)
     aml = H2OAutoML(**kw)

@@ -92,3 +92,36 @@ def test_automl_with_no_model_in_its_time_is_one_sentence(session, cancer):
     with pytest.raises(H2OError, match="finished no model within max_runtime_secs 1"):
         automl(session, cancer, "label", max_runtime_secs=1, nfolds=5, seed=1,
                exclude_algos=["GLM", "DRF", "GBM", "XGBoost", "StackedEnsemble"])
+
+
+def test_the_automl_and_learner_nodes_configure_what_they_execute(session, flowers):
+    from deepnodes.core import NodeError
+    from deepnodes.nodes.h2o.automl import H2OAutoMLNode
+    from deepnodes.nodes.h2o.learner import H2OLearner
+    from deepnodes.nodes.h2o.predictor import H2OPredictor
+    from deepnodes.table.arrow import spec_of
+
+    from .h2o_helpers import ctx
+
+    spec = spec_of(flowers)
+    node = H2OAutoMLNode({"target_column": "species", "max_models": 1, "max_runtime_secs": 30, "nfolds": 2,
+                          "exclude_algos": ["DRF", "GBM", "XGBoost", "DeepLearning", "StackedEnsemble"]})
+    mspec, _ = node.configure([spec])
+    leader, board = node.execute([flowers], ctx())
+    assert mspec.model_type == "h2o" and mspec.info["task"] == "classification" and leader.algorithm == "glm"
+    assert board.num_rows == 1 and board.column("algo").to_pylist() == ["GLM"]
+    out_spec = H2OPredictor({"append_probabilities": True}).configure([leader.spec(), spec])[0]
+    out = H2OPredictor({"append_probabilities": True}).execute([leader, flowers], ctx())[0]
+    assert spec_of(out).names == out_spec.names and accuracy(out, "species") > 0.9
+    with pytest.raises(NodeError, match="'max_models' and 'max_runtime_secs' are both 0"):
+        H2OAutoMLNode({"target_column": "species", "max_models": 0, "max_runtime_secs": 0}).configure([spec])
+    with pytest.raises(NodeError, match="option 'nfolds' is 1"):
+        H2OLearner({"target_column": "species", "nfolds": 1}).configure([spec])
+    with pytest.raises(ValueError, match="option 'max_mem_size' 'much' is not a memory size"):
+        H2OLearner({"target_column": "species", "max_mem_size": "much"}).configure([spec])
+    # the learner passes only its algorithm's options, and H2O's default where an option is empty
+    assert H2OLearner({"algorithm": "drf", "ntrees": 7, "learn_rate": 0.5}).h2o_params() == {"ntrees": 7}
+    with pytest.raises(NodeError, match="use the H2O Predictor node"):
+        from deepnodes.nodes.ml.xgboost_nodes import XGBoostPredictor
+
+        XGBoostPredictor().configure([leader.spec(), spec])

@@ -29,7 +29,7 @@ class H2OAutoMLNode(Node):
 
     class Config(SessionConfig, TargetConfig):
         max_models: int = Field(10, ge=0, le=10_000, description="stop after this many models (0 = no limit)")
-        max_runtime_secs: float = Field(120, ge=0, le=limits.SECONDS, description="stop after this many seconds "
+        max_runtime_secs: int = Field(120, ge=0, le=int(limits.SECONDS), description="stop after this many seconds "
                                         "(0 = no limit)")
         exclude_algos: list[AutoAlgo] = Field(default_factory=list, description="algorithms AutoML leaves out")
         sort_metric: SortMetric = Field("AUTO", description="the leaderboard's order; AUTO = AUC for two classes, "
