@@ -43,11 +43,12 @@ class Monitor:
         self.best: float | None = None
 
     def improves(self, value: float) -> bool:
+        """Compared in float32, as Keras compares (metrics are float32 values anyway)."""
         if self.best is None:
             return True
         if self.maximize:
-            return value - self.min_delta > self.best
-        return value + self.min_delta < self.best
+            return _f32(value - self.min_delta) > _f32(self.best)
+        return _f32(value + self.min_delta) < _f32(self.best)
 
     def value(self, row: dict) -> float:
         v = row.get(self.metric)

@@ -18,7 +18,7 @@ table costs no extra copy; `Converted.dtype` says what the network wants.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Literal, Sequence
 
 from deepnodes.table.spec import ColumnError, ColumnSpec, TableSpec
 
@@ -115,7 +115,11 @@ def check_binding(spec: TableSpec, binding: Binding, tensor: TensorSpec) -> str:
             n = want[0]
         else:
             n = want[-1] if want else None
-        if c.categories is not None and n is not None and len(c.categories) > n:
+        mismatch = len(c.categories) > n if c.categories is not None and n is not None else False
+        # a target's output has one unit per class: fewer classes than units is as wrong as more
+        if binding.role == "target" and c.categories is not None and n is not None and len(c.categories) < n:
+            mismatch = True
+        if mismatch:
             raise ColumnError(f"column '{c.name}' has {len(c.categories)} classes but "
                               f"{_what(tensor, binding.role)} has {n} units; use an output layer with "
                               f"{len(c.categories)} units")
@@ -132,27 +136,65 @@ def check_binding(spec: TableSpec, binding: Binding, tensor: TensorSpec) -> str:
     return conv
 
 
-def output_activation(network: Network, i: int) -> str | None:
-    """The activation that ends output `i` ('softmax', 'sigmoid', 'linear', ...) when the spec says, else None."""
-    spec = network.spec
-    acts = network.metadata.get("output_activations")
-    if acts and i < len(acts):
-        return acts[i]
-    if not spec.output_layers or i >= len(spec.output_layers):
-        return None
-    name = spec.output_layers[i].split(":")[0]
-    try:
-        entry = spec.layer(name)
-    except KeyError:
-        return None
-    kind = entry.kind.split(".")[-1].lower()
+#: the option readers of networks from elsewhere offer (Network Reader, Torch Module Reader)
+OutputActivation = Literal["recorded", "linear", "softmax", "sigmoid"]
+OUTPUT_ACTIVATION_HELP = ("what ends the network's outputs: linear = logits, softmax / sigmoid = probabilities. "
+                          "recorded = what the file says (DeepNodes and Keras files record it; a TorchScript or ONNX "
+                          "file from elsewhere does not, and then the Learner asks for this option)")
+
+
+def record_output_activation(network: Network, choice: str) -> None:
+    """A reader's option: the user says what ends every output (recorded, so nothing downstream guesses)."""
+    if choice != "recorded":
+        network.metadata["output_activations"] = [choice] * len(network.spec.outputs)
+
+
+# layers that keep their input's values (reshape, select or only act while training): the activation before
+# them is the one that ends the output
+_PASS_THROUGH = ("reshape", "flatten", "permute", "dropout", "spatialdropout1d", "spatialdropout2d",
+                 "spatialdropout3d", "gaussiannoise", "gaussiandropout", "alphadropout", "masking", "repeatvector",
+                 "cropping1d", "cropping2d")
+
+
+def layer_activation(kind: str, config: dict) -> str | None:
+    """The activation a layer ends with, from its kind and options; TimeDistributed: its inner layer's."""
+    kind = kind.split(".")[-1].lower()
     if kind in ("softmax", "sigmoid"):
         return kind
-    act = entry.config.get("activation")
+    if kind == "timedistributed":
+        return layer_activation(str(config.get("layer", "Dense")), dict(config.get("layer_config") or {}))
+    act = config.get("activation")
     if isinstance(act, str):
         return act.lower()
-    if kind in ("dense", "conv1d", "conv2d", "conv3d", "timedistributed"):
+    if kind in ("dense", "conv1d", "conv2d", "conv3d", "conv1dtranspose", "conv2dtranspose", "conv3dtranspose",
+                "embedding"):
         return "linear"
+    return None
+
+
+def output_activation(network: Network, i: int) -> str | None:
+    """The activation that ends output `i` ('softmax', 'sigmoid', 'linear', ...): recorded in the metadata
+    (imported networks, a reader's option) or read from the layer graph; None when neither says (never guessed)."""
+    spec = network.spec
+    acts = network.metadata.get("output_activations")
+    if acts and i < len(acts) and acts[i]:
+        return acts[i]
+    if not spec.output_layers or i >= len(spec.output_layers):
+        if spec.layers and not spec.output_layers and i == 0:
+            name = spec.layers[-1].name
+        else:
+            return None
+    else:
+        name = spec.output_layers[i].split(":")[0]
+    for _ in range(len(spec.layers) + 1):
+        try:
+            entry = spec.layer(name)
+        except KeyError:
+            return None
+        if entry.kind.split(".")[-1].lower() in _PASS_THROUGH and len(entry.inputs) == 1:
+            name = entry.inputs[0].split(":")[0]
+            continue
+        return layer_activation(entry.kind, entry.config)
     return None
 
 

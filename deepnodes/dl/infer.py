@@ -348,7 +348,7 @@ def predict(network: Network, xs: Sequence[Converted | torch.Tensor], *, outputs
 def is_classifier(network: Network, i: int, arr_shape: Sequence[int]) -> bool:
     """Whether output `i` gives class probabilities (softmax over several units, one sigmoid unit, or as
     many units as the training classes)."""
-    from .train import output_activation
+    from .convert import output_activation
 
     act = output_activation(network, i)
     units = arr_shape[-1] if len(arr_shape) > 1 else 1
@@ -360,34 +360,40 @@ def is_classifier(network: Network, i: int, arr_shape: Sequence[int]) -> bool:
     return act == "sigmoid" and units == 1
 
 
-def class_columns(network: Network, i: int, arr: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[str] | None]:
-    """(class index, probability of it, class names) for a classifier output."""
-    from .train import output_activation
+def class_columns(network: Network, i: int, arr: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, list[str] | None]:
+    """(class index, probability of it, class names) for a classifier output. The probability is read from the
+    output's recorded activation (softmax / sigmoid: the values are probabilities; any other: logits, turned into
+    probabilities); None when the activation is not recorded (never guessed: the values could be either)."""
+    from .convert import output_activation
 
     act = output_activation(network, i)
     names = network.metadata.get("class_names")
+    prob = None
     if arr.shape[1] == 1:
         p = arr[:, 0]
-        if act != "sigmoid":
+        if act is not None and act != "sigmoid":
             p = 1 / (1 + np.exp(-p))
-        idx = (p > 0.5).astype(np.int64)
-        prob = np.where(idx == 1, p, 1 - p)
+        idx = (p > 0.5).astype(np.int64)  # one unit is a classifier only with a recorded sigmoid
+        if act is not None:
+            prob = np.where(idx == 1, p, 1 - p)
     else:
-        probs = arr
-        if act != "softmax":
-            z = arr - arr.max(1, keepdims=True)
-            e = np.exp(z)
-            probs = e / e.sum(1, keepdims=True)
-        idx = probs.argmax(1)
-        prob = probs[np.arange(len(probs)), idx]
+        idx = arr.argmax(1)  # the same class for probabilities and logits
+        if act is not None:
+            probs = arr
+            if act != "softmax":
+                z = arr - arr.max(1, keepdims=True)
+                e = np.exp(z)
+                probs = e / e.sum(1, keepdims=True)
+            prob = probs[np.arange(len(probs)), idx]
     if names is not None and len(names) < int(idx.max(initial=0)) + 1:
         names = None
-    return idx, prob.astype(np.float32), names
+    return idx, None if prob is None else prob.astype(np.float32), names
 
 
 def predictions_table(table, network: Network, arrays: list[np.ndarray], names: list[str], out_idx: list[int], *,
                       output_format: str = "tensor", append_class: bool = True,
-                      prediction_column: str = "prediction", probability_column: str = "probability"):
+                      prediction_column: str = "prediction", probability_column: str = "probability",
+                      warn: Callable[[str], None] | None = None):
     """`table` with the arrays appended (a tensor column each, or one number column per unit) and, for
     classifier outputs, the predicted class and its probability."""
     import pyarrow as pa
@@ -415,5 +421,12 @@ def predictions_table(table, network: Network, arrays: list[np.ndarray], names: 
                 out = set_column(out, prediction_column + suffix, col, kind="category", categories=cls)
             else:
                 out = set_column(out, prediction_column + suffix, pa.array(idx))
-            out = set_column(out, probability_column + suffix, pa.array(prob))
+            if prob is None:
+                if warn is not None:
+                    warn(f"output '{name}': whether it gives probabilities or logits is not recorded, so column "
+                         f"'{probability_column + suffix}' is empty; set the Network Reader's option "
+                         f"'output_activation'")
+                out = set_column(out, probability_column + suffix, pa.nulls(len(idx), pa.float32()))
+            else:
+                out = set_column(out, probability_column + suffix, pa.array(prob))
     return out

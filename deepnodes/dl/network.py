@@ -17,6 +17,30 @@ from typing import Any, Callable
 from .spec import NetworkSpec
 
 
+def copy_module(module):
+    """A deep copy of a torch module; TorchScript parts are copied by saving and loading them (a deep-copied
+    ScriptModule's parameters are not leaf tensors, so they could not be frozen or trained)."""
+    import io
+
+    import torch
+
+    memo: dict = {}
+
+    def visit(m):
+        if isinstance(m, torch.jit.ScriptModule):
+            buf = io.BytesIO()
+            torch.jit.save(m, buf)
+            buf.seek(0)
+            memo[id(m)] = torch.jit.load(buf, map_location="cpu")
+            return
+        for child in m.children():
+            visit(child)
+
+    if isinstance(module, torch.nn.Module):
+        visit(module)
+    return copy.deepcopy(module, memo)
+
+
 class Network:
     def __init__(self, spec: NetworkSpec, module: Any = None, metadata: dict | None = None,
                  builder: Callable[[NetworkSpec], Any] | None = None):
@@ -70,8 +94,8 @@ class Network:
         import torch
 
         module = self.module
-        with self._lock:  # deepcopy reads the module; nothing else changes it while we copy
-            view = copy.deepcopy(module)
+        with self._lock:  # copying reads the module; nothing else changes it while we copy
+            view = copy_module(module)
         view.eval()
         if device is not None and torch.device(device).type != "cpu":
             view.to(device)
@@ -87,7 +111,7 @@ class Network:
 
     def copy(self) -> "Network":
         """A deep copy (a learner trains a copy, so the input network stays as it was)."""
-        return Network(self.spec, copy.deepcopy(self._module) if self._module is not None else None,
+        return Network(self.spec, copy_module(self._module) if self._module is not None else None,
                        copy.deepcopy(self.metadata), self._builder)
 
     def __getstate__(self):

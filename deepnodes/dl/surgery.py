@@ -17,7 +17,7 @@ import re
 from typing import Sequence
 
 from .graph import as_graph, select_outputs, tensor_spec
-from .network import Network
+from .network import Network, copy_module
 from .spec import NetworkSpec
 
 #: layer kinds without weights (not counted by "all but the last N", nothing to freeze)
@@ -113,29 +113,6 @@ def outputs_spec(spec: NetworkSpec, tensors: Sequence[str], prune: bool = True) 
         need.add(n)
         stack += [t.partition(":")[0] for t in by_name[n].inputs]
     return out.with_(layers=tuple(layer for layer in out.layers if layer.name in need))
-
-
-def copy_module(module):
-    """A deep copy; TorchScript parts are copied by saving and loading them (a deep-copied ScriptModule's
-    parameters are not leaf tensors, so they could not be frozen or trained)."""
-    import io
-
-    import torch
-
-    memo: dict = {}
-
-    def visit(m):
-        if isinstance(m, torch.jit.ScriptModule):
-            buf = io.BytesIO()
-            torch.jit.save(m, buf)
-            buf.seek(0)
-            memo[id(m)] = torch.jit.load(buf, map_location="cpu")
-            return
-        for child in m.children():
-            visit(child)
-
-    visit(module)
-    return copy.deepcopy(module, memo)
 
 
 def apply_spec(network: Network, spec: NetworkSpec, metadata: dict | None = None) -> Network:

@@ -136,5 +136,5 @@ class NetworkExecutor(Node):
         base = table if c.keep_columns else table.select([])
         out = predictions_table(base, network, arrays, col_names, idx, output_format=c.output_format,
                                 append_class=c.append_class, prediction_column=c.prediction_column,
-                                probability_column=c.probability_column)
+                                probability_column=c.probability_column, warn=ctx.warn)
         return [out]

@@ -86,7 +86,8 @@ class NetworkLearner(Node):
                 losses.append(None)
                 continue
             b, t, e = o
-            yt = convert(table, b, t, check=False)
+            yt = convert(table, b, t, check=False, class_names=_row_classes(b, table, val))
+            _check_classes(yt, b, t)
             class_names = class_names or yt.classes
             y.append(yt)
             act = output_activation(network, i)
@@ -187,3 +188,32 @@ def _class_weights(weights: dict, target, tensor) -> list[float] | None:
             raise NodeError(f"option 'targets.class_weights' names class {i}, but the output has {n} units")
         out[i] = float(w)
     return out
+
+
+def _row_classes(binding, table, val) -> list[str] | None:
+    """The classes of a plain string target: every value of the training and validation rows (sorted), so a
+    class that only the validation rows have keeps its name and its index."""
+    import pyarrow as pa
+
+    from deepnodes.table.arrow import column_spec
+
+    name = binding.columns[0] if binding.columns else None
+    if name is None or name not in table.column_names:
+        return None
+    spec = column_spec(table.schema.field(name))
+    if spec.kind != "string" or pa.types.is_dictionary(table.schema.field(name).type):
+        return None  # category columns carry their classes (categories or dictionary)
+    values: set = set()
+    for t in (table, val):
+        if t is not None and name in t.column_names and not pa.types.is_dictionary(t.schema.field(name).type):
+            values |= {v for v in t.column(name).unique().to_pylist() if v is not None}
+    return sorted(values) if values else None
+
+
+def _check_classes(target, binding, tensor) -> None:
+    """A class target's output needs exactly one unit per class (else predictions have no names)."""
+    names, n = target.classes, target.num_classes
+    if target.converter in ("class_index", "one_hot") and names and n and len(names) != n:
+        raise NodeError(f"column '{binding.columns[0]}' has {len(names)} classes ({', '.join(names[:5])}"
+                        f"{', ...' if len(names) > 5 else ''}) but the network output '{tensor.name}' has {n} units; "
+                        f"use an output layer with {len(names)} units, or a category column that lists every class")

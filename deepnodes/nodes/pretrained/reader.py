@@ -6,6 +6,7 @@ from typing import Literal
 from pydantic import Field
 
 from deepnodes.core import Node, NodeConfig, NodeError, Out, limits, node
+from deepnodes.dl.convert import OUTPUT_ACTIVATION_HELP, OutputActivation, record_output_activation
 
 
 def _errors(fn, *args, **kw):
@@ -75,6 +76,7 @@ class TorchModuleReader(Node):
         dtype: Literal["float32", "float64", "int64", "int32"] = Field("float32", description="input element type")
         trust: bool = Field(False, description="allow reading a pickled module; unpickling runs code from the file, "
                             "so only for files you trust")
+        output_activation: OutputActivation = Field("recorded", description=OUTPUT_ACTIVATION_HELP)
 
     def configure(self, specs):
         from pathlib import Path
@@ -102,5 +104,6 @@ class TorchModuleReader(Node):
             net = load_torch_module_file(c.path, c.input_shape, c.input_name, c.dtype, c.trust)
         except (ValueError, FileNotFoundError) as e:
             raise NodeError(str(e)) from None
+        record_output_activation(net, c.output_activation)
         ctx.log(f"read {net.spec.describe()}")
         return [net]
