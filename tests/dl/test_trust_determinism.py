@@ -231,3 +231,82 @@ def test_a_lazily_built_network_is_built_once_when_many_threads_ask():
     for t in ts:
         t.join()
     assert len(calls) == 1 and all(m is mods[0] for m in mods)
+
+
+# --------------------------------------------------------------------------- the cache key covers what changes a result
+def _key(wf: Workflow, nid: str, **engine_kw) -> str:
+    eng = Engine(wf, **engine_kw)
+    eng.configure()
+    return eng.status[nid].key
+
+
+def test_the_key_fills_in_defaults_and_changes_with_a_changed_default(monkeypatch):
+    from pydantic import Field
+
+    from deepnodes.core import Node, NodeConfig
+    from deepnodes.core.cache_key import cache_key
+
+    class One(Node):
+        class Config(NodeConfig):
+            rate: float = Field(0.1)
+
+    class Two(Node):  # the same node in a later release: another default
+        class Config(NodeConfig):
+            rate: float = Field(0.2)
+
+    assert cache_key("t", One({}), "", [], None) == cache_key("t", One({"rate": 0.1}), "", [], None)
+    assert cache_key("t", One({}), "", [], None) != cache_key("t", Two({}), "", [], None)
+    k = cache_key("t", One({}), "", [], None)
+    import deepnodes
+
+    monkeypatch.setattr(deepnodes, "__version__", deepnodes.__version__ + ".post1")
+    assert cache_key("t", One({}), "", [], None) != k  # a new version may compute differently
+
+
+def test_the_key_covers_every_file_a_text_reader_glob_reads(tmp_path):
+    import os
+
+    (tmp_path / "a.txt").write_text("one\n")
+    (tmp_path / "b.txt").write_text("two\n")
+    wf = Workflow("text")
+    wf.add("deepnodes.text.TextReader", "read", {"path": str(tmp_path / "*.txt")})
+    eng = Engine(wf)
+    assert not eng.run().failed
+    k1 = eng.status["read"].key
+    assert eng.output("read", "table").column("text").to_pylist() == ["one", "two"]
+    (tmp_path / "c.txt").write_text("three\n")  # a new file the pattern matches
+    assert not eng.run().failed
+    k2 = eng.status["read"].key
+    assert k2 != k1 and eng.output("read", "table").column("text").to_pylist() == ["one", "two", "three"]
+    (tmp_path / "b.txt").write_text("TWO\n")  # an edited file
+    st = os.stat(tmp_path / "b.txt")
+    os.utime(tmp_path / "b.txt", ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    assert not eng.run().failed
+    assert eng.status["read"].key not in (k1, k2)
+    assert eng.output("read", "table").column("text").to_pylist() == ["one", "TWO", "three"]
+
+
+def test_the_key_of_training_and_inference_covers_the_device():
+    wf = _workflow(1)
+    wf.add("deepnodes.dl.NetworkExecutor", "ex", {})
+    wf.connect("learner0", "network", "ex", "network")
+    wf.connect("tensor", "table", "ex", "table")
+    cpu, cuda = _key(wf, "learner0", device="cpu"), _key(wf, "learner0", device="cuda")
+    assert cpu != cuda
+    assert _key(wf, "tensor", device="cpu") == _key(wf, "tensor", device="cuda")  # a device-free node
+    wf.nodes["learner0"].config["device"] = "cpu"  # the node's own option wins over the engine's
+    assert _key(wf, "learner0", device="cpu") == _key(wf, "learner0", device="cuda")
+
+
+def test_a_python_script_is_reused_only_when_marked_deterministic(iris):
+    for deterministic, runs in ((False, 2), (True, 1)):
+        wf = Workflow("script")
+        wf.add("deepnodes.python.PythonScript", "s", {"script": "import time\noutput_table = pd.DataFrame("
+                                                      "{'t': [time.time_ns()]})", "deterministic": deterministic})
+        eng = Engine(wf)
+        executed = []
+        eng.subscribe(lambda ev: executed.append(ev["node"]) if ev.get("type") == "executed" else None)
+        for _ in range(2):
+            assert not eng.run().failed
+        eng.flush()
+        assert executed.count("s") == runs
