@@ -82,7 +82,7 @@ def test_build_configure_execute_and_view_table(server):
         # configure the reader through its dialog; a bad value is refused at its field
         page.locator(f"{node_sel('datasetreader1')} .dn-node-box").dblclick()
         page.wait_for_selector(".dn-config")
-        page.fill("#f-dataset", "digits")
+        page.select_option("#f-dataset", "digits")  # a drop-down filled from the dataset registry
         page.fill("#f-limit", "0")
         page.click('.dn-config button[type="submit"]')
         err = page.locator('.dn-field[data-field="limit"] .dn-error')

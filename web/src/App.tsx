@@ -55,11 +55,15 @@ function Editor() {
   const editorApi = useMemo(() => ({ relabel: (id: string, label: string) => perform([{ op: "label", id, label }]) }), [perform]);
 
   // the start page: over the empty canvas of a fresh editor, and from the logo
-  const [start, setStart] = useState<boolean | null>(null);
+  // ("auto": shown while a fresh tab's first document is empty; true: asked for; false: closed)
+  const [start, setStart] = useState<"auto" | boolean | null>(null);
+  const empty = !doc || doc.workflow.nodes.length === 0;
   useEffect(() => {
-    if (doc && start === null) setStart(!doc.path && !doc.example && doc.workflow.nodes.length === 0);
+    if (doc && start === null) setStart(!doc.path && !doc.example && empty ? "auto" : false);
+    else if (start === "auto" && !empty) setStart(false);
     if (doc?.path) rememberRecent(doc.path);
-  }, [doc?.id, doc?.path]); // eslint-disable-line react-hooks/exhaustive-deps
+  }, [doc?.id, doc?.path, empty]); // eslint-disable-line react-hooks/exhaustive-deps
+  const closeStart = useCallback(() => setStart(false), []);
 
   const save = useCallback(async () => { if (!(await D.save())) setDialog("saveas"); }, [D.save]);
   const openDoc = useCallback(async (what: { path?: string; example?: string }) => {
@@ -108,7 +112,7 @@ function Editor() {
           <Canvas doc={doc} catalogue={catalogue} perform={perform} toast={toast} addNode={ops.addNode} pendingSelect={ops.pendingSelect}
             onConfigure={setConfigFor} onMenu={setMenu} />
           {view?.kind === "monitor" && <ViewWindow docked view={view} doc={doc} store={D.store} onClose={() => setView(null)} onStop={D.stop} />}
-          {start && <StartPage onOpen={openDoc} onNew={() => { setStart(false); D.newDoc(); }} onClose={() => setStart(false)} />}
+          {(start === true || (start === "auto" && empty)) && <StartPage onOpen={openDoc} onNew={() => { setStart(false); D.newDoc(); }} onClose={closeStart} />}
         </div>
         <MessagesPanel doc={doc} logs={D.logs} open={panelOpen} onToggle={togglePanel} onShow={showLog} />
 

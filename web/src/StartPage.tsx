@@ -1,5 +1,5 @@
 // The start page: example cards (title, purpose, a picture of the workflow, expected run time), recent
-// workflows and New. Shown over the empty canvas of a fresh editor; dragging a node in dismisses it.
+// workflows and New. Shown over the empty canvas of a fresh editor; reaching for the node repository dismisses it.
 import { memo, useEffect, useState } from "react";
 import { api } from "./api";
 
@@ -67,6 +67,13 @@ export function StartPage({ onOpen, onNew, onClose }: {
   useEffect(() => {
     if (examples) requestAnimationFrame(() => { window.__dn = window.__dn || {}; window.__dn.startPage = performance.now(); });
   }, [examples]);
+  useEffect(() => {
+    // reaching for the node repository (to drag or double-click a node) puts the canvas back in front
+    const away = (e: Event) => { if ((e.target as HTMLElement)?.closest?.(".dn-palette")) onClose(); };
+    window.addEventListener("pointerdown", away, true);
+    window.addEventListener("dragstart", away, true);
+    return () => { window.removeEventListener("pointerdown", away, true); window.removeEventListener("dragstart", away, true); };
+  }, [onClose]);
   const byPath = new Map(files.map((f) => [f.path, f]));
   const recent = recentPaths().filter((p) => byPath.has(p)).map((p) => byPath.get(p)!);
   const others = files.filter((f) => !recent.includes(f)).slice(0, Math.max(0, 6 - recent.length));
