@@ -192,9 +192,9 @@ class LayerBuilder:
 
     def __call__(self, spec: NetworkSpec, seed: int | None = None) -> nn.Module:
         # the reused modules are copied: training this network must not change the upstream one
-        import copy
+        from .network import copy_module
 
-        reuse = {k: copy.deepcopy(v) for k, v in self.reuse.items()}
+        reuse = {k: copy_module(v) for k, v in self.reuse.items()}
         return build_module(spec, seed=self.seed if seed is None else seed, reuse=reuse)
 
 
