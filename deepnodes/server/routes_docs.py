@@ -126,6 +126,8 @@ def add_routes(app: FastAPI, ws: Workspace, docs: Documents, hub: Hub) -> None:
                             status=409)
         if full.exists() and not data.overwrite:
             raise EditError(f"'{ws.rel(full)}' exists already; choose another name or overwrite it", status=409)
+        if doc.workflow.name.strip() in ("", "untitled"):  # a workflow never named takes its file's name
+            doc.workflow.name = full.stem
         return await asyncio.to_thread(save, doc, full)
 
     # ------------------------------------------------------------------ edits and runs

@@ -105,6 +105,6 @@ def _saved_history(doc: Document, nid: str) -> list[dict]:
                     continue
                 vals = {k: v for k, v in row.items() if isinstance(v, (int, float)) and not isinstance(v, bool)
                         and k not in ("epoch", "step", "partial")}
-                out.append({"step": row.get("step"), "epoch": row.get("epoch", i), "values": vals, "time": None})
+                out.append({"step": row.get("step"), "epoch": row.get("epoch", i + 1), "values": vals, "time": None})
             return out
     return []

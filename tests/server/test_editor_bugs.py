@@ -120,7 +120,7 @@ def test_open_dialog_draws_every_edge_of_each_example_in_one_tab(server, page):
     for f in EXAMPLES:
         prev = doc_id(page)
         page.click('[data-testid="open"]')
-        page.click(f'button[data-example="{f.name}"]')
+        page.click(f'.dn-open button[data-example="{f.name}"]')
         wait_drawn(page, prev)
         got = drawn_edges(page, connections(f))
         if got != connections(f):
@@ -212,3 +212,103 @@ def test_image_to_tensor_takes_a_new_column_name(server, page):
     configure(page, "to_tensor")
     assert page.locator("#f-column").evaluate("e => e.tagName") == "SELECT"
     shot(page, "image-to-tensor-new-column")
+
+
+# ---------------------------------------------------------------------------------------------- bugs 4 and 8
+def _sliced_flagship(server, name: str) -> None:
+    """The flagship on a slice (256 training and 64 test images, 3 epochs of 8 batches): seconds on a busy CPU."""
+    wf = json.loads((ROOT / "examples" / FLAGSHIP).read_text())
+    for n in wf["nodes"]:
+        if n["type"] == "deepnodes.data.DatasetReader":
+            n["config"]["limit"] = 64 if n["config"].get("split") == "test" else 256
+        elif n["type"] == "deepnodes.dl.NetworkLearner":
+            n["config"].update(epochs=3, batch_size=32, metrics_interval=0.05, validation_batch_size=64)
+    (server.workspace / name).write_text(json.dumps(wf))
+
+
+def test_run_flagship_slice_lamps_progress_monitor_counts_and_confusion_matrix(server, page):
+    _sliced_flagship(server, "bug4-run.json")
+    page.goto(f"{server.url}&open=bug4-run.json")
+    wait_drawn(page)
+    page.wait_for_selector('[data-testid="ws-status"]:has-text("live")')
+    page.click('[data-testid="execute-all"]')
+    page.wait_for_selector(f'{node_sel("learner")} .dn-node[data-state="executing"]', timeout=120_000)
+    # a running node keeps a lamp lit; its progress text is not cut; a queued node shows a drawn icon
+    learner = page.locator(f"{node_sel('learner')}")
+    assert learner.locator(".lamp.on").count() == 1
+    page.wait_for_function(f"() => /epoch/.test(document.querySelector('{node_sel('learner')} .dn-progress-msg')?.textContent)",
+                           timeout=120_000)
+    msg = learner.locator(".dn-progress-msg")
+    clipped = msg.evaluate("e => e.scrollHeight > e.clientHeight + 1 || e.scrollWidth > e.clientWidth + 1")
+    assert not clipped, msg.inner_text()
+    assert "epoch" in msg.inner_text()
+    queued = page.locator(f"{node_sel('scorer')} .dn-queued")
+    if page.locator(f'{node_sel("scorer")} .dn-node[data-state="queued"]').count():
+        assert queued.evaluate("e => e.tagName.toLowerCase()") == "svg"
+    shot(page, "running")
+    page.wait_for_selector(f'{node_sel("scorer")} .dn-node[data-state="executed"]', timeout=240_000)
+
+    # the monitor: counters agree with the axis; epochs are numbered from 1
+    learner.locator(".dn-node-box").click(button="right")
+    page.locator(".dn-menu button", has_text="Learning monitor").first.click()
+    page.wait_for_function("() => +document.querySelector('.dn-monitor').dataset.epochPoints === 3", timeout=30_000)
+    assert page.inner_text('[data-testid="monitor-counts"]') == "24 batches · 3 epochs"
+    page.select_option('select[aria-label="x axis"]', "epoch")
+    ticks = [float(t) for t in page.locator('[data-testid="chart-loss"] svg > text[text-anchor="middle"]').all_text_contents()
+             if t.replace(".", "", 1).isdigit()]
+    assert ticks and min(ticks) >= 1 and max(ticks) <= 3 and all(t == int(t) for t in ticks), ticks
+    dots = page.locator('[data-testid="chart-loss"] circle').count()
+    assert dots >= 3
+    shot(page, "monitor-per-epoch")
+    page.keyboard.press("Escape")
+
+    # the confusion matrix of the test slice
+    page.locator(f"{node_sel('scorer')} .dn-node-box").click(button="right")
+    page.locator(".dn-menu button", has_text="Scorer view").first.click()
+    page.wait_for_selector('[data-testid="confusion-matrix"] td')
+    total = sum(int(c.replace(",", "")) for c in page.locator('[data-testid="confusion-matrix"] tbody td').all_inner_texts())
+    assert total == 64
+    shot(page, "confusion-matrix")
+    assert not page.errors, page.errors
+
+
+def test_save_as_names_an_untitled_workflow_and_the_name_is_not_cut(server, page):
+    (server.workspace / "bug8-untitled.json").write_text(
+        '{"format": "deepnodes.workflow/1", "name": "untitled", "nodes": [], "connections": []}')
+    page.goto(f"{server.url}&open=bug8-untitled.json")
+    wait_drawn(page)
+    page.locator("button", has_text="Save as").first.click()
+    page.fill('[data-testid="saveas-path"]', "fashion_classifier_v2.json")
+    page.locator('.dn-saveas button[type="submit"]').click()
+    page.wait_for_selector(".dn-saveas", state="detached")
+    name = page.locator('input[aria-label="workflow name"]')
+    page.wait_for_function("() => document.querySelector('input[aria-label=\"workflow name\"]').value === 'fashion_classifier_v2'")
+    assert not name.evaluate("e => e.scrollWidth > e.clientWidth + 1"), "the name field cuts the name"
+    assert json.loads((server.workspace / "fashion_classifier_v2.json").read_text())["name"] == "fashion_classifier_v2"
+    shot(page, "saved-as-name")
+
+
+# ---------------------------------------------------------------------------------------------- bug 9
+def test_failed_node_log_shows_the_error_once(server, page):
+    (server.workspace / "exists.parquet").write_bytes(b"x")
+    wf = {"format": "deepnodes.workflow/1", "name": "bug9", "nodes": [
+        {"id": "r", "type": "deepnodes.data.DatasetReader", "label": "Reader", "position": [0, 0],
+         "config": {"dataset": "digits", "limit": 5}},
+        {"id": "w", "type": "deepnodes.data.TableWriter", "label": "Writer", "position": [220, 0],
+         "config": {"path": str(server.workspace / "exists.parquet"), "format": "parquet", "overwrite": False}}],
+        "connections": [{"source": "r", "source_port": "table", "target": "w", "target_port": "table"}]}
+    (server.workspace / "bug9.json").write_text(json.dumps(wf))
+    page.goto(f"{server.url}&open=bug9.json")
+    wait_drawn(page)
+    page.wait_for_selector('[data-testid="ws-status"]:has-text("live")')
+    page.click('[data-testid="execute-all"]')
+    page.wait_for_selector(f'{node_sel("w")} .dn-node[data-state="failed"]', timeout=60_000)
+    page.locator(f"{node_sel('w')} .dn-node-box").click(button="right")
+    page.locator(".dn-menu button", has_text="Messages and log").first.click()
+    page.wait_for_selector(".dn-logview")
+    page.wait_for_timeout(300)
+    text = page.inner_text(".dn-logview")
+    assert text.count("Traceback (most recent call last)") <= 1, text
+    assert "overwrite" in text
+    assert "Traceback" not in page.inner_text('[data-testid="messages"]')
+    shot(page, "failed-node-log")

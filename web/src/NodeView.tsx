@@ -1,5 +1,5 @@
 import { Handle, Position, useUpdateNodeInternals, type NodeProps } from "@xyflow/react";
-import { memo, useContext, useEffect, useState } from "react";
+import { memo, useContext, useEffect, useRef, useState } from "react";
 import type { PortDesc } from "./graph";
 import { EditorContext } from "./context";
 import { layerFamily } from "./layerFamily";
@@ -74,7 +74,12 @@ function NodeViewImpl({ id, data, selected }: NodeProps) {
   // the handles are measured again, after they are in the DOM.
   const update = useUpdateNodeInternals();
   const ports = portKey(d.inputs) + "|" + portKey(d.outputs);
-  useEffect(() => update(id), [id, ports, update]);
+  const measured = useRef(ports);
+  useEffect(() => {
+    if (measured.current === ports) return; // (React Flow measures a node when it mounts)
+    measured.current = ports;
+    update(id);
+  }, [id, ports, update]);
   const fam = /layers/i.test(d.category) ? layerFamily(`${d.typeName} ${d.category}`) : null;
   const inTips = (d.inTips ?? "").split(TIP_SEP);
   const outTips = (d.outTips ?? "").split(TIP_SEP);

@@ -53,7 +53,7 @@ export function Toolbar({ doc, wsStatus, running, canUndo, canRedo, actions: a }
       <span className="sep" />
       <button onClick={a.fit} title="fit the workflow into view">Fit</button>
       <span className="dn-docname" title={doc.path ?? (doc.example ? `example ${doc.example} (not saved)` : "not saved yet")}>
-        <input value={doc.name} aria-label="workflow name" onChange={(e) => a.setName(e.target.value)}
+        <input value={doc.name} aria-label="workflow name" title={doc.name} size={Math.max(8, doc.name.length + 1)} onChange={(e) => a.setName(e.target.value)}
           onBlur={(e) => a.commitName(e.target.value || "untitled")} />
         {doc.dirty ? " ●" : ""} <span className="muted">{doc.path ?? (doc.example ? `example: ${doc.example}` : "unsaved")}</span>
       </span>

@@ -73,3 +73,24 @@ export function smooth(ys: number[], weight: number): number[] {
     return last / (1 - Math.pow(weight, n));
   });
 }
+
+/** What the monitor's x axes and counters show for a node's history. Epochs are numbered from 1 (as every
+ * learner reports them); on the batch axis an epoch's point sits at the training step it ended on. */
+export function monitorAxes(s: Series, axis: "batch" | "epoch") {
+  const bx = s.batch.map((p, i) => p.step ?? i + 1);
+  // the step each finished epoch ended on: its own, else the last batch point reported in that epoch
+  const endStep = (p: MetricPoint, i: number) => {
+    if (p.step != null) return p.step;
+    const inEpoch = s.batch.filter((b) => b.epoch === (p.epoch ?? i + 1));
+    return inEpoch.length ? inEpoch[inEpoch.length - 1].step ?? i + 1 : i + 1;
+  };
+  const ex = s.epoch.map((p, i) => (axis === "epoch" ? p.epoch ?? i + 1 : endStep(p, i)));
+  const steps = [...s.batch, ...s.epoch].map((p) => p.step).filter((x): x is number => x != null);
+  const batches = steps.length ? Math.max(...steps) : s.batch.length;
+  const epochs = s.epoch.length;
+  return { bx, ex, batches, epochs, counts: `${plural(batches, "batch", "batches")} · ${plural(epochs, "epoch", "epochs")}` };
+}
+
+function plural(n: number, one: string, many: string): string {
+  return `${n.toLocaleString("en")} ${n === 1 ? one : many}`;
+}

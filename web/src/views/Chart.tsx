@@ -36,7 +36,7 @@ function fmt(v: number): string {
   return +v.toPrecision(3) + "";
 }
 
-export function Chart({ title, series, logY, xLabel, testId }: { title: string; series: ChartSeries[]; logY: boolean; xLabel: string; testId?: string }) {
+export function Chart({ title, series, logY, xLabel, testId, integerX }: { title: string; series: ChartSeries[]; logY: boolean; xLabel: string; testId?: string; integerX?: boolean }) {
   const all = series.flatMap((s) => s.xs.map((x, i) => [x, s.ys[i]] as const)).filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y) && (!logY || y > 0));
   const npoints = series.reduce((a, s) => a + s.xs.length, 0);
   if (!all.length) {
@@ -63,7 +63,8 @@ export function Chart({ title, series, logY, xLabel, testId }: { title: string; 
     ? niceTicks(Math.floor(y0), Math.ceil(y1), Math.max(1, Math.ceil(y1) - Math.floor(y0))).filter((t) => t >= y0 && t <= y1).map((t) => Math.pow(10, t))
     : niceTicks(y0, y1);
   if (logY && yt.length < 2) yt = niceTicks(Math.pow(10, y0), Math.pow(10, y1), 4).filter((t) => t > 0); // less than a decade
-  const xt = niceTicks(x0, x1, 6);
+  // counted axes (epochs, batches) tick at whole numbers only
+  const xt = integerX ? niceTicks(x0, x1, Math.min(6, Math.max(1, Math.round(x1 - x0)))).filter((t) => Number.isInteger(t)) : niceTicks(x0, x1, 6);
   return (
     <figure className="dn-chart" data-testid={testId} data-points={npoints}>
       <figcaption>{title}</figcaption>

@@ -2,7 +2,7 @@
 // smoothing, log scale and a Stop button that keeps the model trained so far.
 import { useEffect, useReducer, useState } from "react";
 import { api } from "../api";
-import { MetricsStore, smooth } from "../metrics";
+import { MetricsStore, monitorAxes, smooth } from "../metrics";
 import type { NodeStatus } from "../types";
 import { Chart, ChartSeries } from "./Chart";
 
@@ -36,8 +36,7 @@ export function Monitor({ docId, node, store, status, onStop }: { docId: string;
   }
   const order = [...groups.keys()].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
   const lastEpoch = s.epoch[s.epoch.length - 1];
-  const bx = s.batch.map((p, i) => p.step ?? i + 1);
-  const ex = s.epoch.map((p, i) => (axis === "epoch" ? (p.epoch ?? i) + 1 : p.step ?? (i + 1)));
+  const { bx, ex, counts } = monitorAxes(s, axis);
   const charts = order.slice(0, 4).map((g) => {
     const series: ChartSeries[] = [];
     if (axis === "batch" && s.batch.some((p) => g in p.values)) {
@@ -56,7 +55,7 @@ export function Monitor({ docId, node, store, status, onStop }: { docId: string;
       <div className="dn-monitor-bar">
         <span className={`dn-state-badge state-${state}`}>{state}</span>
         {status?.state === "executing" && status.progress != null && <span>{Math.round(status.progress * 100)}% {status.progressMessage ?? ""}</span>}
-        <span className="muted">{s.batch.length.toLocaleString()} batches · {s.epoch.length} epochs</span>
+        <span className="muted" data-testid="monitor-counts">{counts}</span>
         {lastEpoch && <span className="dn-last">{Object.entries(lastEpoch.values).filter(([k]) => /loss|acc/.test(k)).map(([k, v]) => `${k} ${(+v).toFixed(4)}`).join(" · ")}</span>}
         <label>smoothing <input type="range" min={0} max={0.99} step={0.01} value={smoothing} onChange={(e) => setSmoothing(+e.target.value)} /> {smoothing.toFixed(2)}</label>
         <label><input type="checkbox" checked={logY} onChange={(e) => setLogY(e.target.checked)} /> log scale</label>
@@ -72,7 +71,7 @@ export function Monitor({ docId, node, store, status, onStop }: { docId: string;
       <div className="dn-charts">
         {charts.length === 0 && <div className="dn-chart-empty">No metrics yet: execute the learner to see its loss and accuracy here.</div>}
         {charts.map(({ g, series }) => (
-          <Chart key={g} title={g} series={series} logY={logY && g.includes("loss")} xLabel={axis === "batch" ? "batch" : "epoch"} testId={`chart-${g}`} />
+          <Chart key={g} title={g} series={series} logY={logY && g.includes("loss")} xLabel={axis === "batch" ? "batch" : "epoch"} integerX testId={`chart-${g}`} />
         ))}
       </div>
     </div>
