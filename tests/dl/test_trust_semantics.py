@@ -294,3 +294,33 @@ def test_an_output_size_that_does_not_match_the_classes_is_an_error(iris):
     learner, net, ctx = _iris_learner(4)  # execute time: a string column's classes are known from its rows
     with pytest.raises(NodeError, match="'species' has 3 classes .* output 'species' has 4 units"):
         learner.execute([net, iris, None], ctx)
+
+
+IRIS_SCRIPT = """\
+from sklearn.datasets import load_iris
+d = load_iris()
+output_table = pd.DataFrame(d.data, columns=["sepal_length", "sepal_width", "petal_length", "petal_width"])
+output_table["species"] = np.array(d.target_names)[d.target]
+"""
+
+
+def test_a_learner_on_a_python_network_asks_what_its_outputs_are():
+    script = "output_network = nn.Sequential(nn.Linear(4, 3), nn.Softmax(-1))"
+    for option in ("recorded", "softmax"):
+        wf = Workflow("python")
+        wf.add("deepnodes.python.PythonNetworkCreator", "net", {"script": script, "output_activation": option,
+                                                                "outputs": [{"name": "species", "shape": [3]}]})
+        wf.add("deepnodes.python.PythonScript", "rows", {"script": IRIS_SCRIPT, "deterministic": True})
+        wf.add("deepnodes.dl.NetworkLearner", "learner", {"epochs": 1, "targets": [{"columns": ["species"]}],
+                                                          "inputs": [{"columns": ["sepal_length", "sepal_width",
+                                                                                  "petal_length", "petal_width"]}]})
+        wf.connect("net", "network", "learner", "network")
+        wf.connect("rows", "table", "learner", "table")
+        eng = Engine(wf)
+        res = eng.run()
+        msg = eng.status["learner"].message
+        if option == "recorded":
+            assert res.failed == ["learner"] and "probabilities or logits is not recorded" in msg, msg
+            assert "\n" not in msg
+        else:
+            assert not res.failed, msg

@@ -6,6 +6,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, field_validator
 
 from deepnodes.core import Cancelled, In, NodeError, Out, limits, node
+from deepnodes.dl.convert import OutputActivation, record_output_activation
 
 from .script import CodeConfig, CodeNode, log_to
 
@@ -110,6 +111,9 @@ class PythonNetworkCreator(CodeNode):
         outputs: list[TensorDecl] = Field(default_factory=lambda: [TensorDecl(name="output", shape=[3])],
                                           description="the network's outputs in the order forward() returns them")
         seed: int = Field(0, le=limits.SEED, description="random seed for the initial weights")
+        output_activation: OutputActivation = Field("recorded", description="what ends the module's outputs: "
+                                                    "linear = logits, softmax / sigmoid = probabilities; recorded "
+                                                    "= unknown (a Network Learner then asks for targets.from_logits)")
 
     def configure(self, specs):
         from deepnodes.dl.scripted import python_spec
@@ -120,8 +124,10 @@ class PythonNetworkCreator(CodeNode):
         from deepnodes.dl.scripted import create_network
 
         c = self.config
-        return [_run(create_network, c.script, _specs(c.inputs, "inputs"), _specs(c.outputs, "outputs"), c.seed,
-                     log_to(ctx))]
+        net = _run(create_network, c.script, _specs(c.inputs, "inputs"), _specs(c.outputs, "outputs"), c.seed,
+                   log_to(ctx))
+        record_output_activation(net, c.output_activation)
+        return [net]
 
 
 @node("deepnodes.python.PythonNetworkLearner", name="Python Network Learner", category="Python/Deep Learning")
