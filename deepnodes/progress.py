@@ -1,6 +1,8 @@
 """The command line's live display: a line per running node, a bar for long work, the latest metrics.
 
-It only listens to the engine's event stream, as the web editor does.
+It only listens to the engine's event stream, as the web editor does. The engine calls it on its one event
+thread, never re-entrantly; what it prints goes to the real stderr. Library warnings (events marked
+`library`) stay in the node's log and are not printed.
 """
 from __future__ import annotations
 
@@ -75,7 +77,7 @@ class LiveDisplay:
                     vals = ev["values"]
                     self.metrics[nid] = {"epoch": ev.get("epoch"), **vals}
                     self._plain(f"{nid}: epoch {ev.get('epoch')} " + " ".join(f"{k}={_fmt(v)}" for k, v in vals.items()))
-            elif kind == "log" and ev.get("level") == "warning":
+            elif kind == "log" and ev.get("level") == "warning" and not ev.get("library"):
                 self.console.print(f"[yellow]{nid}: {ev['line']}[/]")
             if self._live:
                 self._live.update(self._render())

@@ -12,8 +12,6 @@
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import threading
 import time
 import traceback
@@ -24,11 +22,14 @@ from typing import Any, Callable
 
 from pydantic import ValidationError
 
+from .cache_key import cache_key
 from .events import EventBus, node_warnings
 from .node import Cancelled, ExecutionContext, Node
 from .ports import PORT_TYPES, port_type_of_spec
+from .resources import RunResources
 from .results import RESULTS_FORMAT, Index, ResultsError, SavedResults
 from .workflow import Workflow, WorkflowError, pydantic_message
+from .workflow_file import one_line
 
 STATES = ("idle", "configured", "queued", "executing", "executed", "failed")
 
@@ -70,7 +71,7 @@ def error_message(exc: BaseException) -> str:
     msg = str(exc.args[0]) if exc.args and isinstance(exc.args[0], str) else str(exc)
     if isinstance(exc, (MemoryError,)):
         return "ran out of memory; try a smaller batch size or fewer rows"
-    return msg or type(exc).__name__
+    return one_line(msg or type(exc).__name__)  # an echoed value may hold a newline: the message stays one line
 
 
 class Engine(SavedResults):
@@ -88,6 +89,7 @@ class Engine(SavedResults):
         self.max_workers = max_workers or 2
         self.device = device
         self.running = False
+        self.resources = RunResources()
 
     # ------------------------------------------------------------------ events
     def subscribe(self, fn: Callable[[dict], None]) -> Callable[[], None]:
@@ -155,10 +157,14 @@ class Engine(SavedResults):
             out = node.configure(specs)
             extra = node.signature_extra()
         except Exception as e:  # noqa: BLE001 - every configure error is shown on the node
-            return self._unconfigured(nid, st, error_message(e), e)
+            if not any(s is None and p.name in ups for p, s in zip(node.inputs, specs)):
+                return self._unconfigured(nid, st, error_message(e), e)
+            # an input's spec is known only once its node has run (a Python Script's table): the node is configured
+            # with unknown outputs and configured again, on the real specs, just before it runs
+            out, extra = [None] * len(node.outputs), ""
         if len(out) != len(node.outputs):
             return self._unconfigured(nid, st, f"configure returned {len(out)} specs for {len(node.outputs)} outputs")
-        key = _hash([entry.type, entry.config, extra, keys, node.cacheable or time.time()])
+        key = cache_key(entry.type, node, extra, keys, self.device)
         st.specs = list(out)
         if st.key != key:
             st.key = key
@@ -190,6 +196,7 @@ class Engine(SavedResults):
                 raise RuntimeError("the workflow is already running")
             self.running = True
             self._cancel.clear()
+            self.resources = RunResources()  # services the run's nodes share (an H2O cluster), released at its end
         try:
             self.configure()
             if until is not None:
@@ -204,6 +211,7 @@ class Engine(SavedResults):
                 wanted = set(wf.nodes)
             return self._run(wanted)
         finally:
+            self.resources.close()
             self.running = False
             self.flush()
 
@@ -306,10 +314,11 @@ class Engine(SavedResults):
         stop = self._stops.setdefault(nid, threading.Event())
         stop.clear()
         ctx = ExecutionContext(nid, self._node_emit(nid), self._cancel, stop, self.device)
+        ctx.resources = self.resources
         t0 = time.perf_counter()
         try:
             inputs = self._inputs_of(nid, node)
-            with node_warnings(ctx.warn):  # library warnings go to the node's log, not the screen
+            with node_warnings(self._library_warning(nid)):  # to the node's log, not the screen
                 outputs = node.execute(inputs, ctx)
             if outputs is None or len(outputs) != len(node.outputs):
                 raise RuntimeError(f"the node returned {0 if outputs is None else len(outputs)} outputs, "
@@ -325,7 +334,8 @@ class Engine(SavedResults):
             return "cancelled"
         except Exception as e:  # noqa: BLE001 - every node error is shown on the node
             st.seconds = time.perf_counter() - t0
-            st.outputs = None
+            kept = getattr(e, "outputs", None)  # a failing node may keep what it had (a learner's last good model)
+            st.outputs, st.partial = (list(kept), True) if kept is not None else (None, False)
             # the log gets the one sentence; the traceback is kept once, in the status (--debug, the editor's details)
             st.traceback = traceback.format_exc()
             self.emit({"type": "log", "node": nid, "level": "error", "line": f"failed: {error_message(e)}"})
@@ -347,6 +357,15 @@ class Engine(SavedResults):
         self._set_state(nid, "executed", "stopped early; the model so far is kept" if stop.is_set() else "")
         self.emit({"type": "executed", "node": nid, "seconds": st.seconds, "scalars": st.scalars})
         return "executed"
+
+    def _library_warning(self, nid: str) -> Callable[[str], None]:
+        seen: set[str] = set()
+
+        def log(line: str) -> None:  # once per node run and message; `library` lets a display keep it quiet
+            if line not in seen:
+                seen.add(line)
+                self.emit({"type": "log", "node": nid, "level": "warning", "line": line, "library": True})
+        return log
 
     def _node_emit(self, nid: str) -> Callable[[dict], None]:
         def emit(ev: dict) -> None:
@@ -416,10 +435,6 @@ def _port_index(wf: Workflow, node_id: str, port: str | int) -> int:
         if p.name == port:
             return i
     raise WorkflowError(f"node '{node_id}' has no output port '{port}'")
-
-
-def _hash(obj: Any) -> str:
-    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:24]
 
 
 def run_workflow(wf: Workflow, **kw) -> tuple[Engine, RunResult]:
