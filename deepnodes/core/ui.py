@@ -5,6 +5,7 @@ The dialog is drawn from the config's JSON schema alone; these `x-` keys say how
     x-group        the tab a field sits on ("General", "Optimizer", ...); fields without one go to the first tab
     x-show-if      when the field is shown: {"optimizer": ["sgd", "rmsprop"]} (every key must match one of
                    its values), or a list of such objects (any one must match)
+    x-hidden       not in the dialog (an inherited option that does not apply here)
     x-widget       force a widget: "column", "new_column" (a column the node creates), "columns", "code", "json"
     x-enum         the options of a drop-down for a string field that also takes other values
     x-enum-source  fill a drop-down from a registry. Sources registered here with `@enum_source` are resolved
@@ -22,7 +23,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-GROUP, SHOW_IF, WIDGET, ENUM_SOURCE = "x-group", "x-show-if", "x-widget", "x-enum-source"
+GROUP, SHOW_IF, WIDGET, ENUM_SOURCE, HIDDEN = "x-group", "x-show-if", "x-widget", "x-enum-source", "x-hidden"
 CLIENT_SOURCES = frozenset({"network_inputs", "network_outputs"})
 
 _PENDING = "x-ui"
@@ -30,9 +31,12 @@ _SOURCES: dict[str, tuple[Callable[[], Any], str | None]] = {}
 
 
 def ui(group: str | None = None, show_if: dict | list | None = None, widget: str | None = None,
-       enum_source: str | None = None, options: list[str] | None = None) -> dict:
-    """The `json_schema_extra` of one field; `options` is a fixed drop-down list for a string field."""
+       enum_source: str | None = None, options: list[str] | None = None, hidden: bool = False) -> dict:
+    """The `json_schema_extra` of one field; `options` is a fixed drop-down list for a string field; `hidden`
+    keeps a field out of the dialog (it keeps its value or default)."""
     out: dict[str, Any] = {"x-enum": list(options)} if options is not None else {}
+    if hidden:
+        out[HIDDEN] = True
     if group is not None:
         out[GROUP] = group
     if show_if is not None:

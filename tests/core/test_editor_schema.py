@@ -140,3 +140,9 @@ def test_a_condition_must_map_fields_to_value_lists(bad):
 def test_the_learner_dialog_starts_with_its_columns_then_epochs(catalogue):
     names = list(catalogue["deepnodes.dl.NetworkLearner"]["config_schema"]["properties"])
     assert names[:4] == ["inputs", "targets", "epochs", "batch_size"]
+
+
+def test_inherited_options_that_do_not_apply_are_hidden(catalogue):
+    s = catalogue["deepnodes.dl.NetworkLearner"]["config_schema"]["$defs"]
+    assert s["TargetColumns"]["properties"]["network_input"]["x-hidden"] is True
+    assert "x-hidden" not in s["InputColumns"]["properties"]["network_input"]

@@ -10,6 +10,7 @@ const learner = {
         converter: { enum: ["auto", "tensor", "tokens"], type: "string", default: "auto" },
         pad_value: { type: "integer", default: 0, "x-show-if": { converter: ["tokens"] } },
         network_input: { type: "string", default: "", "x-enum-source": "network_inputs" },
+        unused: { type: "string", default: "", "x-hidden": true },
       },
       type: "object",
     },
@@ -43,6 +44,7 @@ describe("dialog model from annotated schemas", () => {
     expect(f.inputs.kind).toBe("objects");
     const sub = Object.fromEntries(f.inputs.fields!.map((x) => [x.name, x]));
     expect(sub.columns.kind).toBe("columns");
+    expect(sub.unused).toBeUndefined(); // x-hidden: not in the dialog
     expect(sub.converter.kind).toBe("enum");
     expect(sub.network_input.kind).toBe("enum");
     expect(optionsFor(sub.network_input, {}, { columns: null, network: { inputs: [{ name: "image" }], outputs: [] } })).toEqual(["", "image"]);

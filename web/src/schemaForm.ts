@@ -66,7 +66,7 @@ const isCodeName = (n: string) => /(^|_)(script|code|source_code)$/.test(n);
 
 export function fieldsOf(schema: any, root: any = schema): Field[] {
   const props = schema?.properties ?? {};
-  return Object.entries(props).map(([name, raw]: [string, any]) => {
+  return Object.entries(props).filter(([, raw]: [string, any]) => !raw?.["x-hidden"]).map(([name, raw]: [string, any]) => {
     let s = resolve(raw, root);
     let nullable = false;
     const alts = s.anyOf ?? s.oneOf;

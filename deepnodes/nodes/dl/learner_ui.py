@@ -20,6 +20,7 @@ def _column_entry(key: str, source: str) -> dict:
 LEARNER_UI = annotate({
     "inputs": ui(GENERAL), "targets": ui(GENERAL),
     **_column_entry("inputs", "input"), **_column_entry("targets", "output"),
+    "targets.network_input": ui(hidden=True),  # inherited from the input entry; unused for targets
     "targets.mask_padding": ui(show_if=_TOKENS),
     "targets.huber_delta": ui(show_if={"loss": ["huber"]}),
     "targets.label_smoothing": ui(show_if={"loss": ["auto", "categorical_crossentropy",
