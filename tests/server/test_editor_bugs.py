@@ -312,3 +312,58 @@ def test_failed_node_log_shows_the_error_once(server, page):
     assert "overwrite" in text
     assert "Traceback" not in page.inner_text('[data-testid="messages"]')
     shot(page, "failed-node-log")
+
+
+# ---------------------------------------------------------------------------------------------- bug 5
+def test_new_open_and_reload_ask_before_discarding_unsaved_work(server, page):
+    open_copy(server, page, "fashion_mnist_prep.json", "bug5-dirty.json")
+    configure(page, "reader")
+    page.fill("#f-limit", "123")
+    page.click('.dn-config button[type="submit"]')
+    page.wait_for_selector(".dn-config", state="detached")
+    page.wait_for_function("() => window.__dn.doc.dirty")
+    first = doc_id(page)
+    asked: list[str] = []
+
+    def answer(accept: bool):
+        def on_dialog(d):
+            asked.append(d.type)
+            d.accept() if accept else d.dismiss()
+        return on_dialog
+
+    # New: asked; "no" keeps the workflow as it is
+    handler = answer(False)
+    page.on("dialog", handler)
+    page.locator(".dn-toolbar button", has_text="New").first.click()
+    page.wait_for_timeout(400)
+    assert asked == ["confirm"] and doc_id(page) == first and page.evaluate("window.__dn.doc.dirty")
+    # Open… an example: asked again; still kept
+    page.click('[data-testid="open"]')
+    page.click('.dn-open button[data-example="mnist_cnn.json"]')
+    page.wait_for_timeout(400)
+    assert asked == ["confirm", "confirm"] and doc_id(page) == first
+    if page.locator(".dn-open").count():
+        page.locator(".dn-open .close").click()
+    # reload: the page warns before it unloads (the browser's own "leave site?" question); "stay" keeps it
+    try:
+        page.reload(timeout=2_000)
+    except Exception:  # the navigation was cancelled: the user stayed
+        pass
+    assert asked[-1] == "beforeunload", asked
+    assert doc_id(page) == first
+    asked.pop()
+    # "yes" to New replaces it
+    page.remove_listener("dialog", handler)
+    page.on("dialog", answer(True))
+    page.locator(".dn-toolbar button", has_text="New").first.click()
+    page.wait_for_function("prev => window.__dn.doc.id !== prev", arg=first)
+    assert asked == ["confirm", "confirm", "confirm"]
+    # a saved or untouched workflow is replaced without a question
+    page.evaluate("() => { const e = new Event('beforeunload', {cancelable: true}); window.dispatchEvent(e); "
+                  "window.__dn.unloadBlocked = e.defaultPrevented; }")
+    assert page.evaluate("window.__dn.unloadBlocked") is False
+    second = doc_id(page)
+    page.locator(".dn-toolbar button", has_text="New").first.click()
+    page.wait_for_function("prev => window.__dn.doc.id !== prev", arg=second)
+    assert len(asked) == 3
+    assert not page.errors, page.errors

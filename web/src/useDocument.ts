@@ -130,6 +130,15 @@ export function useDocument() {
     }
   }
 
+  // leaving the page (reload, close, another address) with unsaved changes asks first
+  const dirty = !!doc?.dirty;
+  useEffect(() => {
+    if (!dirty) return;
+    const warn = (e: BeforeUnloadEvent) => { e.preventDefault(); e.returnValue = ""; };
+    window.addEventListener("beforeunload", warn);
+    return () => window.removeEventListener("beforeunload", warn);
+  }, [dirty]);
+
   useEffect(() => {
     if (!doc) return;
     document.title = `${doc.name}${doc.dirty ? " *" : ""} — DeepNodes`;
@@ -206,6 +215,7 @@ export function useDocument() {
   // ---------------------------------------------------------------- files
   /** Replaces the open document by another one from the server (new, opened); true when it worked. */
   const replaceDoc = useCallback(async (load: () => Promise<DocSnapshot>): Promise<boolean> => {
+    if (!mayDiscard(docRef.current)) return false;
     try {
       const d = await load();
       history.current.clear();
@@ -247,3 +257,9 @@ export function useDocument() {
 }
 
 export type DocumentState = ReturnType<typeof useDocument>;
+
+/** Whether the open document may be replaced: it has no unsaved changes, or the user agrees to lose them. */
+export function mayDiscard(d: DocSnapshot | null): boolean {
+  if (!d?.dirty) return true;
+  return window.confirm(`“${d.name}” has unsaved changes. Discard them?`);
+}
