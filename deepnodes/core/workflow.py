@@ -270,10 +270,20 @@ class Workflow:
         return json.dumps(self.to_json(), indent=2, ensure_ascii=False) + "\n"
 
     def save(self, path: str | Path) -> None:
+        import os
+        import tempfile
+
         path = Path(path)
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_text(self.dumps(), encoding="utf-8")
-        tmp.replace(path)  # atomic: a failure never leaves half a workflow file
+        # a new, uniquely named temporary file (O_EXCL: never a file or link that was there), then an atomic
+        # replace: a failure never leaves half a workflow file, and nothing is written through a planted link
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(self.dumps())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
         self.path = path
 
     @classmethod

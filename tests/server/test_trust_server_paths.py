@@ -194,3 +194,16 @@ def test_every_option_that_names_a_file_is_found():
     for must in [("deepnodes.data.CSVReader", "path"), ("deepnodes.dl.NetworkWriter", "path"),
                  ("deepnodes.data.DatasetReader", "local_folder"), ("deepnodes.data.TableWriter", "path")]:
         assert must in found
+
+
+def test_save_never_writes_through_a_planted_temporary_link(box):
+    """A link named like a temporary file the writer might use (flow.json.tmp) is never written through."""
+    c, ws, out = box
+    (out / "victim").write_text("mine")
+    for name in ("flow.json.tmp", ".flow.json.tmp", "flow.tmp"):
+        (ws / name).symlink_to(out / "victim")
+    d = _new(c)
+    assert c.post(f"/api/docs/{d}/save_as", headers=H, json={"path": "flow"}).status_code == 200
+    assert c.post(f"/api/docs/{d}/save", headers=H).status_code == 200
+    assert (out / "victim").read_text() == "mine"
+    assert not (ws / "flow.json").is_symlink() and "deepnodes.workflow" in (ws / "flow.json").read_text()
