@@ -21,6 +21,9 @@ export const MessagesPanel = memo(function MessagesPanel({ doc, logs, open, onTo
           {doc.workflow.nodes.filter((n) => doc.status[n.id]?.state === "idle" && doc.status[n.id]?.message).slice(0, 50).map((n) => (
             <div key={n.id} className="dn-msg warn"><b>{n.label}</b> ({n.id}) is not configured: {doc.status[n.id].message}</div>
           ))}
+          {!failed.length && !logs.length && !doc.workflow.nodes.some((n) => doc.status[n.id]?.state === "idle" && doc.status[n.id]?.message) && (
+            <div className="dn-msg muted dn-msg-empty">No messages: failed nodes, nodes that need configuring and log lines show here.</div>
+          )}
           {logs.slice(-100).map((l, i) => (
             <div key={i} className={`dn-msg log level-${l.level}`}>{l.node ? <b>{l.node}: </b> : null}<span className="mono">{l.line.length > 400 ? l.line.slice(-400) : l.line}</span></div>
           ))}

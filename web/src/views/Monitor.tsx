@@ -4,6 +4,7 @@ import { useEffect, useReducer, useState } from "react";
 import { api } from "../api";
 import { MetricsStore, monitorAxes, smooth } from "../metrics";
 import type { NodeStatus } from "../types";
+import { RunClock } from "../RunClock";
 import { Chart, ChartSeries } from "./Chart";
 
 const COLORS = { train: "#2b6cb0", val: "#dd6b20", other: ["#2f855a", "#805ad5", "#b7791f", "#319795"] };
@@ -56,6 +57,7 @@ export function Monitor({ docId, node, store, status, onStop }: { docId: string;
         <span className={`dn-state-badge state-${state}`}>{state}</span>
         {status?.state === "executing" && status.progress != null && <span>{Math.round(status.progress * 100)}% {status.progressMessage ?? ""}</span>}
         <span className="muted" data-testid="monitor-counts">{counts}</span>
+        <RunClock points={[...s.batch, ...s.epoch]} status={status} />
         {lastEpoch && <span className="dn-last">{Object.entries(lastEpoch.values).filter(([k]) => /loss|acc/.test(k)).map(([k, v]) => `${k} ${(+v).toFixed(4)}`).join(" · ")}</span>}
         <label>smoothing <input type="range" min={0} max={0.99} step={0.01} value={smoothing} onChange={(e) => setSmoothing(+e.target.value)} /> {smoothing.toFixed(2)}</label>
         <label><input type="checkbox" checked={logY} onChange={(e) => setLogY(e.target.checked)} /> log scale</label>
