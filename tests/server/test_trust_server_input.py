@@ -187,3 +187,46 @@ def test_open_and_import_of_any_workflow_is_a_document_or_a_sentence(client, dat
             client.post(f"/api/docs/{r.json()['id']}/close", headers=H, json={"discard": True})
         else:
             _sentence(r)
+
+
+# ---------------------------------------------------------------- what goes out: NaN from a run, never invalid JSON
+from deepnodes.core import In, Node, Out, node  # noqa: E402
+
+
+@node("test.trust.NaNMetrics", name="NaN Metrics", category="Test/Trust")
+class NaNMetrics(Node):
+    """A diverging trainer: NaN and infinite losses in its metrics, results and output table."""
+    inputs = [In("table", "table", "anything")]
+    outputs = [Out("history", "table", "losses")]
+
+    def execute(self, inputs, ctx):
+        import pyarrow as pa
+
+        for step, loss in enumerate([1.0, math.inf, math.nan]):
+            ctx.metrics({"loss": loss}, step=step, epoch=0, kind="batch")
+        ctx.metrics({"loss": math.nan}, step=3, epoch=0, kind="epoch")
+        ctx.result("loss", math.nan)
+        return [pa.table({"loss": [1.0, math.inf, math.nan]})]
+
+
+def test_nan_from_a_run_reaches_the_editor_as_strict_json(client):
+    strict = {"parse_constant": lambda s: pytest.fail(f"{s} sent to the editor")}
+    r = client.post(f"/api/docs/{client.doc}/edit", headers=H, json={"ops": [
+        {"op": "add", "id": "nan", "type": "test.trust.NaNMetrics"},
+        {"op": "connect", "source": "src", "source_port": "table", "target": "nan", "target_port": "table"}]})
+    assert r.status_code == 200, r.text
+    with client.websocket_connect(f"/api/ws?doc={client.doc}&token={TOKEN}") as ws:
+        json.loads(ws.receive_text(), **strict)
+        client.post(f"/api/docs/{client.doc}/execute", headers=H, json={})
+        seen = []
+        while not (seen and seen[-1].get("type") == "run" and seen[-1].get("state") == "finished"):
+            seen.append(json.loads(ws.receive_text(), **strict))
+    points = [p for m in seen if m["type"] == "metrics" for p in m["points"]]
+    assert [p["values"]["loss"] for p in points] == [1.0, None, None, None]
+    for path in (f"/api/docs/{client.doc}", f"/api/docs/{client.doc}/nodes/nan/metrics",
+                 f"/api/docs/{client.doc}/nodes/nan/ports/history/table",
+                 f"/api/docs/{client.doc}/nodes/nan/ports/history/summary"):
+        r = client.get(path, headers=H)
+        assert r.status_code == 200, (path, r.text)
+        json.loads(r.text, **strict)
+    client.post(f"/api/docs/{client.doc}/edit", headers=H, json={"ops": [{"op": "remove", "id": "nan"}]})
