@@ -13,7 +13,12 @@ from typing import Any, Protocol
 
 
 class PortIO(Protocol):
-    """What a port type's handler provides."""
+    """What a port type's handler provides.
+
+    `save` is given a path stem inside a fresh folder of a new results generation (`core/results.py`): it
+    creates new files only (never writes into an existing one: a saved file may be memory-mapped by a reader),
+    returns the name it used beside the stem, and raises when the object cannot be saved (the engine then
+    leaves that node's results unsaved with a warning naming the reason). `load` reads only the path given."""
 
     def save(self, obj: Any, path: str) -> str: ...  # writes obj at path (a file or folder stem), returns the file name used
 

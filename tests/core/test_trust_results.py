@@ -342,3 +342,41 @@ def test_network_of_a_script_class_is_left_unsaved_with_a_warning(tmp_path):
     assert len(eng.save_warnings) == 1 and eng.save_warnings[0].startswith("the results of node 'create' are not saved")
     again = Engine(wf)
     assert again.load_results(tmp_path / "r") == 1 and again.status["read"].state == "executed"
+
+
+def test_the_editor_saves_a_reopened_workflow_twice(tmp_path):
+    """The server died with SIGBUS saving a workflow reopened with its results (tables mapped from the files)."""
+    from fastapi.testclient import TestClient
+
+    from deepnodes.server.app import create_app
+    from tests.server.test_trust_server_docs import TOKEN, H, _graph, _run
+
+    with TestClient(create_app(tmp_path, TOKEN)) as c:
+        d = _graph(c, rows=20000)
+        _run(c, d)
+        before = c.app.state.docs.get(d).engine.output("flt").to_pydict()
+        assert c.post(f"/api/docs/{d}/save_as", headers=H, json={"path": "flow"}).status_code == 200
+        assert c.post(f"/api/docs/{d}/close", headers=H).status_code == 200
+        d2 = c.post("/api/docs/open", headers=H, json={"path": "flow.json"}).json()["id"]
+        for _ in range(2):
+            assert c.post(f"/api/docs/{d2}/save", headers=H, json={}).status_code == 200
+        assert c.app.state.docs.get(d2).engine.output("flt").to_pydict() == before
+        assert c.post(f"/api/docs/{d2}/close", headers=H).status_code == 200
+        d3 = c.post("/api/docs/open", headers=H, json={"path": "flow.json"}).json()
+        assert d3["status"]["flt"]["state"] == "executed"
+        assert c.app.state.docs.get(d3["id"]).engine.output("flt").to_pydict() == before
+    assert len(generations(tmp_path / "flow.results")) == 1
+
+
+def test_cli_says_in_one_line_why_saved_results_are_not_reopened(tmp_path, capsys):
+    wf_file = tmp_path / "wf.json"
+    chain(2).save(wf_file)
+    folder = tmp_path / "wf.results"
+    folder.mkdir()
+    (folder / "results.json").write_text(json.dumps({"format": "deepnodes.results/1", "nodes": {
+        "n0": {"key": "k", "outputs": {"out": "/etc/passwd"}}}}))
+    assert main(["run", str(wf_file), "--quiet", "--save-results"]) == 0
+    err = capsys.readouterr().err
+    warned = [line for line in err.splitlines() if line.startswith("warning:")]
+    assert len(warned) == 1 and "'/etc/passwd'" in warned[0] and "not inside the results folder" in warned[0]
+    assert read_index(folder).generation is not None  # the run's own results replaced the refused index
