@@ -16,13 +16,14 @@ from typing import Any, Callable, Sequence
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from deepnodes.core.node import Cancelled
 from deepnodes.ml.features import task_for
 from deepnodes.table import ColumnError
 from deepnodes.table.arrow import get_column, require_rows, spec_of
 
 from .frames import flat_table, frame_to_arrow, resolve_columns, upload
 from .model import H2OModel
-from .session import H2OError, Session, translate_errors
+from .session import H2OError, Session, cancel_jobs_when, translate_errors
 
 #: algorithm name -> H2O estimator class (in h2o.estimators)
 ALGORITHMS = {"gbm": "H2OGradientBoostingEstimator", "drf": "H2ORandomForestEstimator",
@@ -86,7 +87,8 @@ def scores(h2o_model, task: str, xval: bool) -> dict[str, float]:
 
 def train(session: Session, table: pa.Table, algorithm: str, target: str, feature_columns: Sequence[str] = (),
           task: str = "auto", params: dict | None = None, seed: int = 0, nfolds: int = 0,
-          log: Callable[[str], None] | None = None) -> tuple[H2OModel, dict[str, float]]:
+          log: Callable[[str], None] | None = None, cancelled: Callable[[], bool] | None = None
+          ) -> tuple[H2OModel, dict[str, float]]:
     """Train one H2O estimator; returns the model and its metrics."""
     import h2o.estimators as est
 
@@ -99,13 +101,15 @@ def train(session: Session, table: pa.Table, algorithm: str, target: str, featur
         params["family"] = "binomial" if n == 2 else "multinomial"
     cls = getattr(est, ALGORITHMS[algorithm])
     try:
-        estimator = cls(seed=seed, nfolds=nfolds, **params)
+        model_id = f"deepnodes_{algorithm}_{uuid.uuid4().hex[:12]}"
+        estimator = cls(seed=seed, nfolds=nfolds, model_id=model_id, **params)
     except (TypeError, ValueError) as e:  # an unknown or ill-typed parameter name
         raise ValueError(f"H2O {algorithm} refused the options: {str(e).strip().splitlines()[0][:300]}") from None
     frame = _upload(session, flat, "training table")
     x = [n for n in flat.column_names if n != target]
     with translate_errors(session, f"training the H2O {algorithm} model"):
-        estimator.train(x=x, y=target, training_frame=frame)
+        with cancel_jobs_when(cancelled, model_id):
+            estimator.train(x=x, y=target, training_frame=frame)
         result = scores(estimator, task, nfolds > 1)
         model = _wrap(session, estimator, kind, task, target, features, {"seed": seed, "nfolds": nfolds, **params})
     if log:
@@ -115,8 +119,8 @@ def train(session: Session, table: pa.Table, algorithm: str, target: str, featur
 
 def automl(session: Session, table: pa.Table, target: str, feature_columns: Sequence[str] = (), task: str = "auto",
            max_models: int = 0, max_runtime_secs: float = 60, exclude_algos: Sequence[str] = (),
-           sort_metric: str = "AUTO", seed: int = 0, nfolds: int = 5, log: Callable[[str], None] | None = None
-           ) -> tuple[H2OModel, pa.Table]:
+           sort_metric: str = "AUTO", seed: int = 0, nfolds: int = 5, log: Callable[[str], None] | None = None,
+           cancelled: Callable[[], bool] | None = None) -> tuple[H2OModel, pa.Table]:
     """Run H2O AutoML; returns the leader and the leaderboard (one row per model, best first)."""
     from h2o.automl import H2OAutoML, get_leaderboard
 
@@ -141,10 +145,15 @@ def automl(session: Session, table: pa.Table, target: str, feature_columns: Sequ
                                      f"max_runtime_secs {max_runtime_secs:g}" if max_runtime_secs else "") if s)
     with translate_errors(session, "running H2O AutoML"):
         try:
-            aml.train(x=x, y=target, training_frame=frame)
-        except H2OError:
+            with cancel_jobs_when(cancelled, kw["project_name"]):
+                aml.train(x=x, y=target, training_frame=frame)
+        except (H2OError, Cancelled):
             raise
         except Exception as e:  # noqa: BLE001 - AutoML raises a plain error when nothing finished
+            from h2o.exceptions import H2OJobCancelled
+
+            if isinstance(e, H2OJobCancelled):
+                raise Cancelled() from None
             if aml.leader is None:
                 raise H2OError(f"H2O AutoML finished no model within {limit}; give it more time (option "
                                f"'max_runtime_secs') or fewer excluded algorithms ({str(e).strip()[:160]})") from None

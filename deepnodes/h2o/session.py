@@ -269,21 +269,61 @@ def _connection_errors() -> tuple[type[BaseException], ...]:
 @contextlib.contextmanager
 def translate_errors(session: Session, what: str) -> Iterator[None]:
     """H2O's exceptions as one sentence: a stopped session, or H2O refusing the options or data."""
-    from h2o.exceptions import H2OResponseError, H2OValueError
+    from h2o.exceptions import H2OJobCancelled, H2OResponseError, H2OValueError
+
+    from deepnodes.core.node import Cancelled
 
     try:
         yield
-    except _connection_errors() as e:
+    except H2OJobCancelled:
+        raise Cancelled() from None
+    except H2OResponseError as e:
+        raise H2OError(f"H2O refused {what}: {_response_message(e)}") from None
+    except H2OValueError as e:
+        raise H2OError(f"H2O refused {what}: {_first_line(e)}") from None
+    except (OSError, *_connection_errors()) as e:  # a failed H2O job is an OSError with H2O's message
         if not session.alive():
             with _lock:
                 if _session is session:
                     _drop()
             raise H2OError(f"{session.describe()} stopped while {what}; run again to start a new session") from None
-        raise H2OError(f"H2O did not answer while {what}: {_first_line(e)}") from None
-    except H2OResponseError as e:
-        raise H2OError(f"H2O refused {what}: {_response_message(e)}") from None
-    except H2OValueError as e:
-        raise H2OError(f"H2O refused {what}: {_first_line(e)}") from None
+        if isinstance(e, _connection_errors()):
+            raise H2OError(f"H2O did not answer while {what}: {_first_line(e)}") from None
+        raise H2OError(f"H2O failed while {what}: {_first_line(e)}") from None
+
+
+@contextlib.contextmanager
+def cancel_jobs_when(should_stop: Callable[[], bool] | None, prefix: str) -> Iterator[None]:
+    """While the block runs, cancel the cluster's running jobs whose result is named `prefix...` as soon as
+    `should_stop()` is true (a run's Cancel); the blocked H2O call then ends with `Cancelled`."""
+    if should_stop is None:
+        yield
+        return
+    done = threading.Event()
+
+    def watch() -> None:
+        import h2o
+
+        while not done.wait(0.5):
+            if not should_stop():
+                continue
+            hit = False
+            with contextlib.suppress(Exception):  # the job may have just finished, or the cluster gone
+                for job in h2o.api("GET /3/Jobs")["jobs"]:
+                    dest = ((job.get("dest") or {}).get("name") or "")
+                    if job.get("status") == "RUNNING" and dest.startswith(prefix):
+                        h2o.api(f"POST /3/Jobs/{job['key']['name']}/cancel")
+                        hit = True
+            if hit:
+                return
+
+    t = threading.Thread(target=watch, name="deepnodes-h2o-cancel", daemon=True)
+    t.start()
+    try:
+        yield
+    finally:
+        done.set()
+        t.join(2)
 
 
 def _response_message(e: BaseException) -> str:

@@ -125,3 +125,13 @@ def test_the_automl_and_learner_nodes_configure_what_they_execute(session, flowe
         from deepnodes.nodes.ml.xgboost_nodes import XGBoostPredictor
 
         XGBoostPredictor().configure([leader.spec(), spec])
+
+
+def test_a_cancelled_run_cancels_the_h2o_jobs(session, cancer):
+    from deepnodes.core import Cancelled
+
+    with pytest.raises(Cancelled):  # without the cancel, AutoML would run its 120 s
+        automl(session, cancer, "label", max_runtime_secs=120, nfolds=2, seed=1, cancelled=lambda: True)
+    with pytest.raises(Cancelled):
+        train(session, cancer, "deeplearning", "label", params={"epochs": 500, "hidden": [64, 64]},
+              cancelled=lambda: True)

@@ -57,7 +57,8 @@ class H2OAutoMLNode(Node):
             f"{c.max_models} models"
         ctx.progress(None, f"H2O AutoML ({limit}) in {session.url}")
         model, board = automl(session, inputs[0], c.target_column, c.feature_columns, c.task, c.max_models,
-                              c.max_runtime_secs, c.exclude_algos, c.sort_metric, c.seed, c.nfolds, log=ctx.log)
+                              c.max_runtime_secs, c.exclude_algos, c.sort_metric, c.seed, c.nfolds, log=ctx.log,
+                              cancelled=lambda: ctx.cancelled)
         ctx.result("models", board.num_rows)
         ctx.result("leader", model.algorithm)
         return [model, board]

@@ -111,6 +111,7 @@ class H2OLearner(Node):
         session = open_session(c, ctx)
         ctx.progress(None, f"training H2O {c.algorithm} in {session.url}")
         model, scores = train(session, inputs[0], c.algorithm, c.target_column, c.feature_columns, c.task,
-                              self.h2o_params(), c.seed, c.nfolds, log=ctx.log)
+                              self.h2o_params(), c.seed, c.nfolds, log=ctx.log,
+                              cancelled=lambda: ctx.cancelled)
         put_scores(ctx, scores)
         return [model]
