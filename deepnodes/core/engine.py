@@ -46,6 +46,7 @@ class NodeStatus:
     progress: float | None = None
     partial: bool = False  # outputs kept from a cancelled or stopped run; re-run executes again
     traceback: str = ""
+    doubt: str = ""  # a configure error on an input spec known only once the upstream node ran (checked again then)
     saved: tuple | None = None  # (outputs, {port: file}) when `outputs` were reopened from those saved files
 
     def to_json(self) -> dict:
@@ -153,15 +154,19 @@ class Engine(SavedResults):
             idx = _port_index(wf, src, sport)
             specs.append(sst.specs[idx] if idx < len(sst.specs) else None)
             keys.append(f"{sst.key}:{sport}")
+        doubt = ""
         try:
             out = node.configure(specs)
             extra = node.signature_extra()
         except Exception as e:  # noqa: BLE001 - every configure error is shown on the node
-            if not any(s is None and p.name in ups for p, s in zip(node.inputs, specs)):
+            unknown = [ups[p.name][0] for p, s in zip(node.inputs, specs) if s is None and p.name in ups]
+            if not unknown:
                 return self._unconfigured(nid, st, error_message(e), e)
             # an input's spec is known only once its node has run (a Python Script's table): the node is configured
-            # with unknown outputs and configured again, on the real specs, just before it runs
+            # with unknown outputs, shows the error, and is configured again on the real specs just before it runs
             out, extra = [None] * len(node.outputs), ""
+            doubt = (f"checked when '{unknown[0]}' has run (what it gives is not known before)"
+                     if isinstance(e, (AttributeError, TypeError, KeyError, IndexError)) else error_message(e))
         if len(out) != len(node.outputs):
             return self._unconfigured(nid, st, f"configure returned {len(out)} specs for {len(node.outputs)} outputs")
         key = cache_key(entry.type, node, extra, keys, self.device)
@@ -177,7 +182,9 @@ class Engine(SavedResults):
         if st.outputs is not None and not st.partial:
             self._set_state(nid, "executed", st.message if st.state == "executed" else "")
         elif st.state != "queued":
-            self._set_state(nid, "configured", "" if st.state != "configured" else st.message)
+            keep = st.state == "configured" and st.message != st.doubt
+            self._set_state(nid, "configured", doubt or (st.message if keep else ""))
+        st.doubt = doubt
 
     def _unconfigured(self, nid: str, st: NodeStatus, message: str, exc: BaseException | None = None) -> None:
         st.key = None
@@ -282,7 +289,11 @@ class Engine(SavedResults):
                         self._set_state(n, "configured" if self.status[n].key else "idle", blocked[n])
                     pending.clear()
                     break
-                done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+                try:
+                    done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+                except BaseException:  # Ctrl-C in a Python session: running nodes stop at their next check
+                    self._cancel.set()
+                    raise
                 for fut in done:
                     n = running.pop(fut)
                     outcome = fut.result()

@@ -99,6 +99,11 @@ def tensor_array(values: np.ndarray) -> pa.ExtensionArray:
     values = np.ascontiguousarray(values)
     if values.ndim == 1:
         values = values.reshape(-1, 1)
+    if len(values) == 0:  # pyarrow refuses an empty ndarray; an empty table still has a typed tensor column
+        shape = values.shape[1:]
+        value_type = pa.from_numpy_dtype(values.dtype)
+        storage = pa.FixedSizeListArray.from_arrays(pa.array([], value_type), int(np.prod(shape)))
+        return pa.ExtensionArray.from_storage(pa.fixed_shape_tensor(value_type, shape), storage)
     return pa.FixedShapeTensorArray.from_numpy_ndarray(values)
 
 
@@ -165,12 +170,10 @@ def token_array(seqs: Iterable[Sequence[int]]) -> pa.Array:
 
 
 def decode_image(data: bytes) -> np.ndarray:
-    """PNG/JPEG bytes to an (H, W) or (H, W, C) uint8 array."""
-    import io
+    """PNG/JPEG bytes to an (H, W) or (H, W, C) uint8 array (images over `images.MAX_IMAGE_PIXELS` refused)."""
+    from .images import open_image
 
-    from PIL import Image
-
-    with Image.open(io.BytesIO(data)) as im:
+    with open_image(data) as im:
         return np.asarray(im)
 
 

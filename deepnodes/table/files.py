@@ -16,6 +16,7 @@ from .arrow import ROW_ID, kind_of, with_row_id
 from .spec import ColumnError
 
 FORMATS = ("csv", "parquet")
+TEXT_CHUNK = 1 << 20
 
 
 def _csv_options(delimiter: str, has_header: bool, column_names, skip_rows: int, quote_char: str | None,
@@ -38,6 +39,43 @@ def _check_file(path: str | Path, what: str) -> Path:
     if p.is_dir():
         raise IsADirectoryError(f"'{p}' is a folder, not a {what} file")
     return p
+
+
+def _check_text(p: Path, whole: bool) -> None:
+    """A CSV file must be UTF-8 text: NUL bytes (binary data) and invalid UTF-8 are one sentence naming the byte
+    and line. `whole=False` checks the first MiB (configure), `whole=True` the whole file (before a full read)."""
+    import codecs
+
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset, lines = 0, 1
+    with open(p, "rb") as f:
+        while chunk := f.read(TEXT_CHUNK):
+            nul = chunk.find(b"\0")
+            if nul >= 0:
+                line = lines + chunk.count(b"\n", 0, nul)
+                raise ValueError(f"CSV file '{p.name}' is binary data, not text: byte {offset + nul} (line {line}) "
+                                 "is a NUL byte")
+            try:
+                decoder.decode(chunk, final=len(chunk) < TEXT_CHUNK)
+            except UnicodeDecodeError as e:
+                at = min(max(e.start, 0), len(chunk) - 1)
+                line = lines + chunk.count(b"\n", 0, at)
+                raise ValueError(f"CSV file '{p.name}' is not UTF-8 text: byte {offset + at} (line {line}) is "
+                                 f"0x{chunk[at]:02x}; save it as UTF-8") from None
+            offset += len(chunk)
+            lines += chunk.count(b"\n")
+            if not whole:
+                return
+
+
+def _check_columns(p: Path, schema: pa.Schema) -> None:
+    """Column names are unique (the header names each column once)."""
+    seen: dict[str, int] = {}
+    for i, name in enumerate(schema.names):
+        if name in seen:
+            raise ValueError(f"CSV file '{p.name}' names two columns '{name}' (columns {seen[name] + 1} and {i + 1}); "
+                             "rename one in the header")
+        seen[name] = i
 
 
 def _ragged_error(p: Path, delimiter, has_header, column_names, skip_rows, quote_char) -> ValueError | None:
@@ -70,6 +108,7 @@ def read_csv(path: str | Path, delimiter: str = ",", has_header: bool = True, co
     import pyarrow.csv as pcsv
 
     p = _check_file(path, "CSV")
+    _check_text(p, whole=True)
     read, parse = _csv_options(delimiter, has_header, column_names, skip_rows, quote_char)
     try:
         table = pcsv.read_csv(p, read_options=read, parse_options=parse)
@@ -83,6 +122,9 @@ def read_csv(path: str | Path, delimiter: str = ",", has_header: bool = True, co
             raise ValueError(f"CSV file '{p.name}' is empty") from None
         first = msg.splitlines()[0] if msg else type(e).__name__
         raise ValueError(f"CSV file '{p.name}' could not be read: {first}") from None
+    _check_columns(p, table.schema)
+    if table.num_rows == 0:
+        raise ValueError(f"CSV file '{p.name}' has a header but no rows")
     if limit is not None:
         table = table.slice(0, limit)
     return with_row_id(table)
@@ -98,10 +140,18 @@ def csv_schema(path: str | Path, delimiter: str = ",", has_header: bool = True, 
     import pyarrow.csv as pcsv
 
     p = _check_file(path, "CSV")
+    _check_text(p, whole=False)
     read, parse = _csv_options(delimiter, has_header, column_names, skip_rows, quote_char)
     try:
         with pcsv.open_csv(p, read_options=read, parse_options=parse) as reader:
             schema = reader.schema
+            if all(pa.types.is_null(f.type) for f in schema):  # only a header so far: are there rows at all?
+                try:
+                    empty = reader.read_next_batch().num_rows == 0
+                except StopIteration:
+                    empty = True
+                if empty:
+                    raise ValueError(f"CSV file '{p.name}' has a header but no rows")
     except pa.ArrowInvalid as e:
         if "Empty CSV file" in str(e):
             raise ValueError(f"CSV file '{p.name}' is empty") from None
@@ -110,6 +160,7 @@ def csv_schema(path: str | Path, delimiter: str = ",", has_header: bool = True, 
             if err is not None:
                 raise err from None
         raise ValueError(f"CSV file '{p.name}' could not be read: {str(e).splitlines()[0]}") from None
+    _check_columns(p, schema)
     if ROW_ID not in schema.names:
         schema = schema.insert(0, pa.field(ROW_ID, pa.int64()))
     return schema

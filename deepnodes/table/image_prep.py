@@ -9,14 +9,13 @@ what this adds is the resize-then-centre-crop of ImageNet-style evaluation and t
 """
 from __future__ import annotations
 
-import io
 from typing import Sequence
 
 import numpy as np
 import pyarrow as pa
 
 from .arrow import set_column, spec_of, tensor_array, to_numpy
-from .images import convert_channels, resize_batch
+from .images import convert_channels, open_image, resize_batch
 from .spec import ColumnError, ColumnSpec, TableSpec
 
 
@@ -87,8 +86,8 @@ def prepare_images(table: pa.Table, column: str, output_column: str = "", size: 
         for i, data in enumerate(col.to_pylist()):
             if data is None:
                 raise ValueError(f"column '{column}' (option 'column') has a missing image in row {i}")
+            im = open_image(data, column, i)
             try:
-                im = Image.open(io.BytesIO(data))
                 im = im.convert("RGB")
             except Exception:  # noqa: BLE001 - PIL raises many types for broken files
                 raise ValueError(f"column '{column}' (option 'column') holds bytes in row {i} that are not an "

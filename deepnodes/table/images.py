@@ -21,6 +21,10 @@ import pyarrow as pa
 from .arrow import set_column, spec_of, tensor_array, to_numpy
 from .spec import ColumnError, ColumnSpec, TableSpec
 
+#: the largest image decoded, in pixels: a limit, so a decompression bomb (a small file of a huge image) is a
+#: sentence, not gigabytes of memory. PIL itself warns above 89 MP and refuses above 179 MP.
+MAX_IMAGE_PIXELS = 100_000_000
+
 MODES = ("keep", "grayscale", "rgb")
 SCALES = ("none", "unit", "symmetric")
 LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R 601-2, as PIL's convert('L')
@@ -66,6 +70,32 @@ def image_to_tensor_spec(spec: TableSpec, column: str, output_column: str = "", 
     return spec.with_columns([ColumnSpec(name, "tensor", out_dtype, (c, h, w))])
 
 
+def open_image(data: bytes, column: str = "image", row: int = 0):
+    """Encoded image bytes opened with PIL (the header only, nothing decoded yet); a ValueError naming the column
+    and row for bytes that are not an image and for an image over MAX_IMAGE_PIXELS."""
+    import re
+    import warnings
+
+    from PIL import Image
+
+    where = f"column '{column}' (option 'column') holds"
+    limit = f"in row {row}, over the limit of {MAX_IMAGE_PIXELS // 1_000_000} megapixels"
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            im = Image.open(io.BytesIO(data))
+    except Image.DecompressionBombError as e:
+        px = re.search(r"\((\d+) pixels\)", str(e))
+        size = f" of {int(px.group(1)) / 1e6:.0f} megapixels" if px else ""
+        raise ValueError(f"{where} an image{size} {limit}") from None
+    except Exception:  # noqa: BLE001 - PIL raises many types for broken files
+        raise ValueError(f"{where} bytes in row {row} that are not an image PIL can read") from None
+    w, h = im.size
+    if w * h > MAX_IMAGE_PIXELS:
+        raise ValueError(f"{where} an image of {w}×{h} pixels ({w * h / 1e6:.0f} megapixels) {limit}")
+    return im
+
+
 def decode_images(values: Sequence[bytes | None], size: Sequence[int] | None = None, mode: str = "keep",
                   column: str = "image") -> np.ndarray:
     """Encoded images → one (N, C, H, W) uint8 array (PIL decodes; resizing is bilinear)."""
@@ -77,8 +107,8 @@ def decode_images(values: Sequence[bytes | None], size: Sequence[int] | None = N
     for i, data in enumerate(values):
         if data is None:
             raise ValueError(f"column '{column}' (option 'column') has a missing image in row {i}")
+        im = open_image(data, column, i)
         try:
-            im = Image.open(io.BytesIO(data))
             im.load()
         except Exception:  # noqa: BLE001 - PIL raises many types for broken files
             raise ValueError(f"column '{column}' (option 'column') holds bytes in row {i} that are not an image "

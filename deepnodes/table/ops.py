@@ -331,6 +331,9 @@ def one_hot(table: pa.Table, column: str, output_column: str = "", num_classes: 
             raise ValueError(f"column '{column}' (option 'column') has {len(cats)} categories, but option "
                              f"'num_classes' is {k}")
         codes = pc.fill_null(pc.index_in(_as_strings(col), value_set=pa.array(cats, pa.string())), -1).to_numpy()
+    if k == 0:
+        raise ColumnError(f"column '{column}' (option 'column') has no classes to encode (the table is empty or the "
+                          "column holds only missing values); set option 'num_classes'")
     out = np.zeros((len(codes), k), dtype=np.float32)
     valid = codes >= 0
     out[np.flatnonzero(valid), codes[valid]] = 1.0

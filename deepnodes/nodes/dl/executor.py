@@ -114,9 +114,10 @@ class NetworkExecutor(Node):
     def execute(self, inputs, ctx):
         from deepnodes.dl.convert import convert
         from deepnodes.dl.infer import InferenceError, predict, predictions_table
-        from deepnodes.table.arrow import spec_of
+        from deepnodes.table.arrow import require_rows, spec_of
 
         network, table = inputs
+        require_rows(table)  # an empty partition: one sentence, not a reshape error from the batching
         c = self.config
         ins, idx = self._plan(network.spec, spec_of(table))
         classes = network.metadata.get("input_classes") or {}
