@@ -93,6 +93,21 @@ def _bad_length(value: str) -> Check:
     return check
 
 
+def _ws_token(token) -> Check:
+    def check(addr, doc):
+        with socket.create_connection(addr, timeout=5) as s:
+            q = f"doc={doc}" + (f"&token={token}" if token is not None else "")
+            s.sendall((f"GET /api/ws?{q} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                       "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
+            data = s.recv(65536)
+            if data.startswith(b"HTTP/1.1 101"):  # accepted: it must be closed before anything is sent
+                data = data.split(b"\r\n\r\n", 1)[1] or s.recv(65536)
+                assert data[:1] == b"\x88" and b"hello" not in data, "a WebSocket without the token got data"
+            else:
+                assert data.split(b" ", 2)[1] in (b"403", b"401"), f"answered {data[:40]!r}"
+    return check
+
+
 def cases(out: Path) -> list[tuple[str, Check]]:
     deep = {n: "[" * n + "]" * n for n in (65, 1000, 100_000)}
     out_file = str(out / "secret.csv")
@@ -133,6 +148,7 @@ def cases(out: Path) -> list[tuple[str, Check]]:
         ("200 stalled bodies without token", _stalled(200, None)),
         ("30 stalled bodies with token", _stalled(30, TOKEN)),
         ("100 unfinished request heads", _stalled(100, TOKEN, head_only=True)),
+        *[(f"WebSocket token {t!r}", _ws_token(t)) for t in (None, "", "wrong")],
         *[(f"serve --port {p}", _serve_port(p)) for p in ("99999", "0")],
     ]
 

@@ -130,6 +130,13 @@ def test_serve_bad_port_is_one_sentence(tmp_path, port):
     assert r.stderr.strip().startswith("error:") and len(r.stderr.strip().splitlines()) == 1
 
 
+def test_serve_unknown_host_is_one_sentence(tmp_path):
+    code = "import sys; from deepnodes.cli import main; sys.exit(main(sys.argv[1:]))"
+    r = subprocess.run([sys.executable, "-c", code, "serve", "--workspace", str(tmp_path), "--host", "no-such.invalid"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "--host 'no-such.invalid'" in r.stderr and "Traceback" not in r.stderr
+
+
 def test_serve_port_in_use_is_one_sentence(tmp_path):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
