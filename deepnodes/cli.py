@@ -176,17 +176,18 @@ def cmd_run(args) -> int:
     t0 = time.perf_counter()
     display = LiveDisplay(engine, quiet=args.quiet)
     try:
-        with display, _CtrlC(engine) as ctrl_c:
-            result = engine.run(until=args.until)
+        with _CtrlC(engine) as ctrl_c:  # through the save too: a save is never cut short by the first Ctrl-C
+            with display:
+                result = engine.run(until=args.until)
+            elapsed = time.perf_counter() - t0
+            if args.save_results:
+                engine.save_results(results_dir)
+                for w in engine.save_warnings:
+                    _warn(w)
     except KeyboardInterrupt:  # before the handler was installed
         engine.cancel()
         _err("cancelled")
         return 130
-    elapsed = time.perf_counter() - t0
-    if args.save_results:
-        engine.save_results(results_dir)
-        for w in engine.save_warnings:
-            _warn(w)
     if args.report:
         rep = engine.report()
         rep["ok"] = result.ok

@@ -91,3 +91,25 @@ def test_second_ctrl_c_exits_at_once(tmp_path):
     run.proc.send_signal(signal.SIGINT)
     assert run.wait(30) == 130
     assert "exiting now" in run.err and "Traceback" not in run.err
+
+
+def test_ctrl_c_in_a_python_session_cancels_the_running_nodes():
+    """KeyboardInterrupt in `engine.run()` (a notebook's interrupt) stops the nodes at their next check."""
+    from tests.core import fake_nodes  # noqa: F401 - registers test.Const / test.Add
+
+    wf = Workflow()
+    wf.add("test.Const", "c")
+    wf.add("test.Add", "slow", {"sleep": 120})
+    wf.connect("c", "out", "slow", "a")
+    eng = Engine(wf)
+    threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT)).start()
+    t0 = time.monotonic()
+    try:
+        eng.run()
+    except KeyboardInterrupt:
+        pass
+    else:
+        raise AssertionError("the interrupt did not reach the caller")
+    assert time.monotonic() - t0 < 60  # not the node's full 120 s
+    assert eng.status["slow"].state == "configured" and eng.status["slow"].message == "cancelled"
+    assert eng.status["c"].state == "executed" and not eng.running
