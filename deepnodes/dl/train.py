@@ -24,7 +24,7 @@ import torch
 
 from deepnodes.core.node import Cancelled
 
-from .callbacks import NaNLoss, TerminateOnNaN, callbacks_for
+from .callbacks import KeepBest, NaNLoss, TerminateOnNaN, callbacks_for, state_of
 from .convert import Converted, output_activation
 from .losses import CLASS_LOSSES, LossFn, LossSpec, TrainingError, default_loss, from_logits
 from .network import Network
@@ -197,7 +197,7 @@ def train(network: Network, x: Sequence, y: Sequence, opts: TrainingOptions | No
     loop = _Loop(module, opt, log)
     cbs = callbacks_for(opts, monitor, module)
     nan_cb = next((c for c in cbs if isinstance(c, TerminateOnNaN)), None)
-    last_complete = nan_cb.last_good if nan_cb is not None else (_state(module) if check_cancelled else None)
+    last_complete = nan_cb.last_good if nan_cb is not None else (state_of(module) if check_cancelled else None)
     step = 0
     result = TrainResult(net)
     zero = torch.zeros((), device=dev)
@@ -304,7 +304,7 @@ def train(network: Network, x: Sequence, y: Sequence, opts: TrainingOptions | No
             for cb in cbs:
                 cb.on_epoch_end(loop, epoch, row)
             if check_cancelled is not None and nan_cb is None:
-                last_complete = _state(module)
+                last_complete = state_of(module)
             elif nan_cb is not None:
                 last_complete = nan_cb.last_good
             if loop.stop:
@@ -326,7 +326,7 @@ def train(network: Network, x: Sequence, y: Sequence, opts: TrainingOptions | No
 
     for cb in cbs:
         cb.on_train_end(loop)
-    keep = next((c for c in cbs if type(c).__name__ == "KeepBest"), None)
+    keep = next((c for c in cbs if isinstance(c, KeepBest)), None)
     result.history = history
     result.stopped = loop.stop
     result.best_epoch = keep.best_epoch if keep is not None else None
@@ -334,12 +334,6 @@ def train(network: Network, x: Sequence, y: Sequence, opts: TrainingOptions | No
     if keep is not None and keep.best_row is not None and loop.stop != "stop requested":
         result.reported = dict(keep.best_row)
     return result
-
-
-def _state(module) -> dict:
-    from .callbacks import state_of
-
-    return state_of(module)
 
 
 def _finish(net: Network, result: TrainResult, opts: TrainingOptions, y) -> None:
