@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import itertools
 import math
+import secrets
 import threading
 from collections import deque
 from pathlib import Path
@@ -88,8 +89,9 @@ class GuardedEngine(Engine):
 class Document:
     _ids = itertools.count(1)
 
-    def __init__(self, hub: "Hub", workflow: Workflow, path: str | None, example: str | None = None, policy=None):
-        self.id = f"d{next(self._ids)}"
+    def __init__(self, hub: "Hub", workflow: Workflow, path: str | None, example: str | None = None, policy=None,
+                 doc_id: str | None = None):
+        self.id = doc_id or f"d{next(self._ids)}"
         self.hub = hub
         self.workflow = workflow
         self.path = path  # relative to the workspace, or None while unsaved
@@ -332,6 +334,9 @@ class Documents:
         self.policy = policy
         self.by_id: dict[str, Document] = {}
         self.lock = threading.RLock()
+        # ids are unique to this server run: a tab left open across a restart never reaches another document
+        self._run = secrets.token_hex(3)
+        self._ids = itertools.count(1)
 
     def get(self, doc_id: str) -> Document:
         try:
@@ -347,7 +352,7 @@ class Documents:
 
     def create(self, wf: Workflow, path: str | None, example: str | None = None) -> Document:
         with self.lock:
-            d = Document(self.hub, wf, path, example, self.policy)
+            d = Document(self.hub, wf, path, example, self.policy, doc_id=f"d{next(self._ids)}-{self._run}")
             self.by_id[d.id] = d
             return d
 

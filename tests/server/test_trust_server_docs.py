@@ -141,3 +141,21 @@ def test_two_tabs_opening_one_file_at_once_get_one_document(client):
         t.join(30)
     assert not errors and len(ids) == 8 and len(set(ids)) == 1
     assert len(client.app.state.docs.by_id) == 1
+
+
+def test_a_tab_left_open_across_a_restart_never_reaches_another_document(tmp_path, monkeypatch):
+    """Document ids are unique to a server run: the first document of a restarted server is not the first of
+    the server before it, so an old tab's WebSocket gets `no_doc` (and re-imports) instead of someone else's."""
+    import itertools
+
+    from deepnodes.server.session import Document
+
+    monkeypatch.setattr(Document, "_ids", itertools.count(1))  # a fresh process counts from 1 again
+    with TestClient(create_app(tmp_path, TOKEN)) as a:
+        old = a.post("/api/docs/new", headers=H, json={"name": "mine"}).json()["id"]
+    monkeypatch.setattr(Document, "_ids", itertools.count(1))
+    with TestClient(create_app(tmp_path, TOKEN)) as b:
+        new = b.post("/api/docs/new", headers=H, json={"name": "theirs"}).json()["id"]
+        assert new != old
+        with b.websocket_connect(f"/api/ws?doc={old}&token={TOKEN}") as ws:
+            assert ws.receive_json()["code"] == "no_doc"
