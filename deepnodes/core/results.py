@@ -227,10 +227,12 @@ def _previous(folder: Path) -> list[Path]:
     if idx is None or idx.generation is not None:
         return []
     out = []
-    for e in idx.nodes.values():
-        for name in e["outputs"].values():
+    for nid, e in idx.nodes.items():
+        for port, name in e["outputs"].items():
             p = folder / name
-            if "/" not in name and "\\" not in name and not p.is_symlink() and p.exists():
+            # only names the old writer made (NODE.PORT.ext): an index is data and may name a user's file
+            if name.startswith(f"{nid}.{port}.") and "/" not in name and "\\" not in name and not p.is_symlink() \
+                    and p.exists():
                 out.append(p)
     return out
 

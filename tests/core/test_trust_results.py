@@ -264,7 +264,8 @@ def test_old_flat_results_are_read_and_replaced(tmp_path):
     (folder / "n0.out.json").write_text("1.0")
     (folder / "mine.txt").write_text("a user's file")
     (folder / "results.json").write_text(json.dumps({"format": "deepnodes.results/1", "nodes": {
-        "n0": {"key": eng.status["n0"].key, "outputs": {"out": "n0.out.json"}, "scalars": {}, "seconds": 0.1}}}))
+        "n0": {"key": eng.status["n0"].key, "outputs": {"out": "n0.out.json"}, "scalars": {}, "seconds": 0.1},
+        "n1": {"key": "stale", "outputs": {"out": "mine.txt"}}}}))  # an index naming a user's file
     assert eng.load_results(folder) == 1
     assert eng.run().ok
     eng.save_results(folder)
