@@ -164,13 +164,26 @@ def node_config(wf: dict, nid: str) -> dict:
 def test_learner_dialog_ok_applies_and_the_saved_file_holds_the_value(server, page):
     path = open_copy(server, page, FLAGSHIP, "bug2-learner.json")
     configure(page, "learner")
-    # a bad value: the dialog stays, lists the error at the top and shows the field
+    # two bad values on two tabs: the dialog stays, lists both at the top and shows the first bad field
+    page.locator(".dn-config .dn-tabs button", has_text="Optimizer").click()
+    page.fill("#f-weight_decay", "-1")
+    page.locator(".dn-config .dn-tabs button", has_text="General").click()
     page.fill("#f-epochs", "0")
+    page.locator(".dn-config .dn-tabs button", has_text="Advanced").click()
     page.click('.dn-config button[type="submit"]')
     top = page.locator(".dn-config .dn-error.general")
     top.wait_for()
-    assert "epochs" in top.inner_text()
-    assert page.locator('.dn-config [data-field="epochs"]').is_visible()
+    assert "epochs" in top.inner_text() and "weight_decay" in top.inner_text(), top.inner_text()
+    first = page.locator('.dn-config .dn-field.has-error, .dn-config [data-field].has-error').first
+    first.wait_for()
+    page.wait_for_timeout(200)
+    box, dialog = first.bounding_box(), page.locator(".dn-config").bounding_box()
+    assert box and dialog and box["y"] >= dialog["y"] and box["y"] + box["height"] <= dialog["y"] + dialog["height"], \
+        "the first bad field is not scrolled into view"
+    shot(page, "learner-errors")
+    page.locator(".dn-config .dn-tabs button", has_text="Optimizer").click()
+    page.fill("#f-weight_decay", "0")
+    page.locator(".dn-config .dn-tabs button", has_text="General").click()
     # a good value: OK closes the dialog (the empty `inputs` field means its default, not null)
     page.fill("#f-epochs", "3")
     page.click('.dn-config button[type="submit"]')
@@ -366,4 +379,24 @@ def test_new_open_and_reload_ask_before_discarding_unsaved_work(server, page):
     page.locator(".dn-toolbar button", has_text="New").first.click()
     page.wait_for_function("prev => window.__dn.doc.id !== prev", arg=second)
     assert len(asked) == 3
+    assert not page.errors, page.errors
+
+
+def test_fresh_learner_with_empty_inputs_accepts_ok(server, page):
+    """A Learner just dropped (no inputs, no targets yet): OK applies the new epochs; empty means the default."""
+    (server.workspace / "bug2-fresh.json").write_text(
+        '{"format": "deepnodes.workflow/1", "name": "fresh learner", "nodes": [], "connections": []}')
+    page.goto(f"{server.url}&open=bug2-fresh.json")
+    wait_drawn(page)
+    page.wait_for_selector(".dn-palette-item")
+    page.fill('input[aria-label="search nodes"]', "network learner")
+    page.drag_and_drop('.dn-palette-item[data-type="deepnodes.dl.NetworkLearner"]', ".react-flow__pane",
+                       target_position={"x": 300, "y": 200})
+    page.wait_for_selector(node_sel("networklearner1"))
+    configure(page, "networklearner1")
+    page.fill("#f-epochs", "7")
+    page.click('.dn-config button[type="submit"]')
+    page.wait_for_selector(".dn-config", state="detached", timeout=10_000)
+    cfg = node_config(save_and_read(page, server.workspace / "bug2-fresh.json"), "networklearner1")
+    assert cfg["epochs"] == 7 and cfg.get("inputs", []) == [] and cfg.get("targets", []) == []
     assert not page.errors, page.errors
