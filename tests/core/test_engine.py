@@ -132,10 +132,28 @@ def test_unconnected_input_is_a_configure_error():
 
 
 def test_save_and_reopen_results(tmp_path):
+    """Results saved by one engine are reopened by a new one from the files alone: nothing runs again, the values
+    and scalars are the saved ones, and a changed option re-runs exactly the node it changes and what follows."""
     wf = chain(3)
     eng = Engine(wf)
     eng.run()
     assert eng.status["n2"].scalars == {"sum": 3}
+    folder = tmp_path / "wf.results"
+    eng.save_results(folder)
+    saved = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+    assert "results.json" in saved and len(saved) > 1  # an index and the saved values
+    del eng
+    CALLS.clear()
+
+    again = Engine(Workflow.loads(wf.dumps()))  # a new engine on the reloaded file: only the folder links them
+    assert again.load_results(folder) == 3
+    assert {n: s.state for n, s in again.configure().items()} == {"n0": "executed", "n1": "executed", "n2": "executed"}
+    assert [again.output(n) for n in ("n0", "n1", "n2")] == [1, 2, 3] and again.status["n2"].scalars == {"sum": 3}
+    res = again.run()
+    assert res.ok and res.executed == [] and CALLS == {}
+    again.workflow.set_option("n1", "plus", 10)
+    res = again.run()
+    assert sorted(res.executed) == ["n1", "n2"] and again.output("n2") == 12 and CALLS == {"n1": 1, "n2": 1}
 
 
 def test_cycle_and_type_errors():
