@@ -12,7 +12,8 @@ def outline(data: dict) -> dict:
     ("data", "layers", "dl", ...); i and j index into nodes. Entries that are not well-formed are left out."""
     nodes: list[list[Any]] = []
     index: dict[str, int] = {}
-    for n in data.get("nodes") or []:
+    raw_nodes, raw_links = data.get("nodes"), data.get("connections")
+    for n in raw_nodes if isinstance(raw_nodes, list) else []:
         if len(nodes) >= MAX_NODES:
             break
         if not isinstance(n, dict) or not isinstance(n.get("id"), str) or not isinstance(n.get("type"), str):
@@ -25,7 +26,9 @@ def outline(data: dict) -> dict:
         index[n["id"]] = len(nodes)
         nodes.append([float(pos[0]), float(pos[1]), parts[1][:20] if len(parts) > 2 else "other"])
     links = []
-    for c in data.get("connections") or []:
-        if isinstance(c, dict) and c.get("source") in index and c.get("target") in index:
+    for c in raw_links if isinstance(raw_links, list) else []:
+        if not isinstance(c, dict) or not isinstance(c.get("source"), str) or not isinstance(c.get("target"), str):
+            continue
+        if c["source"] in index and c["target"] in index:
             links.append([index[c["source"]], index[c["target"]]])
     return {"nodes": nodes, "links": links[:4 * MAX_NODES]}

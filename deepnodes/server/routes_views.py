@@ -27,14 +27,18 @@ def add_routes(app: FastAPI, docs: Documents) -> None:
         raise EditError(f"node '{nid}' has no output port '{port}' (its ports: {names})", status=404)
 
     @app.get("/api/docs/{doc_id}/nodes/{nid}/ports/{port}/table")
-    def view_table(doc_id: str, nid: str, port: str, offset: int = Query(0, ge=0), limit: int = Query(50, ge=1, le=200)):
+    def view_table(doc_id: str, nid: str, port: str, offset: int = Query(0, ge=0), limit: int = Query(50, ge=1, le=200),
+                   sort: str = Query("", max_length=200), descending: bool = Query(False)):
         doc = docs.get(doc_id)
         p, obj, _, _ = _port(doc, nid, port)
         if obj is None:
             raise EditError(f"node '{nid}' has not been executed; execute it to see its output", status=409)
         if p.type != "table":
             raise EditError(f"port '{p.name}' carries a {p.type}, not a table", status=400)
-        return views.table_view(obj, offset, limit)
+        try:
+            return views.table_view(obj, offset, limit, sort, descending)
+        except ValueError as e:  # a column that is not there or has no order: one sentence
+            raise EditError(str(e), status=400) from None
 
     @app.get("/api/docs/{doc_id}/nodes/{nid}/ports/{port}/network")
     def view_network(doc_id: str, nid: str, port: str):
@@ -85,7 +89,8 @@ def add_routes(app: FastAPI, docs: Documents) -> None:
         doc = docs.get(doc_id)
         doc.workflow._node(nid)
         st = doc.engine.status.get(nid)
-        return {"node": nid, "message": st.message if st else "", "traceback": st.traceback if st else "",
+        # a user error is its one sentence; a traceback is for a bug (and `deepnodes run --debug`)
+        return {"node": nid, "message": st.message if st else "", "traceback": st.traceback if st and not st.user_error else "",
                 "lines": [x for x in doc.logs if x["node"] == nid]}
 
     @app.get("/api/docs/{doc_id}/log")

@@ -257,12 +257,14 @@ def test_knime_keys_configure_execute_cancel_select_all_and_escape(page, server)
     page.keyboard.press("Control+a")
     page.wait_for_function(f"() => document.querySelectorAll('.react-flow__node.selected').length === {n}")
 
+    page.locator(".react-flow__pane").click(position={"x": 20, "y": 20})  # clear the selection
     page.locator(f'{node_sel("input")} .dn-node-box').click()
     page.keyboard.press("F6")
     page.wait_for_selector('.dn-config[aria-label="Configure Input 1×28×28"]')
     page.keyboard.press("Escape")
     page.wait_for_selector(".dn-config", state="detached")
 
+    page.locator(f'{node_sel("input")} .dn-node-box').click()
     page.keyboard.press("F7")  # execute the selected node only
     wait_state(page, "input", "executed")
     assert page.locator(f'{node_sel("learner")} .dn-node[data-state="configured"]').count() == 1
@@ -286,7 +288,7 @@ def test_network_picture_and_sortable_table(page, server):
     layers = page.locator(".dn-layers tbody tr").count()
     assert page.locator(".dn-netgraph .dn-netbox").count() == layers == 8
     assert page.locator(".dn-netgraph .dn-netlink").count() == layers - 1
-    assert "32×26×26" in page.inner_text('.dn-netbox[data-layer="conv1"]')
+    assert "32×26×26" in page.locator(".dn-netbox", has_text="Conv2D").first.text_content()
     shot(page, "network-picture")
     page.keyboard.press("Escape")
 
@@ -322,10 +324,11 @@ def test_small_screen_keeps_one_toolbar_row_a_small_minimap_and_a_useful_reposit
     open_flagship(page, server)
     bar = page.locator(".dn-toolbar").bounding_box()
     assert bar["height"] < 48, "the toolbar wrapped"
-    tops = {round(b["y"]) for b in (el.bounding_box() for el in page.locator(".dn-toolbar > button").all()) if b}
-    assert len(tops) == 1
+    middles = {round(b["y"] + b["height"] / 2) for b in (el.bounding_box() for el in page.locator(".dn-toolbar > button").all()) if b}
+    assert max(middles) - min(middles) <= 2, "the toolbar's buttons are not on one row"
     name = page.locator('input[aria-label="workflow name"]').bounding_box()
-    assert name["width"] >= 60 and name["x"] + name["width"] <= 1024
+    box = page.locator(".dn-docname").bounding_box()
+    assert name["width"] >= 60 and name["x"] + name["width"] <= min(1024, box["x"] + box["width"]) + 1, "the name is cut"
     mini = page.locator(".react-flow__minimap svg").bounding_box()
     assert mini["width"] <= 121 and mini["height"] <= 81
     lst = page.locator(".dn-palette-list").bounding_box()

@@ -18,11 +18,12 @@ json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats
                            max_leaves=20)
 node = st.fixed_dictionaries({"id": st.one_of(st.text(max_size=3), st.integers()), "type": st.sampled_from(
     ["deepnodes.data.CSVReader", "deepnodes.layers.Dense", "x", 3]), "position": json_values})
-conn = st.fixed_dictionaries({"source": st.text(max_size=3), "target": st.text(max_size=3)})
+conn = st.fixed_dictionaries({"source": st.one_of(st.text(max_size=3), json_values), "target": st.text(max_size=3)})
 
 
 @settings(max_examples=80, deadline=None)
-@given(st.lists(st.one_of(node, json_values), max_size=8), st.lists(st.one_of(conn, json_values), max_size=8))
+@given(st.one_of(st.lists(st.one_of(node, json_values), max_size=8), json_values),
+       st.one_of(st.lists(st.one_of(conn, json_values), max_size=8), json_values))
 def test_any_file_data_gives_a_well_formed_outline(nodes, conns):
     o = outline({"nodes": nodes, "connections": conns})
     json.dumps(o, allow_nan=False)
