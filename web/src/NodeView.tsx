@@ -87,7 +87,7 @@ function NodeViewImpl({ id, data, selected }: NodeProps) {
   return (
     <div className={`dn-node state-${d.state}${selected ? " selected" : ""}${d.missing ? " missing" : ""}`} data-node-id={id} data-state={d.state}>
       <div className="dn-node-type" title={`${d.typeName} — ${d.category}`}>{d.typeName}</div>
-      <div className="dn-node-box" title={hover}>
+      <div className={`dn-node-box${d.shape ? " has-shape" : ""}`} title={hover}>
         <span className="dn-node-icon" data-family={fam?.id}>{fam ? fam.glyph : icon(d.category)}</span>
         {d.shape && <span className="dn-node-shape" title={`output shape ${d.shape}`}>{d.shape}</span>}
         {d.inputs.map((p, i) => (
