@@ -24,7 +24,7 @@ from pydantic import ValidationError
 
 from .cache_key import cache_key
 from .events import EventBus, node_warnings
-from .node import Cancelled, ExecutionContext, Node
+from .node import Cancelled, ExecutionContext, Node, NodeError
 from .ports import PORT_TYPES, port_type_of_spec
 from .resources import RunResources
 from .results import RESULTS_FORMAT, Index, ResultsError, SavedResults
@@ -46,6 +46,7 @@ class NodeStatus:
     progress: float | None = None
     partial: bool = False  # outputs kept from a cancelled or stopped run; re-run executes again
     traceback: str = ""
+    user_error: bool = False  # the failure is a NodeError or a bad option: one sentence says it all (no traceback shown)
     doubt: str = ""  # a configure error on an input spec known only once the upstream node ran (checked again then)
     saved: tuple | None = None  # (outputs, {port: file}) when `outputs` were reopened from those saved files
 
@@ -349,6 +350,7 @@ class Engine(SavedResults):
             st.outputs, st.partial = (list(kept), True) if kept is not None else (None, False)
             # the log gets the one sentence; the traceback is kept once, in the status (--debug, the editor's details)
             st.traceback = traceback.format_exc()
+            st.user_error = isinstance(e, (NodeError, ValidationError))
             self.emit({"type": "log", "node": nid, "level": "error", "line": f"failed: {error_message(e)}"})
             self._set_state(nid, "failed", error_message(e))
             return "failed"

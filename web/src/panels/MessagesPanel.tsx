@@ -4,6 +4,9 @@ import type { DocSnapshot, LogLine } from "../types";
 /** Failed nodes, unconfigured nodes with their reason, and log lines. */
 export const MessagesPanel = memo(function MessagesPanel({ doc, logs, open, onToggle, onShow }: { doc: DocSnapshot; logs: LogLine[]; open: boolean; onToggle: () => void; onShow: (node: string) => void }) {
   const failed = doc.workflow.nodes.filter((n) => doc.status[n.id]?.state === "failed");
+  // a failed node's error is listed once: its "failed: …" log line repeats the entry above it
+  const said = new Set(failed.map((n) => `${n.id}\n failed: ${doc.status[n.id].message}`));
+  const shown = logs.filter((l) => !(l.level === "error" && said.has(`${l.node}\n ${l.line}`)));
   return (
     <section className={`dn-panel${open ? " open" : ""}`}>
       <header onClick={onToggle}>
@@ -24,7 +27,7 @@ export const MessagesPanel = memo(function MessagesPanel({ doc, logs, open, onTo
           {!failed.length && !logs.length && !doc.workflow.nodes.some((n) => doc.status[n.id]?.state === "idle" && doc.status[n.id]?.message) && (
             <div className="dn-msg muted dn-msg-empty">No messages: failed nodes, nodes that need configuring and log lines show here.</div>
           )}
-          {logs.slice(-100).map((l, i) => (
+          {shown.slice(-100).map((l, i) => (
             <div key={i} className={`dn-msg log level-${l.level}`}>{l.node ? <b>{l.node}: </b> : null}<span className="mono">{l.line.length > 400 ? l.line.slice(-400) : l.line}</span></div>
           ))}
         </div>
