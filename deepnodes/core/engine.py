@@ -157,8 +157,9 @@ class Engine(SavedResults):
             keys.append(f"{sst.key}:{sport}")
         doubt = ""
         try:
-            out = node.configure(specs)
-            extra = node.signature_extra()
+            with node_warnings(self._library_warning(nid)):
+                out = node.configure(specs)
+                extra = node.signature_extra()
         except Exception as e:  # noqa: BLE001 - every configure error is shown on the node
             unknown = [ups[p.name][0] for p, s in zip(node.inputs, specs) if s is None and p.name in ups]
             if not unknown:
