@@ -4,6 +4,9 @@ import { memo, useMemo } from "react";
 import { layoutNetwork, shapeText, type LayerInfo } from "./networkLayout";
 import { layerFamily } from "./layerFamily";
 
+/** `text` cut to `n` characters with an ellipsis (the box has room for about 24 at 11 px). */
+const fit = (text: string, n: number) => (n <= 1 ? "" : text.length > n ? text.slice(0, n - 1) + "…" : text);
+
 export const NetworkGraph = memo(function NetworkGraph({ layers }: { layers: LayerInfo[] }) {
   const lay = useMemo(() => layoutNetwork(layers), [layers]);
   return (
@@ -21,13 +24,14 @@ export const NetworkGraph = memo(function NetworkGraph({ layers }: { layers: Lay
       })}
       {lay.boxes.map((b) => {
         const fam = layerFamily(b.layer.kind);
+        const shape = fit(b.layer.output_shapes.map(shapeText).join("  "), 16);
         return (
           <g key={b.layer.name} transform={`translate(${b.x},${b.y})`} className={`dn-netbox fam-${fam.id}${b.layer.trainable === false ? " frozen" : ""}`} data-layer={b.layer.name}>
             <title>{`${b.layer.name} (${b.layer.kind})\ninputs: ${b.layer.inputs.join(", ") || "—"}\noutput: ${b.layer.output_shapes.join(" ")}${b.layer.params != null ? `\n${b.layer.params.toLocaleString()} parameters` : ""}`}</title>
             <rect width={b.w} height={b.h} rx={6} style={{ fill: fam.fill, stroke: fam.stroke }} />
-            <text x={8} y={17} className="kind">{fam.glyph} {b.layer.kind}</text>
-            <text x={b.w - 8} y={17} className="name" textAnchor="end">{b.layer.name.length > 14 ? b.layer.name.slice(0, 13) + "…" : b.layer.name}</text>
-            <text x={8} y={38} className="shape">{b.layer.output_shapes.map(shapeText).join("  ")}</text>
+            <text x={8} y={17} className="kind">{fit(`${fam.glyph} ${b.layer.kind}`, 23)}</text>
+            <text x={8} y={38} className="shape">{shape}</text>
+            <text x={b.w - 8} y={38} className="name" textAnchor="end">{fit(b.layer.name, Math.floor((b.w - 24 - shape.length * 6.7) / 6))}</text>
           </g>
         );
       })}
