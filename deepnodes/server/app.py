@@ -28,7 +28,7 @@ from .bodies import validation_message
 from .confine import PathPolicy
 from .hub import Hub
 from .limits import BODY_TIMEOUT, Guard, SafeJSONResponse, dumps, given_token, token_ok
-from .session import Documents, EditError
+from .session import Documents, EditError, cut_echoes
 from .workspace import Workspace, workflow_info
 
 MAX_WS_MESSAGE = 64 * 1024
@@ -73,14 +73,14 @@ def create_app(workspace: str | Path = ".", token: str | None = None, workflow: 
 
     @app.exception_handler(WorkflowError)
     async def wf_error(request: Request, e: WorkflowError):
-        return SafeJSONResponse({"error": str(e)[:2000], "errors": []}, status_code=422)
+        return SafeJSONResponse({"error": cut_echoes(str(e)), "errors": []}, status_code=422)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, e: RequestValidationError):
         errs = list(e.errors())
         fields = [{"field": ".".join(str(x) for x in err.get("loc", ())[1:]), "message": str(err.get("msg", ""))}
                   for err in errs[:20]]
-        return SafeJSONResponse({"error": validation_message(errs), "errors": fields}, status_code=422)
+        return SafeJSONResponse({"error": cut_echoes(validation_message(errs)), "errors": fields}, status_code=422)
 
     # ------------------------------------------------------------------ catalogue, files, examples
     @app.get("/api/info")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import itertools
 import math
+import re
 import secrets
 import threading
 from collections import deque
@@ -25,10 +26,23 @@ MAX_BATCH_POINTS = 20000  # per node; older batch points are thinned by half whe
 LOG_LINES = 500
 
 
+ECHO = 200  # characters of a value a message repeats
+_QUOTED = re.compile(r"'([^']{%d,})'" % (ECHO + 1))
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")  # a sentence is one line, whatever it echoes
+
+
+def cut_echoes(message: str) -> str:
+    """A message with every quoted value cut to ECHO characters (ids, paths, names a client sent), control
+    characters blanked, and the whole cut to a few echoes' length, whatever the sentence's author remembered."""
+    message = _CONTROL.sub(" ", _QUOTED.sub(lambda m: f"'{m[1][:ECHO]}...'", str(message)))
+    return message if len(message) <= 4 * ECHO else message[:4 * ECHO] + "..."
+
+
 class EditError(Exception):
     """An edit that cannot be applied; `errors` lists field-level messages for a config dialog."""
 
     def __init__(self, message: str, status: int = 422, errors: list[dict] | None = None, op: int | None = None):
+        message = cut_echoes(message)
         super().__init__(message)
         self.message = message
         self.status = status
