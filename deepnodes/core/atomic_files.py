@@ -70,12 +70,18 @@ def recover(path: Path) -> None:
 
 
 def replace_file(path: str | Path, write: Callable[[Path], None], verify: Callable[[Path], None] | None = None,
-                 suffix: str = "") -> Path:
+                 suffix: str = "", owned: Callable[[Path], bool] | None = None, what: str = "file") -> Path:
     """Write a file through `write(tmp)`, check it with `verify(tmp)`, then switch it into place atomically.
-    A failure anywhere leaves the old file (if any) as it was and removes the temporary file."""
+    A failure anywhere leaves the old file (if any) as it was and removes the temporary file. An existing
+    non-empty file is replaced only when `owned(path)` says it is a `what` (when `owned` is given)."""
     path = Path(path)
     if path.is_dir():
-        raise RefusedWrite(f"{path} is a folder; refusing to replace a folder with a file")
+        raise RefusedWrite(f"{path} is a folder; refusing to replace a folder with a {what}")
+    if path.is_symlink():
+        raise RefusedWrite(f"{path} is a symbolic link; refusing to replace it with a {what}")
+    if owned is not None and path.exists() and path.stat().st_size > 0 and not owned(path):
+        raise RefusedWrite(f"{path} exists and is not a {what}; refusing to replace it (choose another path or "
+                           "remove the file)")
     path.parent.mkdir(parents=True, exist_ok=True)
     _clean_stale(path)
     fd, name = tempfile.mkstemp(prefix=f".{path.name}{NEW_TAG}", suffix=suffix or path.suffix, dir=path.parent)

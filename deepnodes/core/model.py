@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 
 #: DeepNodes' own model classes, by the path results folders record (imported by this code, never by a file)
 BUILTIN_CLASSES = ("deepnodes.dl.text:Vocabulary", "deepnodes.ml.model:ClassicModel",
-                   "deepnodes.table.normalizer:Normalizer")
+                   "deepnodes.table.normalizer:Normalizer", "deepnodes.h2o.model:H2OModel")
 _TRUSTED: dict[str, type] = {}
 
 

@@ -1,5 +1,13 @@
-"""The `network` port's handler (`NETWORK_IO`): saved results in the native format, specs, and the layer table
-that `deepnodes run --report` and the Network View node show."""
+"""The `network` port's handler (`NETWORK_IO`): saved results, specs, and the layer table that `deepnodes run
+--report` and the Network View node show.
+
+Saved results: a network DeepNodes can describe is saved in the native format (`.dnn`); a TorchScript network
+with `torch.jit.save` (`.pt`, spec and metadata inside); an ONNX network as its ONNX model (`.onnx`, spec and
+metadata in its metadata properties). A network holding a torch module that none of these can describe (a module
+class defined in a script) is not pickled: `save` raises `NetworkFormatError` saying why, and the engine leaves
+that node's results unsaved. Reading back never unpickles unless `DEEPNODES_TRUST_PICKLE=1` (results folders
+written by older versions may hold pickled modules).
+"""
 from __future__ import annotations
 
 from pathlib import Path
@@ -43,16 +51,29 @@ def layer_table(network) -> list[dict]:
 
 class _NetworkIO:
     def save(self, network, path: str) -> str:
-        p = Path(path + ".dnn")
-        # a results folder is written by this user; only opaque modules without a factory (a module from a Python
-        # script) are pickled, and reading them back needs DEEPNODES_TRUST_PICKLE=1
-        save_network(network, p, allow_pickle=True)
-        return p.name
+        from .formats.onnx import OnnxModule, save_onnx_module
+        from .formats.torchscript import TorchScriptModule, save_scripted
+
+        module = network.module if network.built and not network.spec.layers else None
+        if isinstance(module, TorchScriptModule):
+            return save_scripted(network, Path(path + ".pt")).name
+        if isinstance(module, OnnxModule):
+            return save_onnx_module(network, Path(path + ".onnx")).name
+        return save_network(network, Path(path + ".dnn")).name
 
     def load(self, path: str):
         import os
 
-        return load_network(path, trust=os.environ.get("DEEPNODES_TRUST_PICKLE") == "1")
+        p = Path(path)
+        if p.suffix == ".pt":
+            from .formats.torchscript import import_torchscript
+
+            return import_torchscript(p, source=False)
+        if p.suffix == ".onnx":
+            from .formats.onnx import import_onnx
+
+            return import_onnx(p, source=False)
+        return load_network(p, trust=os.environ.get("DEEPNODES_TRUST_PICKLE") == "1")
 
     def spec_of(self, network):
         return network.spec

@@ -117,29 +117,57 @@ def default_suffix(model: ClassicModel, fmt: str = "auto") -> str:
 
 def write_file(model: ClassicModel, path: str | Path, fmt: str = "auto") -> Path:
     """Write `model` to `path`: XGBoost JSON, skops, or pickle (`fmt='pickle'`, scikit-learn only)."""
+    from deepnodes.core.atomic_files import RefusedWrite, replace_file
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp" + path.suffix)
     if model.library == "xgboost":
         if fmt not in ("auto", "json"):
             raise ValueError(f"an XGBoost model is written in XGBoost's JSON format; option 'format' "
                              f"'{fmt}' does not apply")
-        booster = model.estimator.get_booster()
-        booster.set_attr(**{META_ATTR: json.dumps(model.meta())})
-        booster.save_model(str(tmp))
+
+        def write(tmp: Path) -> None:
+            booster = model.estimator.get_booster()
+            booster.set_attr(**{META_ATTR: json.dumps(model.meta())})
+            booster.save_model(str(tmp))
     elif fmt == "pickle":
-        import pickle
+        def write(tmp: Path) -> None:
+            import pickle
 
-        with open(tmp, "wb") as fh:
-            pickle.dump({META_ATTR: json.dumps(model.meta()), "estimator": model.estimator}, fh)
+            with open(tmp, "wb") as fh:
+                pickle.dump({META_ATTR: json.dumps(model.meta()), "estimator": model.estimator}, fh)
     elif fmt in ("auto", "skops"):
-        import skops.io as sio
+        def write(tmp: Path) -> None:
+            import skops.io as sio
 
-        sio.dump({META_ATTR: json.dumps(model.meta()), "estimator": model.estimator}, str(tmp))
+            sio.dump({META_ATTR: json.dumps(model.meta()), "estimator": model.estimator}, str(tmp))
     else:
         raise ValueError(f"option 'format' '{fmt}' is not one of 'auto', 'skops', 'pickle'")
-    tmp.replace(path)
-    return path
+    # written beside, read back (pickle: what we just wrote), then switched into place; an existing file that
+    # is not a model file of the same kind is never replaced
+    verify = (lambda tmp: read_file(tmp, trust_pickle=True)) if fmt != "pickle" else None
+    try:
+        return replace_file(path, write, verify, owned=lambda p: _is_model_file(p, model.library, fmt),
+                            what="model file")
+    except RefusedWrite as e:
+        raise ValueError(f"option 'path': {e}") from None
+
+
+def _is_model_file(path: Path, library: str, fmt: str) -> bool:
+    """Whether `path` already holds a model file of the kind about to be written (so replacing it loses nothing
+    the user made by hand)."""
+    import zipfile
+
+    with open(path, "rb") as fh:
+        head = fh.read(4096)
+    if library == "xgboost":
+        return head.lstrip().startswith(b"{") and b'"learner"' in head
+    if fmt == "pickle":
+        return head.startswith(b"\x80")
+    try:
+        with zipfile.ZipFile(path) as z:
+            return "schema.json" in z.namelist()
+    except (zipfile.BadZipFile, OSError):
+        return False
 
 
 def read_file(path: str | Path, trust_pickle: bool = False, trusted_types: list[str] | None = None) -> ClassicModel:
@@ -147,7 +175,10 @@ def read_file(path: str | Path, trust_pickle: bool = False, trusted_types: list[
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"model file '{path}' (option 'path') does not exist")
-    head = path.read_bytes()[:64].lstrip()
+    if not path.is_file():
+        raise ValueError(f"model file '{path}' (option 'path') is a folder, not a file")
+    with open(path, "rb") as fh:
+        head = fh.read(64).lstrip()
     if head.startswith(b"{") or path.suffix in (".json", ".ubj"):
         return _read_xgboost(path)
     if path.suffix in (".pkl", ".pickle") or head.startswith(b"\x80"):
@@ -161,6 +192,9 @@ def read_file(path: str | Path, trust_pickle: bool = False, trusted_types: list[
         return _from_bundle(obj, path)
     import skops.io as sio
 
+    from deepnodes.core.bounded_zip import check_zip
+
+    check_zip(path, "skops model file")  # a skops file is a zip: sizes screened before skops reads it
     try:
         untrusted = sio.get_untrusted_types(file=str(path))
     except Exception as e:  # noqa: BLE001
@@ -170,14 +204,32 @@ def read_file(path: str | Path, trust_pickle: bool = False, trusted_types: list[
     if bad:
         raise ValueError(f"'{path.name}' contains types DeepNodes does not trust ({', '.join(bad[:5])}); add them to "
                          f"option 'trusted_types' only if you trust where this file came from")
-    obj = sio.load(str(path), trusted=list(untrusted))
+    try:
+        obj = sio.load(str(path), trusted=list(untrusted))
+    except Exception as e:  # noqa: BLE001 - skops raises many types for a damaged file
+        raise ValueError(f"'{path.name}' is not a readable skops model file ({type(e).__name__}: "
+                         f"{str(e).splitlines()[0][:150] if str(e) else ''})") from None
     return _from_bundle(obj, path)
 
 
 def _from_bundle(obj: Any, path: Path) -> ClassicModel:
     if not isinstance(obj, dict) or META_ATTR not in obj or "estimator" not in obj:
         raise ValueError(f"'{path.name}' is not a DeepNodes model file (no DeepNodes metadata in it)")
-    return ClassicModel._from_meta(json.loads(obj[META_ATTR]), obj["estimator"])
+    return _parse_meta(obj[META_ATTR], obj["estimator"], path)
+
+
+def _parse_meta(raw: Any, estimator: Any, path: Path) -> ClassicModel:
+    """The model from its DeepNodes metadata (JSON text); damaged metadata is one sentence naming the file."""
+    try:
+        meta = json.loads(raw)
+        return ClassicModel._from_meta(meta, estimator)
+    except ValueError as e:
+        if "newer DeepNodes" in str(e):
+            raise
+        raise ValueError(f"the DeepNodes metadata in '{path.name}' is damaged (not valid JSON)") from None
+    except (KeyError, TypeError, AttributeError) as e:
+        raise ValueError(f"the DeepNodes metadata in '{path.name}' is damaged ({type(e).__name__}: {str(e)[:80]})") \
+            from None
 
 
 def _read_xgboost(path: Path) -> ClassicModel:
@@ -193,7 +245,13 @@ def _read_xgboost(path: Path) -> ClassicModel:
     if raw is None:
         raise ValueError(f"'{path.name}' is an XGBoost model without DeepNodes metadata (task, features, classes); "
                          f"write it with the Model Writer node")
-    meta = json.loads(raw)
-    est = (xgb.XGBClassifier if meta["task"] == "classification" else xgb.XGBRegressor)()
-    est.load_model(str(path))
-    return ClassicModel._from_meta(meta, est)
+    try:
+        task = json.loads(raw)["task"]
+    except (ValueError, KeyError, TypeError):
+        task = None
+    est = (xgb.XGBClassifier if task == "classification" else xgb.XGBRegressor)()
+    try:
+        est.load_model(str(path))
+    except (xgb.core.XGBoostError, ValueError) as e:
+        raise ValueError(f"'{path.name}' is not a readable XGBoost model file ({str(e).strip()[:150]})") from None
+    return _parse_meta(raw, est, path)

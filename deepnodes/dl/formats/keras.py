@@ -69,12 +69,25 @@ def import_keras(path: str | Path, trust: bool = False):
     """Read a `.keras` / `.h5` file into a trainable `Network` (see the module docstring)."""
     from ..network import Network
 
+    from deepnodes.core.bounded_zip import check_zip
+
     path = Path(path)
     if not path.exists():
         raise ValueError(f"there is no Keras file at {path}")
+    if not path.is_file():
+        raise ValueError(f"the Keras model {path} is a folder, not a file")
+    from .h5_screen import screen_h5
+
+    if path.suffix == ".keras":
+        check_zip(path, "Keras file")  # a .keras file is a zip: sizes screened before Keras reads it
+    # HDF5 can hang on a damaged file: its data is read once in a child process with a time limit first
+    screen_h5(path, "Keras file", inside_zip=path.suffix == ".keras")
     keras = _keras()
+    from ..rng import seeded
+
     try:
-        model = keras.saving.load_model(str(path), compile=False, safe_mode=not trust)
+        with seeded(None):  # Keras initialises weights before loading them: never from a learner's stream beside
+            model = keras.saving.load_model(str(path), compile=False, safe_mode=not trust)
     except ValueError as e:
         msg = str(e).splitlines()[0][:300]
         if "safe_mode" in msg or "lambda" in msg.lower():
@@ -92,4 +105,26 @@ def import_keras(path: str | Path, trust: bool = False):
     module = KerasModule(model)
     meta = {"source": str(path), "layout": "Keras (channels last)",
             "factory": {"path": "keras_model", "args": {"config": model.to_json()}}}
+    acts = output_activations(model)
+    if all(a is not None for a in acts):  # recorded, so the Learner and Executor never guess
+        meta["output_activations"] = acts
     return Network(NetworkSpec(inputs, outputs), module=module, metadata=meta)
+
+
+def output_activations(model) -> list[str | None]:
+    """The activation that ends each output of a Keras model ('softmax', 'sigmoid', 'linear', ...), read from the
+    layer producing it (a Softmax layer, an Activation layer or a layer's `activation`); None where unknown."""
+    out: list[str | None] = []
+    for t in model.outputs:
+        hist = getattr(t, "_keras_history", None)
+        layer = hist[0] if hist else None
+        name = type(layer).__name__ if layer is not None else ""
+        if name in ("Softmax", "Sigmoid"):
+            out.append(name.lower())
+            continue
+        act = getattr(layer, "activation", None)
+        act = getattr(act, "__name__", None) if act is not None and not isinstance(act, str) else act
+        if act is None and name in ("Dense", "Conv1D", "Conv2D", "Conv3D", "EinsumDense"):
+            act = "linear"
+        out.append(str(act).lower() if act is not None else None)
+    return out

@@ -149,18 +149,12 @@ def _write(files: dict[str, bytes], path: Path) -> None:
 
     try:
         if path.suffix in SINGLE_FILE_SUFFIXES:
-            if path.exists() and not path.is_dir():
-                try:
-                    read_header(path)
-                except NetworkFormatError:
-                    raise RefusedWrite(f"{path} exists and is not a DeepNodes network; refusing to replace it") from None
-
             def write_zip(tmp: Path) -> None:
                 with zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as z:
                     for k, v in files.items():
                         z.writestr(k, v)
 
-            replace_file(path, write_zip, verify)
+            replace_file(path, write_zip, verify, owned=_is_network_file, what="DeepNodes network")
         else:
             def write_folder(tmp: Path) -> None:
                 for k, v in files.items():
@@ -169,6 +163,14 @@ def _write(files: dict[str, bytes], path: Path) -> None:
             replace_dir(path, write_folder, owned=is_network_folder, verify=verify, what="DeepNodes network")
     except RefusedWrite as e:
         raise NetworkFormatError(str(e)) from None
+
+
+def _is_network_file(path: Path) -> bool:
+    try:
+        read_header(path)
+        return True
+    except NetworkFormatError:
+        return False
 
 
 def _registered(ref) -> bool:

@@ -20,7 +20,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, StrictBool, StrictInt, ValidationError
 
-from deepnodes.core.bounded_zip import ZipRefused, check_zip, read_entry
+from deepnodes.core.bounded_zip import ZipRefused, check_zip, one_line, read_entry
 
 FORMAT = "deepnodes.network"
 VERSION = 1
@@ -81,11 +81,21 @@ def parse_header(raw: bytes, path: Path) -> dict:
 
 def parse_spec(head: dict, path: Path):
     """The network spec of a validated header, with each layer's kind and options checked against the catalogue."""
+    return spec_from_json(head["spec"], f"the network.json of {path}")
+
+
+def spec_from_json(d: Any, where: str):
+    """A `NetworkSpec` from JSON a file holds (native header, ONNX / TorchScript metadata), every part checked:
+    NetworkFormatError "<where> has a malformed spec (...)" otherwise."""
     from ..layers import get_layer
     from ..spec import NetworkSpec
 
     try:
-        spec = NetworkSpec.from_json(head["spec"])
+        if isinstance(d, (str, bytes)):
+            d = json.loads(d)
+        if not isinstance(d, dict):
+            raise ValueError("not a JSON object")
+        spec = NetworkSpec.from_json(d)
         for t in (*spec.inputs, *spec.outputs, *(o for layer in spec.layers for o in layer.outputs)):
             if not isinstance(t.name, str) or not all(d is None or (isinstance(d, int) and not isinstance(d, bool))
                                                       for d in t.shape) or not isinstance(t.dtype, str):
@@ -97,8 +107,19 @@ def parse_spec(head: dict, path: Path):
             get_layer(layer.kind).check_config(layer.config)
     except (KeyError, TypeError, ValueError, AttributeError, IndexError, RecursionError) as e:
         what = f"missing key {e}" if isinstance(e, KeyError) else str(e).splitlines()[0][:200] if str(e) else type(e).__name__
-        raise NetworkFormatError(f"the network.json of {path} has a malformed spec ({what})") from None
+        raise NetworkFormatError(f"{where} has a malformed spec ({one_line(what, 200)})") from None
     return spec
+
+
+def metadata_from_json(text: Any, where: str) -> dict:
+    """A network's metadata from JSON text a file holds (NetworkFormatError naming `where` otherwise)."""
+    try:
+        meta = json.loads(text)
+    except (ValueError, TypeError, RecursionError):
+        raise NetworkFormatError(f"{where} has damaged metadata (not valid JSON)") from None
+    if not isinstance(meta, dict):
+        raise NetworkFormatError(f"{where} has damaged metadata (not a JSON object)")
+    return meta
 
 
 def weights_size(prefix: bytes, what: str) -> int:
@@ -135,10 +156,12 @@ class _Source:
                 raise NetworkFormatError(f"{path} is not a DeepNodes network (neither a folder nor a network zip "
                                          "file)") from None
             raise NetworkFormatError(str(e)) from None
+        except Exception as e:  # noqa: BLE001 - a damaged zip
+            raise NetworkFormatError(f"the network file {path} is truncated or corrupted ({one_line(e)})") from None
         self.sizes = {}
         for i in infos:
             if i.filename not in ENTRIES:
-                raise NetworkFormatError(f"the network file {path} holds an entry '{i.filename[:100]}' that the "
+                raise NetworkFormatError(f"the network file {path} holds an entry '{one_line(i.filename, 100)}' that the "
                                          "format does not define; refusing to read it")
             self.sizes[i.filename] = i.file_size
 
@@ -159,7 +182,8 @@ class _Source:
             except ZipRefused as e:
                 raise NetworkFormatError(str(e)) from None
             except Exception as e:  # noqa: BLE001 - zlib and zip errors of a damaged member
-                raise NetworkFormatError(f"the network file {self.path} is truncated or corrupted ({e})") from None
+                raise NetworkFormatError(f"the network file {self.path} is truncated or corrupted ({one_line(e)})") \
+                    from None
         if start is not None:
             return data[:start]
         if len(data) > limit:
@@ -234,5 +258,4 @@ def is_network_folder(path: Path) -> bool:
 
 
 def _cut(v: Any) -> str:
-    s = repr(v)
-    return s if len(s) <= 100 else s[:97] + "..."
+    return one_line(repr(v), 100)

@@ -2,19 +2,26 @@
 
 The model gets a dynamic batch axis (and dynamic sizes where the spec has `None`), input and output names
 from the spec, the opset and the network spec in its metadata, and is checked twice: by `onnx.checker` and by an
-ONNX Runtime run whose outputs must match torch's within 1e-5.
+ONNX Runtime run whose outputs must match torch's within 1e-5. It is written to a temporary sibling and replaces
+the old file only once both checks pass; an existing file that is not an ONNX model is never replaced.
 """
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from deepnodes.core.atomic_files import RefusedWrite, replace_file
+
 from ..spec import TensorSpec
 
 TOLERANCE = 1e-5
+
+#: held around every torch.onnx.export in the process (Network Writer, the Executor's export cache)
+EXPORT_LOCK = threading.RLock()
 
 
 class ExportError(ValueError):
@@ -72,28 +79,45 @@ def export_onnx(network, path: str | Path, opset: int = 17, check: bool = True, 
         dyn[n] = {0: "batch", **{i + 1: f"{n}_d{i + 1}" for i, d in enumerate(t.shape) if d is None}}
     for n, t in zip(out_names, spec.outputs):
         dyn[n] = {0: "batch", **{i + 1: f"{n}_d{i + 1}" for i, d in enumerate(t.shape) if d is None}}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        with torch.no_grad():
-            torch.onnx.export(module, xs, str(path), input_names=in_names, output_names=out_names,
-                              dynamic_axes=dyn, opset_version=opset, dynamo=False, do_constant_folding=True)
-    except Exception as e:  # noqa: BLE001 - any exporter failure becomes one sentence
-        raise ExportError(f"the network does not export to ONNX: {type(e).__name__}: "
-                          f"{str(e).strip().splitlines()[0][:300]}") from e
-    model = onnx.load(str(path))
-    meta = {"deepnodes.opset": str(opset), "deepnodes.spec": json.dumps(spec.to_json()),
-            "deepnodes.metadata": json.dumps(network.metadata, default=str)}
-    for k, v in meta.items():
-        p = model.metadata_props.add()
-        p.key, p.value = k, v
-    onnx.save(model, str(path))
-    if check:
+
+    def write(tmp: Path) -> None:
         try:
-            onnx.checker.check_model(str(path))
+            with EXPORT_LOCK, torch.no_grad():  # torch.onnx.export keeps global state: one at a time
+                torch.onnx.export(module, xs, str(tmp), input_names=in_names, output_names=out_names,
+                                  dynamic_axes=dyn, opset_version=opset, dynamo=False, do_constant_folding=True)
+        except Exception as e:  # noqa: BLE001 - any exporter failure becomes one sentence
+            raise ExportError(f"the network does not export to ONNX: {type(e).__name__}: "
+                              f"{str(e).strip().splitlines()[0][:300]}") from e
+        model = onnx.load(str(tmp))
+        meta = {"deepnodes.opset": str(opset), "deepnodes.spec": json.dumps(spec.to_json()),
+                "deepnodes.metadata": json.dumps(network.metadata, default=str)}
+        for k, v in meta.items():
+            p = model.metadata_props.add()
+            p.key, p.value = k, v
+        onnx.save(model, str(tmp))
+
+    def verify(tmp: Path) -> None:
+        try:
+            onnx.checker.check_model(str(tmp))
         except Exception as e:  # noqa: BLE001
             raise ExportError(f"the exported ONNX model fails the ONNX checker: {str(e).splitlines()[0][:300]}") from e
-        verify_onnx(network, path, tolerance)
+        verify_onnx(network, tmp, tolerance)
+
+    try:
+        replace_file(path, write, verify if check else None, owned=_is_onnx, what="ONNX model")
+    except RefusedWrite as e:
+        raise ExportError(str(e)) from None
     return path
+
+
+def _is_onnx(path: Path) -> bool:
+    import onnx
+
+    try:
+        m = onnx.load(str(path), load_external_data=False)
+    except Exception:  # noqa: BLE001
+        return False
+    return m.ir_version > 0 and len(m.graph.node) > 0
 
 
 def verify_onnx(network, path: str | Path, tolerance: float = TOLERANCE, batch: int = 3) -> float:
@@ -168,9 +192,25 @@ _ONNX_DTYPES = {1: "float32", 11: "float64", 10: "float16", 16: "bfloat16", 7: "
                 9: "bool"}
 
 
-def import_onnx(path: str | Path):
+def save_onnx_module(network, path: Path) -> Path:
+    """An ONNX network (read from a model) saved as its ONNX model, with its current spec and metadata."""
+    import onnx
+
+    model = onnx.load_from_string(network.module.model_bytes)
+    keep = [(p.key, p.value) for p in model.metadata_props if p.key not in ("deepnodes.spec", "deepnodes.metadata")]
+    del model.metadata_props[:]
+    for k, v in keep + [("deepnodes.spec", json.dumps(network.spec.to_json())),
+                        ("deepnodes.metadata", json.dumps(network.metadata, default=str))]:
+        p = model.metadata_props.add()
+        p.key, p.value = k, v
+    data = model.SerializeToString()
+    return replace_file(path, lambda tmp: tmp.write_bytes(data), lambda tmp: onnx.checker.check_model(str(tmp)))
+
+
+def import_onnx(path: str | Path, source: bool = True):
     """Read an ONNX model as an inference-only network. The spec comes from the model's DeepNodes metadata when
-    it was exported here, else from its graph (the first axis is taken as the batch)."""
+    it was exported here, else from its graph (the first axis is taken as the batch). `source`: record the path
+    in the metadata."""
     import onnx
 
     from ..network import Network
@@ -179,18 +219,28 @@ def import_onnx(path: str | Path):
     path = Path(path)
     if not path.exists():
         raise ValueError(f"there is no ONNX file at {path}")
+    if not path.is_file():
+        raise ValueError(f"the ONNX model {path} is a folder, not a file")
     data = path.read_bytes()
     try:
         model = onnx.load_from_string(data)
         onnx.checker.check_model(model)
     except Exception as e:  # noqa: BLE001
-        raise ValueError(f"{path.name} is not a valid ONNX model ({str(e).splitlines()[0][:200]})") from None
+        first = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
+        raise ValueError(f"{path.name} is not a valid ONNX model ({first})") from None
+    external = [t.name for t in model.graph.initializer if t.data_location == onnx.TensorProto.EXTERNAL]
+    if external:  # ONNX Runtime would read whatever file the model names
+        raise ValueError(f"the ONNX model {path.name} keeps tensor '{external[0][:80]}' in an external file; DeepNodes "
+                         "reads only self-contained ONNX models")
+    from .native_files import metadata_from_json, spec_from_json
+
     props = {p.key: p.value for p in model.metadata_props}
-    meta = json.loads(props.get("deepnodes.metadata", "{}"))
+    meta = metadata_from_json(props.get("deepnodes.metadata", "{}"), f"the ONNX model {path.name}")
     meta.pop("factory", None)
-    meta["source"] = str(path)
+    if source:
+        meta["source"] = str(path)
     if "deepnodes.spec" in props:
-        s = NetworkSpec.from_json(json.loads(props["deepnodes.spec"]))
+        s = spec_from_json(props["deepnodes.spec"], f"the ONNX model {path.name}")
         spec = NetworkSpec(s.inputs, s.outputs)
     else:
         init = {i.name for i in model.graph.initializer}
@@ -206,4 +256,24 @@ def import_onnx(path: str | Path):
             return tuple(out)
 
         spec = NetworkSpec(specs(model.graph.input), specs(model.graph.output))
-    return Network(spec, module=OnnxModule(data), metadata=meta)
+    module = OnnxModule(data)
+    _probe(module, spec, path)
+    return Network(spec, module=module, metadata=meta)
+
+
+def _probe(module: "OnnxModule", spec, path: Path) -> None:
+    """Run the model once on a batch of its declared inputs: a model whose graph does not fit its declared
+    spec is refused now, with a sentence, instead of failing later inside the Executor."""
+    xs = example_inputs(spec.inputs, batch=2, var=3)
+    try:
+        sess = module.session()
+        if len(sess.get_inputs()) != len(spec.inputs) or len(sess.get_outputs()) != len(spec.outputs):
+            raise ValueError(f"it has {len(sess.get_inputs())} inputs and {len(sess.get_outputs())} outputs, its "
+                             f"spec {len(spec.inputs)} and {len(spec.outputs)}")
+        ys = module(*xs)
+        for y, t in zip(ys, spec.outputs):
+            if len(y.shape) - 1 != len(t.shape) or any(d is not None and d != g for d, g in zip(t.shape, y.shape[1:])):
+                raise ValueError(f"output {t.name} has shape {tuple(y.shape[1:])}, its spec {t.shape}")
+    except Exception as e:  # noqa: BLE001 - ONNX Runtime's errors of a damaged graph
+        first = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
+        raise ValueError(f"the ONNX model {path.name} does not run on inputs of its declared shapes ({first})") from None

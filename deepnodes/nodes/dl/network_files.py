@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field
 
 from deepnodes.core import In, Node, NodeConfig, NodeError, Out, node
+from deepnodes.dl.convert import OUTPUT_ACTIVATION_HELP, OutputActivation, record_output_activation
 
 READ_FORMATS = ("auto", "native", "onnx", "torchscript", "keras")
 
@@ -41,6 +42,7 @@ class NetworkReader(Node):
             "auto", description="file format; auto = from the file name (.dnn or folder, .onnx, .pt, .keras/.h5)")
         trust: bool = Field(False, description="allow code inside the file to run: pickled torch modules (native) "
                             "or Keras Lambda layers; only for files from a source you trust")
+        output_activation: OutputActivation = Field("recorded", description=OUTPUT_ACTIVATION_HELP)
 
     def _path(self) -> Path:
         if not self.config.path:
@@ -97,6 +99,9 @@ class NetworkReader(Node):
                 net = import_keras(p, trust=self.config.trust)
         except ValueError as e:
             raise NodeError(str(e)) from None
+        except OSError as e:
+            raise NodeError(f"option 'path': {p} cannot be read ({e.strerror or e})") from None
+        record_output_activation(net, self.config.output_activation)
         ctx.log(f"read {net.spec.describe()}")
         return [net]
 
@@ -105,7 +110,11 @@ class NetworkReader(Node):
 class NetworkWriter(Node):
     """Writes a network: native (a folder, or one .dnn file: spec JSON + safetensors + metadata, versioned, no
     pickle), ONNX (dynamic batch axis; checked with the ONNX checker and against torch with ONNX Runtime), or
-    TorchScript (traced; checked against the network)."""
+    TorchScript (traced; checked against the network).
+
+    It never deletes or replaces what it did not write: the new file or folder is written beside the old one,
+    verified, then switched into place; a non-empty folder that is not a DeepNodes network, or a file of another
+    kind, is refused."""
 
     inputs = [In("network", "network", "the network to write")]
     outputs = []
@@ -141,6 +150,8 @@ class NetworkWriter(Node):
                 export_torchscript(net, p)
         except ValueError as e:
             raise NodeError(str(e)) from None
+        except OSError as e:
+            raise NodeError(f"option 'path': {p} cannot be written ({e.strerror or e})") from None
         ctx.log(f"wrote {p}")
         return []
 
