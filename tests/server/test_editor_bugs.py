@@ -130,6 +130,44 @@ def test_open_dialog_draws_every_edge_of_each_example_in_one_tab(server, page):
     assert not page.errors, page.errors
 
 
+def _random_workflow(rng, n: int) -> dict:
+    """A random table DAG: readers, samplers, filters and two-output partitionings, ids partly shared between
+    workflows (as `reader`, `sample3`), so a second workflow reuses node ids of the first with other ports."""
+    kinds = [("deepnodes.data.RowSampling", ["table"]), ("deepnodes.data.ColumnFilter", ["table"]),
+             ("deepnodes.data.Partitioning", ["first", "second"])]
+    nodes = [{"id": "reader", "type": "deepnodes.data.DatasetReader", "label": "Reader", "position": [0, 0],
+              "config": {"dataset": "digits", "limit": 10}}]
+    outs = {"reader": ["table"]}
+    conns = []
+    for i in range(1, n):
+        t, ports = kinds[rng.randrange(len(kinds))]
+        nid = f"n{i}" if rng.random() < 0.5 else f"{t.rsplit('.', 1)[1].lower()}{i}"
+        src = nodes[rng.randrange(len(nodes))]["id"]
+        nodes.append({"id": nid, "type": t, "label": nid, "position": [170 * (i % 8), 120 * (i // 8)], "config": {}})
+        outs[nid] = ports
+        conns.append({"source": src, "source_port": rng.choice(outs[src]), "target": nid, "target_port": "table"})
+    return {"format": "deepnodes.workflow/1", "name": f"random {n}", "nodes": nodes, "connections": conns}
+
+
+def test_random_workflows_one_after_another_draw_every_edge(server, page):
+    """The class behind bug 1: any workflow, opened after any other in the same tab, draws all its edges."""
+    import random
+
+    page.goto(server.url)
+    wait_drawn(page)
+    for seed in range(6):
+        rng = random.Random(seed)
+        wf = _random_workflow(rng, rng.randrange(2, 40))
+        name = f"random-{seed}.json"
+        (server.workspace / name).write_text(json.dumps(wf))
+        prev = doc_id(page)
+        page.click('[data-testid="open"]')
+        page.click(f'.dn-open button[data-path="{name}"]')
+        wait_drawn(page, prev)
+        assert drawn_edges(page, len(wf["connections"])) == len(wf["connections"]), f"seed {seed}"
+    assert not page.errors, page.errors
+
+
 # ---------------------------------------------------------------------------------------------- helpers for dialogs
 def node_sel(nid: str) -> str:
     return f'.react-flow__node[data-id="{nid}"]'
