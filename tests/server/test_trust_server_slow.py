@@ -137,6 +137,14 @@ def test_serve_unknown_host_is_one_sentence(tmp_path):
     assert r.returncode == 2 and "--host 'no-such.invalid'" in r.stderr and "Traceback" not in r.stderr
 
 
+def test_serve_allow_path_must_be_a_folder(tmp_path):
+    code = "import sys; from deepnodes.cli import main; sys.exit(main(sys.argv[1:]))"
+    r = subprocess.run([sys.executable, "-c", code, "serve", "--workspace", str(tmp_path), "--allow-path",
+                        str(tmp_path / "nope")], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "--allow-path" in r.stderr and "not a folder" in r.stderr
+    assert "Traceback" not in r.stderr and "http://" not in r.stdout
+
+
 def test_serve_port_in_use_is_one_sentence(tmp_path):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
