@@ -19,7 +19,7 @@ from tests.server import server_nodes  # noqa: F401 - registers the test nodes
 
 TOKEN = "t-routes"
 H = {"X-DeepNodes-Token": TOKEN}
-FUZZ_EXAMPLES = 25  # per operation: ~600 requests in all
+FUZZ_EXAMPLES = 15  # per operation: ~360 requests in all
 
 
 @pytest.fixture(scope="module")
