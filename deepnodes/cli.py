@@ -69,6 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return _dispatch(args)
+    except KeyboardInterrupt:
+        raise
     except BrokenPipeError:
         # the reader went away (`deepnodes nodes --json | head`): stop quietly, and keep Python's exit flush quiet
         import os
@@ -76,6 +78,13 @@ def main(argv: list[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 0
+    except Exception as e:  # noqa: BLE001 - the last net: one line, the traceback only with --debug
+        if getattr(args, "debug", False):
+            raise
+        from .core.workflow_file import one_line
+
+        _err(one_line(f"{type(e).__name__}: {e}", 500) + " (this is a bug in DeepNodes; --debug shows where)")
+        return 1
 
 
 def _dispatch(args) -> int:
@@ -160,6 +169,11 @@ def cmd_run(args) -> int:
     except (WorkflowError, ValueError) as e:
         _err(str(e))
         return 2
+    report = Path(args.report) if args.report else None
+    if report is not None and (report.is_dir() or not report.parent.is_dir()):
+        _err(f"--report: '{report}' is a folder" if report.is_dir() else
+             f"--report: the folder '{report.parent}' does not exist")
+        return 2
     device = None if args.device in (None, "auto") else args.device
     engine = Engine(wf, device=device)
     results_dir = Path(args.workflow).with_suffix(".results")
@@ -192,7 +206,10 @@ def cmd_run(args) -> int:
         rep = engine.report()
         rep["ok"] = result.ok
         rep["seconds"] = elapsed
-        Path(args.report).write_text(json.dumps(rep, indent=2, default=str))
+        try:
+            report.write_text(json.dumps(rep, indent=2, default=str))
+        except OSError as e:
+            _err(f"--report: '{report}' could not be written: {e.strerror or e}")
     for nid in result.failed:
         st = engine.status[nid]
         label = wf.nodes[nid].label

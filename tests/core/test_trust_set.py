@@ -71,7 +71,8 @@ def _set(wf, expr):
     wf.set_option(node_id, path, value)
 
 
-@pytest.mark.parametrize("expr,expected", [
+#: (--set on examples/mnist_cnn.json, a part of its sentence); benchmarks/reliability.py runs them too
+SET_CASES = [
     ("learner.targets.5.loss=mse", "node 'learner' option 'targets.5.loss': index 5 is out of range; option "
                                    "'targets' is a list of 1"),
     ("learner.targets.-1.loss=mse", "'-1' is not a list index"),
@@ -99,7 +100,10 @@ def _set(wf, expr):
     ("learner..x=3", "must look like NODE.OPTION=VALUE"),
     ("learner.epochs=" + "[" * 5000, "is too large or nested too deeply to be an option"),
     ("learner.targets=" + "[" * 100 + "]" * 100, "--set learner.targets nests JSON deeper than 64 levels"),
-])
+]
+
+
+@pytest.mark.parametrize("expr,expected", SET_CASES)
 def test_a_bad_set_is_one_sentence_with_exit_2(capsys, expr, expected):
     code = cli.main(["run", str(ROOT / "examples" / "mnist_cnn.json"), "--set", expr, "--quiet"])
     err = capsys.readouterr().err.strip()

@@ -127,3 +127,37 @@ def test_the_cli_gives_one_sentence_and_exit_2_for_a_deeply_nested_file(tmp_path
     p.write_bytes(CASES["deeply nested"][0])
     r = _run_cli("run", str(p), "--quiet")
     assert (r.returncode, r.stderr.strip()) == (2, f"error: the workflow file nests JSON deeper than {MAX_DEPTH} levels")
+
+
+def _minimal(tmp_path) -> Path:
+    p = tmp_path / "w.json"
+    p.write_text(json.dumps(_file(nodes=[{"id": "a", "type": "test.Const"}])))
+    return p
+
+
+@pytest.mark.parametrize("where", ["missing folder", "a folder"])
+def test_a_report_path_that_cannot_be_written_is_refused_before_the_run(tmp_path, capsys, where):
+    from deepnodes import cli
+    from tests.core import fake_nodes  # noqa: F401 - registers test.Const
+    from tests.core.fake_nodes import CALLS
+
+    CALLS.clear()
+    report = tmp_path / "nope" / "r.json" if where == "missing folder" else tmp_path
+    code = cli.main(["run", str(_minimal(tmp_path)), "--quiet", "--report", str(report)])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and err.startswith("error: --report: ") and len(err.splitlines()) == 1, err
+    assert CALLS == {}  # nothing ran
+
+
+def test_an_unexpected_error_in_the_cli_is_one_line_without_debug_and_a_traceback_with_it(monkeypatch, capsys,
+                                                                                         tmp_path):
+    from deepnodes import cli
+
+    def broken(args):
+        raise KeyError("boom")
+    monkeypatch.setattr(cli, "cmd_run", broken)
+    assert cli.main(["run", str(_minimal(tmp_path))]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err == "error: KeyError: 'boom' (this is a bug in DeepNodes; --debug shows where)"
+    with pytest.raises(KeyError):
+        cli.main(["run", str(_minimal(tmp_path)), "--debug"])

@@ -166,6 +166,16 @@ def set_expressions(wf) -> st.SearchStrategy:
     return expr()
 
 
+def is_user_error(e: BaseException) -> bool:
+    """An exception of a class that carries a sentence for the user (a library's UnicodeDecodeError does not)."""
+    from deepnodes.core import NodeError
+
+    if isinstance(e, UnicodeError):
+        return False
+    return isinstance(e, (ValueError, NodeError, FileNotFoundError, IsADirectoryError, NotADirectoryError,
+                          PermissionError))
+
+
 def check_sentence(message: str, where: str = "") -> None:
     """A clean message: one line, not empty, not a Python repr of an exception, echoes cut (well under 2,000)."""
     assert message and message.strip(), f"{where}: empty message"
