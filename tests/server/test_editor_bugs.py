@@ -41,6 +41,8 @@ def server(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
+    if os.environ.get("CI") != "true":  # under CI a missing Playwright is a failure
+        pytest.importorskip("playwright")
     from playwright.sync_api import sync_playwright
 
     from tests.server.browser_util import CHROMIUM_ARGS
@@ -127,6 +129,13 @@ def test_open_dialog_draws_every_edge_of_each_example_in_one_tab(server, page):
             shot(page, f"open-{f.stem}-{page.viewport_size['width']}")
         assert got == connections(f), f"{f.name} opened by Open… at {page.viewport_size['width']} px"
     shot(page, f"open-dialog-last-{page.viewport_size['width']}")
+    # and the flagship, reloaded at this width
+    page.goto(f"{server.url}&open={FLAGSHIP}")
+    wait_drawn(page)
+    page.reload()
+    wait_drawn(page)
+    want = connections(ROOT / "examples" / FLAGSHIP)
+    assert drawn_edges(page, want) == want, f"{FLAGSHIP} reloaded at {page.viewport_size['width']} px"
     assert not page.errors, page.errors
 
 
