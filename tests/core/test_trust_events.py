@@ -200,6 +200,7 @@ def tiny_sets(wf: Workflow) -> list[str]:
 EXAMPLES = sorted((ROOT / "examples").glob("*.json"))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("example", EXAMPLES, ids=[p.stem for p in EXAMPLES])
 def test_every_example_runs_with_its_output_piped(example: Path, tmp_path):
     wf = Workflow.load(example)

@@ -11,6 +11,8 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from deepnodes.core import Engine, Workflow
 from deepnodes.core.results import read_index
 from tests.conftest import ROOT
@@ -49,6 +51,7 @@ class Run:
         return "\n".join(self.lines)
 
 
+@pytest.mark.slow
 def test_first_ctrl_c_cancels_within_a_batch_keeps_and_saves_what_is_complete(tmp_path):
     wf = image_classification(train={"limit": 1200}, test={"limit": 200},
                               learner={"epochs": 200, "batch_size": 100, "metrics_interval": 0})

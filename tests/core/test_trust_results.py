@@ -110,6 +110,7 @@ def _wait_for_new_generation(folder: Path, old: set[str], proc: subprocess.Popen
     return False
 
 
+@pytest.mark.slow
 def test_sigkill_during_save_leaves_the_old_or_the_new_results(tmp_path, data):
     wf_file = tmp_path / "wf.json"
     tables_workflow(data, 0).save(wf_file)
