@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -43,10 +44,16 @@ def short(value: Any, limit: int = ECHO) -> str:
     return one_line(text if len(text) <= limit else text[:limit] + f"… ({len(text)} characters)")
 
 
+_LONG_QUOTE = re.compile(r"'([^']{%d})[^']{40,}'" % ECHO)
+
+
 def one_line(message: str, limit: int = 2000) -> str:
-    """A message as one line: control characters (a newline in an echoed value...) escaped, cut to `limit`."""
+    """A message as one line: control characters (a newline in an echoed value...) escaped, a quoted value over
+    200 characters cut (`column 'xxx…'`), the whole cut to `limit`."""
     if any(ord(ch) < 32 or ord(ch) == 127 for ch in message):
         message = "".join(ch if ch == "\t" or 32 <= ord(ch) != 127 else repr(ch)[1:-1] for ch in message)
+    if len(message) > ECHO:
+        message = _LONG_QUOTE.sub(lambda m: f"'{m.group(1)}…'", message)
     return message if len(message) <= limit else message[:limit] + "…"
 
 

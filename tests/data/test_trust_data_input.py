@@ -239,3 +239,14 @@ def test_a_data_node_after_a_python_script_runs_though_its_input_columns_are_unk
     assert "codes" in res.executed and res.failed == [] and eng.status["codes"].message == ""
     assert eng.status["typo"].state == "idle"
     assert eng.status["typo"].message.startswith("column 'clas_name' (option 'columns') is not in the input table")
+
+
+def test_a_long_value_echoed_in_a_node_message_is_cut_to_200_characters(tmp_path):
+    (tmp_path / "f.csv").write_text("a,b\n1,2\n")
+    wf = Workflow("long")
+    wf.add("deepnodes.data.CSVReader", "read", {"path": str(tmp_path / "f.csv")})
+    wf.add("deepnodes.data.RowFilter", "filter", {"column": "c" * 5000, "value": "1"})
+    wf.connect("read", 0, "filter", 0)
+    msg = Engine(wf).configure()["filter"].message
+    assert msg.startswith("column '" + "c" * 200 + "…' (option 'column') is not in the input table"), msg[:300]
+    assert len(msg) < 400
