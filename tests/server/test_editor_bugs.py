@@ -260,6 +260,10 @@ def test_fresh_input_layer_shows_its_default_shape(server, page):
 def test_image_to_tensor_takes_a_new_column_name(server, page):
     path = open_copy(server, page, "fashion_mnist_prep.json", "bug7-prep.json")
     configure(page, "to_tensor")
+    # the dialog's description is the node's whole first paragraph, not its first source line
+    desc = next(n for n in server.api("GET", "/api/nodes")["nodes"] if n["type"] == "deepnodes.data.ImageToTensor")
+    first = " ".join(desc["description"].split("\n\n")[0].split())
+    assert " ".join(page.inner_text(".dn-config .dn-desc").split()) == first
     field = page.locator("#f-output_column")
     assert field.evaluate("e => e.tagName") == "INPUT", "a new column's name must be typed, not picked"
     field.fill("pixels")

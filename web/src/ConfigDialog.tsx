@@ -100,7 +100,7 @@ export function ConfigDialog({ desc, nodeId, label, config, columns, network, on
           <span className="muted">{desc.name} · {nodeId}</span>
           <button className="close" onClick={onClose} aria-label="close">×</button>
         </header>
-        <p className="dn-desc">{desc.description.split("\n")[0]}</p>
+        <p className="dn-desc">{desc.description.split(/\n\s*\n/)[0].replace(/\s*\n\s*/g, " ")}</p>
         {tabs.length > 1 && (
           <nav className="dn-tabs" role="tablist">
             {tabs.map((t) => {
