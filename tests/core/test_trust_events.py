@@ -211,7 +211,7 @@ def test_every_example_runs_with_its_output_piped(example: Path, tmp_path):
         p = subprocess.run([sys.executable, "-m", "deepnodes.cli", "run", str(example), *args,
                             "--report", str(tmp_path / "report.json")],
                            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                           timeout=300)
+                           timeout=600)  # a hang, not a slow example (H2O AutoML takes minutes here)
     except subprocess.TimeoutExpired as e:
         pytest.fail(f"{example.name} hung with its output piped:\n{(e.stderr or b'')[-2000:]}")
     assert p.returncode == 0, p.stderr[-3000:]
