@@ -31,18 +31,32 @@ export function specSummary(spec: any): string {
   return "";
 }
 
+interface DocIndex { nodes: Map<string, DocSnapshot["workflow"]["nodes"][number]>; feeds: Map<string, DocSnapshot["workflow"]["connections"][number]> }
+const indexes = new WeakMap<DocSnapshot, DocIndex>();
+
+/** Nodes by id and connections by "target/port", built once per document snapshot (the canvas asks per node). */
+function indexOf(doc: DocSnapshot): DocIndex {
+  let ix = indexes.get(doc);
+  if (!ix) {
+    ix = { nodes: new Map(doc.workflow.nodes.map((n) => [n.id, n])), feeds: new Map(doc.workflow.connections.map((c) => [`${c.target}/${c.target_port}`, c])) };
+    indexes.set(doc, ix);
+  }
+  return ix;
+}
+
 /** A node's output shape (layer nodes) and the hover text of each port (outputs from its own specs, inputs from
  * the specs of what feeds them), as strings so the canvas's NodeData stays comparable with ===. */
 export function portTexts(doc: DocSnapshot, catalogue: Catalogue, id: string): { shape: string; inTips: string; outTips: string } {
-  const n = doc.workflow.nodes.find((x) => x.id === id);
+  const ix = indexOf(doc);
+  const n = ix.nodes.get(id);
   const desc = n && catalogue[n.type];
   if (!desc) return { shape: "", inTips: "", outTips: "" };
   const specs = doc.status[id]?.specs ?? [];
   const outTips = desc.outputs.map((_, i) => specSummary(specs[i])).join(TIP_SEP);
   const inTips = desc.inputs.map((p) => {
-    const c = doc.workflow.connections.find((x) => x.target === id && x.target_port === p.name);
+    const c = ix.feeds.get(`${id}/${p.name}`);
     if (!c) return "not connected";
-    const src = doc.workflow.nodes.find((x) => x.id === c.source);
+    const src = ix.nodes.get(c.source);
     const idx = src ? catalogue[src.type]?.outputs.findIndex((o) => o.name === c.source_port) ?? -1 : -1;
     return specSummary(idx >= 0 ? doc.status[c.source]?.specs?.[idx] : null);
   }).join(TIP_SEP);
