@@ -15,9 +15,11 @@ from __future__ import annotations
 import atexit
 import contextlib
 import io
+import os
 import re
 import shutil
 import socket
+import subprocess
 import tempfile
 import threading
 from dataclasses import dataclass
@@ -63,6 +65,7 @@ class Session:
         self.ice_root = ice_root
         self.generation = generation
         self.pinned = False  # acquired outside a run (Python code): kept until `shutdown()`
+        self.watchdog = _watch_parent(self.pid) if self.pid else None
 
     @property
     def pid(self) -> int | None:
@@ -86,6 +89,11 @@ class Session:
 
     def close(self) -> None:
         import h2o
+
+        if self.watchdog is not None:
+            with contextlib.suppress(Exception):
+                self.watchdog.kill()
+                self.watchdog.wait(5)
 
         with contextlib.suppress(Exception):
             h2o.connection().close()
@@ -169,6 +177,16 @@ def _drop() -> None:
     s, _session = _session, None
     if s is not None:
         s.close()
+
+
+def _watch_parent(jvm_pid: int):
+    """A tiny shell loop that kills the JVM if this process dies without shutting it down (a kill -9, a crash):
+    H2O starts its JVM in a session of its own, so it would otherwise outlive us and keep its memory."""
+    if os.name != "posix" or not shutil.which("sh"):
+        return None
+    script = f"while kill -0 {os.getpid()} 2>/dev/null; do sleep 1; done; kill -9 {int(jvm_pid)} 2>/dev/null"
+    return subprocess.Popen(["sh", "-c", script], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
 
 
 def find_java() -> str:

@@ -159,3 +159,29 @@ def test_a_taken_port_is_a_sentence_before_any_jvm_starts():
     assert h2o_session.current() is None
     with pytest.raises(ValueError, match="option 'max_mem_size' 'lots' is not a memory size"):
         h2o_session.acquire(SessionOptions(max_mem_size="lots"))
+
+
+def test_the_jvm_does_not_outlive_a_killed_python(tmp_path):
+    import subprocess
+    import sys
+    import time
+
+    code = ("from deepnodes.h2o import session as s\n"
+            "x = s.acquire(s.SessionOptions(max_mem_size='512M', nthreads=1))\n"
+            "print(x.pid, flush=True)\n"
+            "import time; time.sleep(600)\n")
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        jvm = int(proc.stdout.readline())
+        os.kill(jvm, 0)  # the JVM runs
+    finally:
+        proc.kill()  # SIGKILL: no atexit, no shutdown
+        proc.wait()
+    for _ in range(60):
+        try:
+            os.kill(jvm, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.5)
+    os.kill(jvm, signal.SIGKILL)
+    pytest.fail(f"the H2O JVM {jvm} outlived the Python process that started it")
