@@ -324,3 +324,52 @@ def test_a_learner_on_a_python_network_asks_what_its_outputs_are():
             assert "\n" not in msg
         else:
             assert not res.failed, msg
+
+
+# --------------------------------------------------------------------------- recorded, never guessed (properties)
+ACTS = ["softmax", "sigmoid", "linear", "relu", "tanh"]
+PASS = ["Reshape", "Flatten", "Dropout", "GaussianNoise", "Permute", "Masking"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(act=st.sampled_from(ACTS), wrap=st.booleans(), passes=st.lists(st.sampled_from(PASS), max_size=4),
+       tail=st.sampled_from([None, "Dense", "module"]))
+def test_the_activation_ending_an_output_is_read_through_shape_only_layers(act, wrap, passes, tail):
+    from deepnodes.dl.convert import output_activation
+    from deepnodes.dl.spec import LayerEntry, NetworkSpec, TensorSpec
+
+    t = TensorSpec("x", (4, 3))
+    head = LayerEntry("head", "TimeDistributed", {"layer": "Dense", "layer_config": {"units": 3, "activation": act}},
+                      ("input",), (t,)) if wrap else LayerEntry("head", "Dense", {"units": 3, "activation": act},
+                                                                ("input",), (t,))
+    layers = [LayerEntry("input", "Input", {}, (), (t,)), head]
+    for i, kind in enumerate(passes):
+        layers.append(LayerEntry(f"p{i}", kind, {}, (layers[-1].name,), (t,)))
+    want = act
+    if tail == "Dense":
+        layers.append(LayerEntry("last", "Dense", {"units": 3}, (layers[-1].name,), (t,)))
+        want = "linear"
+    elif tail == "module":  # an opaque module at the end: nobody knows what it ends with
+        layers.append(LayerEntry("last", "module", {}, (layers[-1].name,), (t,)))
+        want = None
+    spec = NetworkSpec((TensorSpec("input", (4, 3)),), (TensorSpec("y", (4, 3)),), tuple(layers),
+                       (layers[-1].name,))
+    assert output_activation(Network(spec), 0) == want
+
+
+@settings(max_examples=100, deadline=None)
+@given(loss=st.sampled_from(["mse", "mae", "huber", "categorical_crossentropy", "sparse_categorical_crossentropy",
+                             "binary_crossentropy", "kl_divergence", "poisson", "cosine_similarity"]),
+       act=st.sampled_from([None] + ACTS), given_=st.sampled_from([None, True, False]))
+def test_from_logits_is_the_users_word_or_the_recorded_activation_never_a_guess(loss, act, given_):
+    from deepnodes.dl.losses import KIND_LOSSES, LossSpec, TrainingError, from_logits
+
+    spec = LossSpec(loss, from_logits=given_)
+    if given_ is not None:
+        assert from_logits(spec, act) is given_
+    elif act is None and loss in KIND_LOSSES:
+        with pytest.raises(TrainingError, match="not recorded"):
+            from_logits(spec, act)
+    elif act is not None:
+        probs = "sigmoid" if loss == "binary_crossentropy" else "softmax"
+        assert from_logits(spec, act) is (act != probs)
