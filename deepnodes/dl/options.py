@@ -88,7 +88,8 @@ class TrainingOptions(BaseModel):
     lr_factor: float = Field(0.1, gt=0, lt=1, description="reduce LR on plateau: factor")
     lr_patience: int = Field(2, ge=0, le=limits.EPOCHS, description="reduce LR on plateau: epochs without improvement")
     min_lr: float = Field(0.0, ge=0, description="reduce LR on plateau: lower bound")
-    terminate_on_nan: bool = Field(True, description="stop with an error when the loss becomes NaN or infinite")
+    terminate_on_nan: bool = Field(True, description="stop with an error when the loss becomes NaN or infinite; "
+                                   "the model after the last complete epoch is kept as the node's partial output")
 
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="where to train: auto uses CUDA when present")
     mixed_precision: bool = Field(False, description="CUDA only: compute in bfloat16/float16 with float32 weights")
