@@ -304,7 +304,6 @@ def test_websocket_events_throttled_and_complete(client):
         t0 = time.time()
         while True:
             m = ws.receive_json()
-            m["_t"] = time.time()
             msgs.append(m)
             if m["type"] == "run" and m.get("state") == "finished":
                 break
@@ -317,12 +316,8 @@ def test_websocket_events_throttled_and_complete(client):
     points = [p for m in metric_msgs for p in m["points"]]
     assert len([p for p in points if p["kind"] == "batch"]) == 1200  # every point arrives...
     assert [p["epoch"] for p in points if p["kind"] == "epoch"] == [0, 1, 2, 3]  # ...every epoch too
-    # ...in at most 20 messages a second (plus the flush before the final state)
-    span = metric_msgs[-1]["_t"] - metric_msgs[0]["_t"]
-    assert len(metric_msgs) <= 20 * span + 3, (len(metric_msgs), span)
-    assert len(metric_msgs) < 300
-    gaps = [b["_t"] - a["_t"] for a, b in zip(metric_msgs, metric_msgs[1:])]
-    assert len(metric_msgs) < 3 or sorted(gaps)[len(gaps) // 2] >= 0.03
+    # ...batched into far fewer messages (the 20-a-second rule itself: test_trust_server_hub.py, on a fake clock)
+    assert len(metric_msgs) < len(points) / 4
 
 
 def test_two_tabs_see_graph_changes(client):
