@@ -336,3 +336,34 @@ def test_small_screen_keeps_one_toolbar_row_a_small_minimap_and_a_useful_reposit
              and b["y"] >= lst["y"] and b["y"] + b["height"] <= lst["y"] + lst["height"]]
     assert len(shown) >= 14, f"the repository shows only {len(shown)} nodes at 1024×700"
     shot(page, "1024x700")
+
+
+OVERLAPS = """
+() => {
+  const boxes = [...document.querySelectorAll('.react-flow__node')].flatMap((n) =>
+    [...n.querySelectorAll('.dn-node-type, .dn-node-box, .dn-label')].map((e) => ({ id: n.dataset.id, r: e.getBoundingClientRect() })));
+  const out = [];
+  for (let i = 0; i < boxes.length; i++) for (let j = i + 1; j < boxes.length; j++) {
+    const a = boxes[i], b = boxes[j];
+    if (a.id === b.id) continue;
+    const w = Math.min(a.r.right, b.r.right) - Math.max(a.r.left, b.r.left);
+    const h = Math.min(a.r.bottom, b.r.bottom) - Math.max(a.r.top, b.r.top);
+    if (w > 1 && h > 1) out.push(a.id + ' / ' + b.id);
+  }
+  return out;
+}
+"""
+
+
+def test_example_layouts_keep_every_title_and_label_apart(page, server):
+    fresh(page, server)
+    for f in EXAMPLES:
+        page.click('[data-testid="open"]')
+        page.click(f'.dn-open button[data-example="{f.name}"]')
+        page.wait_for_selector(".dn-open", state="detached")
+        data = json.loads(f.read_text())
+        page.wait_for_function(f"() => window.__dn.doc && window.__dn.doc.workflow.name === {json.dumps(data['name'])}"
+                               f" && document.querySelectorAll('.react-flow__node').length === {len(data['nodes'])}")
+        page.wait_for_timeout(300)
+        clashes = page.evaluate(OVERLAPS)
+        assert not clashes, f"{f.name}: titles or labels overlap: {clashes[:5]}"
