@@ -161,3 +161,10 @@ def test_an_unexpected_error_in_the_cli_is_one_line_without_debug_and_a_tracebac
     assert err == "error: KeyError: 'boom' (this is a bug in DeepNodes; --debug shows where)"
     with pytest.raises(KeyError):
         cli.main(["run", str(_minimal(tmp_path)), "--debug"])
+
+
+@pytest.mark.parametrize("command", ["nodes --json", "nodes", "describe deepnodes.dl.NetworkLearner"])
+def test_output_piped_into_head_ends_quietly(command):
+    r = subprocess.run(f"{sys.executable} -m deepnodes.cli {command} | head -c 20", shell=True, capture_output=True,
+                       text=True, timeout=60, cwd=ROOT, env=dict(os.environ, OMP_NUM_THREADS="1"))
+    assert r.stderr == "" and len(r.stdout) == 20, r.stderr[-500:]
