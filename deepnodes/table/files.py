@@ -166,6 +166,11 @@ def csv_schema(path: str | Path, delimiter: str = ",", has_header: bool = True, 
     return schema
 
 
+def _parquet_error(p: Path, e: Exception) -> ValueError:
+    first = (str(e).strip().splitlines() or [type(e).__name__])[0].rstrip(".: ")
+    return ValueError(f"Parquet file '{p.name}' could not be read (damaged, or not a Parquet file): {first}")
+
+
 def read_parquet(path: str | Path, columns=None, limit: int | None = None) -> pa.Table:
     import pyarrow.parquet as pq
 
@@ -184,8 +189,8 @@ def read_parquet(path: str | Path, columns=None, limit: int | None = None) -> pa
             table = table.slice(0, limit)
         else:
             table = pq.read_table(p, columns=columns)
-    except pa.ArrowInvalid as e:
-        raise ValueError(f"Parquet file '{p.name}' could not be read: {str(e).splitlines()[0]}") from None
+    except (pa.ArrowException, OSError) as e:  # a damaged file: thrift, decompression, truncation
+        raise _parquet_error(p, e) from None
     return with_row_id(table)
 
 
@@ -195,8 +200,8 @@ def parquet_schema(path: str | Path) -> pa.Schema:
     p = _check_file(path, "Parquet")
     try:
         schema = pq.read_schema(p)
-    except pa.ArrowInvalid as e:
-        raise ValueError(f"Parquet file '{p.name}' could not be read: {str(e).splitlines()[0]}") from None
+    except (pa.ArrowException, OSError) as e:
+        raise _parquet_error(p, e) from None
     if ROW_ID not in schema.names:
         schema = schema.insert(0, pa.field(ROW_ID, pa.int64()))
     return schema

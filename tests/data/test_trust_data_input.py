@@ -250,3 +250,31 @@ def test_a_long_value_echoed_in_a_node_message_is_cut_to_200_characters(tmp_path
     msg = Engine(wf).configure()["filter"].message
     assert msg.startswith("column '" + "c" * 200 + "…' (option 'column') is not in the input table"), msg[:300]
     assert len(msg) < 400
+
+
+@pytest.fixture(scope="module")
+def parquet_bytes(tmp_path_factory):
+    p = tmp_path_factory.mktemp("pq") / "t.parquet"
+    write_table(pa.table({"a": np.arange(100), "b": ["x", "y"] * 50}), p)
+    return p.read_bytes()
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@given(data=st.data())
+def test_generated_damage_to_a_parquet_file_reads_or_gives_one_sentence(tmp_path_factory, parquet_bytes, data):
+    from deepnodes.table.files import parquet_schema, read_parquet
+
+    raw = bytearray(parquet_bytes)
+    if data.draw(st.booleans()):
+        del raw[data.draw(st.integers(0, len(raw) - 1)):]
+    else:
+        for _ in range(data.draw(st.integers(1, 4))):
+            raw[data.draw(st.integers(0, len(raw) - 1))] ^= data.draw(st.integers(1, 255))
+    p = tmp_path_factory.mktemp("pq") / "d.parquet"
+    p.write_bytes(bytes(raw))
+    for step in (parquet_schema, read_parquet):
+        try:
+            step(p)
+        except ValueError as e:
+            check_sentence(str(e), step.__name__)
+            assert str(e).startswith("Parquet file 'd.parquet' could not be read"), str(e)
