@@ -122,7 +122,8 @@ def check_categories(table: pa.Table, features: Sequence[FeatureColumn], domains
             first = pc.filter(col, bad)[0].as_py()
             n = pc.sum(bad.cast(pa.int64())).as_py()
             shown = ", ".join(repr(d) for d in dom[:10]) + (", ..." if len(dom) > 10 else "")
-            raise ColumnError(f"column '{f.name}' holds the category {first!r} ({n} rows), which the model was not "
+            rows = f"{n} row" + ("s" if n != 1 else "")
+            raise ColumnError(f"column '{f.name}' holds the category {first!r} ({rows}), which the model was not "
                               f"trained on; its categories are {shown}")
 
 

@@ -58,7 +58,8 @@ def test_a_category_outside_the_training_levels_is_named_and_counted(values, dom
     if not unseen:
         check_categories(table, feats, {"cat": domain})
         return
-    with pytest.raises(ColumnError, match=f"holds the category '{unseen[0]}' \\({len(unseen)} rows\\)"):
+    rows = f"{len(unseen)} row" + ("s" if len(unseen) != 1 else "")
+    with pytest.raises(ColumnError, match=f"holds the category '{unseen[0]}' \\({rows}\\)"):
         check_categories(table, feats, {"cat": domain})
 
 

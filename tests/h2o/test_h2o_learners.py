@@ -80,7 +80,7 @@ def test_a_category_unseen_in_training_is_refused_naming_it(session, flowers):
 
     odd = flowers.set_column(3, "sepal", category_array(["narrow"] * 149 + ["huge"]))
     for s in (session, None):
-        with pytest.raises(ColumnError, match="column 'sepal' holds the category 'huge' \\(1 rows\\), which the "
+        with pytest.raises(ColumnError, match="column 'sepal' holds the category 'huge' \\(1 row\\), which the "
                                               "model was not trained on"):
             predict(model, odd, session=s)
     wrong = flowers.set_column(0, "sepal_length", flowers.column("sepal").cast(pa.string()))
