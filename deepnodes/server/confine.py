@@ -56,8 +56,8 @@ class PathPolicy:
         extra = [str(r) for r in self.roots[1:]]
         return f"the workspace '{self.workspace}'" + (f" or {', '.join(repr(e) for e in extra)}" if extra else "")
 
-    def check(self, cls, config: dict, node_id: str) -> str | None:
-        """The sentence that refuses one of the node's path options, or None when all are allowed."""
+    def check(self, cls, config: dict) -> str | None:
+        """The sentence that refuses one of the node's path options (the engine names the node), or None."""
         for option in path_options(cls):
             for value in _values(config.get(option)):
                 bad = self._outside(value)
@@ -65,7 +65,7 @@ class PathPolicy:
                     shown = value if len(value) <= 200 else value[:200] + "..."
                     real = os.path.realpath(Path(bad).expanduser())
                     where = "" if real == bad else f" (that is '{real[:200]}')"
-                    return (f"node '{node_id}' option '{option}': '{shown}'{where} is outside {self.describe()}; "
+                    return (f"option '{option}': '{shown}'{where} is outside {self.describe()}; "
                             f"start `deepnodes serve --allow-path DIR` to allow another folder")
         return None
 

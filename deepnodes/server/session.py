@@ -83,7 +83,7 @@ class GuardedEngine(Engine):
             cls = registry.get(entry.type)
         except KeyError:
             return None  # the engine says that the type is unknown
-        return self.policy.check(cls, entry.config, nid)
+        return self.policy.check(cls, entry.config)
 
     def _configure_one(self, nid, st) -> None:
         msg = self.refusal(nid)
