@@ -19,7 +19,8 @@ TIMEOUT = 60.0
 MAX_RATIO = 50
 
 _CHILD = r"""
-import io, json, sys, zipfile
+import io, json, signal, sys, zipfile
+signal.alarm(int(float(sys.argv[4])) + 2)  # the child ends itself even if its parent died (default SIGALRM: exit)
 import h5py
 path, inner, ratio = sys.argv[1], sys.argv[2], float(sys.argv[3])
 def screen(f, size):
@@ -57,12 +58,13 @@ def screen_h5(path: str | Path, what: str, inside_zip: bool = False, timeout: fl
     """Refuse (ValueError, one sentence) an HDF5 file, or the HDF5 entries of a zip, that h5py cannot read
     completely and quickly in a child process (see the module docstring)."""
     path = Path(path)
+    limit = TIMEOUT if timeout is None else timeout
     try:
-        r = subprocess.run([sys.executable, "-c", _CHILD, str(path), "1" if inside_zip else "", str(MAX_RATIO)],
-                           capture_output=True, text=True, timeout=TIMEOUT if timeout is None else timeout)
+        r = subprocess.run([sys.executable, "-c", _CHILD, str(path), "1" if inside_zip else "", str(MAX_RATIO),
+                            str(limit)], capture_output=True, text=True, timeout=limit)
     except subprocess.TimeoutExpired:
         raise ValueError(f"the {what} {path.name} is damaged: reading its HDF5 data did not finish within "
-                         f"{TIMEOUT if timeout is None else timeout:g} s") from None
+                         f"{limit:g} s") from None
     if r.returncode == 0:
         return
     try:
