@@ -9,10 +9,11 @@ from tests.dl.dl_workflows import image_classification
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
-@pytest.mark.parametrize("name,dataset", [("image_classification", "fashion-mnist"), ("mnist_cnn", "mnist")])
-def test_example_files_match_the_python_builder(name, dataset):
+@pytest.mark.parametrize("name,dataset,validation", [("image_classification", "fashion-mnist", 2000),
+                                                     ("mnist_cnn", "mnist", None)])
+def test_example_files_match_the_python_builder(name, dataset, validation):
     wf = Workflow.load(EXAMPLES / f"{name}.json")
-    assert wf.to_json() == image_classification(dataset, name).to_json()
+    assert wf.to_json() == image_classification(dataset, name, validation=validation, text=True).to_json()
 
 
 def test_image_classification_example_on_a_small_slice():
