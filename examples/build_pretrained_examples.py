@@ -28,7 +28,9 @@ def faces_split(wf: Workflow) -> None:
 def finetune_pretrained() -> Workflow:
     """EfficientNet-Lite0 (ImageNet) without its classifier → freeze all but its top block → new head
     (Dropout + Dense 2 softmax) → Learner (head at a 10× learning rate) → Executor → Scorer."""
-    wf = Workflow("Fine-tune EfficientNet-Lite0: faces vs non-faces")
+    wf = Workflow("Fine-tune EfficientNet-Lite0: faces vs non-faces",
+                  "Fine-tunes EfficientNet-Lite0 (ImageNet weights) to tell faces from non-faces: a new head learns faster than the pretrained body.",
+                  "about 5 min on a laptop CPU")
     faces_split(wf)
     wf.add("deepnodes.dl.PretrainedNetworkReader", "pretrained", {"include_top": False},
            "EfficientNet-Lite0 (no top)", at(0, 2))
@@ -64,7 +66,9 @@ def finetune_pretrained() -> Workflow:
 
 def features_xgboost() -> Workflow:
     """EfficientNet-Lite0's 1280 pooled features of each image → XGBoost → Scorer."""
-    wf = Workflow("Pretrained features + XGBoost: faces vs non-faces")
+    wf = Workflow("Pretrained features + XGBoost: faces vs non-faces",
+                  "Uses a pretrained CNN as a feature extractor for faces vs non-faces and trains XGBoost on the features, then scores it on held-out images.",
+                  "about 1 min on a laptop CPU")
     faces_split(wf)
     wf.add("deepnodes.dl.PretrainedNetworkReader", "pretrained", {"include_top": False},
            "EfficientNet-Lite0 features (1280)", at(0, 2))
@@ -149,7 +153,9 @@ output_table["probability"] = probs.max(1)
 def python_network() -> Workflow:
     """scikit-learn's digits → a CNN written in Python → a training loop written in Python → Python
     inference → Scorer."""
-    wf = Workflow("Python network: digits with a hand-written CNN and training loop")
+    wf = Workflow("Python network: digits with a hand-written CNN and training loop",
+                  "A network and its training loop written in Python nodes, trained on the small digits dataset: how to bring your own PyTorch code into a workflow.",
+                  "under 1 min")
     wf.add("deepnodes.data.DatasetReader", "digits", {"dataset": "digits"}, "Digits 8×8", at(0, 0))
     wf.add("deepnodes.data.Partitioning", "split", {"method": "stratified", "column": "label", "fraction": 0.7,
                                                     "seed": 1}, "70% train / 30% test", at(1, 0))
