@@ -614,7 +614,7 @@ def init_recurrent(m: Recurrent, config: dict) -> None:
                 p.zero_()
 
 
-# ---------------------------------------------------------------- wrappers and attention
+# ---------------------------------------------------------------- wrappers (attention: _attention_modules.py)
 
 
 class TimeDistributed(nn.Module):
@@ -628,30 +628,6 @@ class TimeDistributed(nn.Module):
         if isinstance(y, tuple):
             y = y[0]
         return y.reshape((n, t) + tuple(y.shape[1:]))
-
-
-class MultiHeadAttention(nn.Module):
-    """Keras-style multi-head attention: inputs (query, value[, key]) of shape (N, T, F)."""
-
-    def __init__(self, fq: int, fv: int, fk: int, heads: int, key_dim: int, value_dim: int, out_dim: int,
-                 dropout: float, bias: bool, causal: bool):
-        super().__init__()
-        self.query = nn.Linear(fq, heads * key_dim, bias=bias)
-        self.key = nn.Linear(fk, heads * key_dim, bias=bias)
-        self.value = nn.Linear(fv, heads * value_dim, bias=bias)
-        self.output = nn.Linear(heads * value_dim, out_dim, bias=bias)
-        self.heads, self.key_dim, self.value_dim, self.dropout, self.causal = heads, key_dim, value_dim, dropout, causal
-
-    def forward(self, query, value, key=None):
-        if key is None:
-            key = value
-        n, tq, tk = query.shape[0], query.shape[1], key.shape[1]
-        q = self.query(query).reshape(n, tq, self.heads, self.key_dim).transpose(1, 2)
-        k = self.key(key).reshape(n, tk, self.heads, self.key_dim).transpose(1, 2)
-        v = self.value(value).reshape(n, tk, self.heads, self.value_dim).transpose(1, 2)
-        y = F.scaled_dot_product_attention(q, k, v, dropout_p=self.dropout if self.training else 0.0,
-                                           is_causal=self.causal)
-        return self.output(y.transpose(1, 2).reshape(n, tq, self.heads * self.value_dim))
 
 
 class Crop(nn.Module):
