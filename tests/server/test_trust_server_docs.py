@@ -159,3 +159,16 @@ def test_a_tab_left_open_across_a_restart_never_reaches_another_document(tmp_pat
         assert new != old
         with b.websocket_connect(f"/api/ws?doc={old}&token={TOKEN}") as ws:
             assert ws.receive_json()["code"] == "no_doc"
+
+
+def test_close_from_a_page_that_goes_away(client):
+    """The editor's `closeDocOnExit` (navigator.sendBeacon): token in the query, body sent as text/plain."""
+    d = _graph(client)
+    client.post(f"/api/docs/{d}/save_as", headers=H, json={"path": "beacon"})
+    r = client.post(f"/api/docs/{d}/close?token={TOKEN}", content='{"discard": false}',
+                    headers={"Content-Type": "text/plain;charset=UTF-8"})
+    assert r.status_code == 200 and d not in client.app.state.docs.by_id
+    d2 = _graph(client)  # unsaved: kept, so a reopened tab can still import it
+    r = client.post(f"/api/docs/{d2}/close?token={TOKEN}", content='{"discard": false}',
+                    headers={"Content-Type": "text/plain;charset=UTF-8"})
+    assert r.status_code == 409 and d2 in client.app.state.docs.by_id

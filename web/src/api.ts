@@ -44,6 +44,14 @@ export async function closeDoc(docId: string, discard = false): Promise<void> {
   }
 }
 
+/** When the page goes away (tab or window closed): ask the server to free a saved document. sendBeacon cannot
+ * set headers, so the token rides in the query and the body goes as text (the server reads it as JSON).
+ * A document with unsaved changes is kept by the server (409), so a reopened tab can still import it. */
+export function closeDocOnExit(docId: string): void {
+  const url = `/api/docs/${encodeURIComponent(docId)}/close?token=${encodeURIComponent(TOKEN)}`;
+  navigator.sendBeacon?.(url, JSON.stringify({ discard: false }));
+}
+
 export type WsStatus = "connecting" | "open" | "closed";
 
 /** One WebSocket per open document; reconnects with a growing delay (a server restart is survived). */
