@@ -92,14 +92,23 @@ class EventBus:
                     return
                 event = self._queue.popleft()
                 listeners = list(self._listeners)
-            for fn in listeners:
-                try:
-                    fn(event)
-                except Exception:  # noqa: BLE001 - a broken listener never breaks a run
-                    traceback.print_exc()
-            with self._cond:
-                self._delivered += 1
-                self._cond.notify_all()
+            try:
+                for fn in listeners:
+                    try:
+                        fn(event)
+                    except Exception:  # noqa: BLE001 - a broken listener never breaks a run
+                        _report_listener_error()
+            finally:  # whatever happens, the event counts as delivered: flush() never waits for it forever
+                with self._cond:
+                    self._delivered += 1
+                    self._cond.notify_all()
+
+
+def _report_listener_error() -> None:
+    try:
+        traceback.print_exc()
+    except Exception:  # noqa: BLE001 - stderr itself is gone (a closed pipe): nothing more to say
+        pass
 
 
 # --------------------------------------------------------------------------- warnings per node thread

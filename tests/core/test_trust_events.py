@@ -218,3 +218,22 @@ def test_every_example_runs_with_its_output_piped(example: Path, tmp_path):
     assert "Traceback" not in p.stderr
     assert not re.search(r"\.py:\d+: \w*Warning", p.stderr), p.stderr[-3000:]  # no raw Python warning
     assert (tmp_path / "report.json").exists()
+
+
+def test_a_listener_failing_on_a_closed_stderr_does_not_stall_the_stream(monkeypatch):
+    """`deepnodes run ... 2>&1 | head -1`: the display's print fails and so does printing its traceback."""
+    class Closed:
+        def write(self, s):
+            raise BrokenPipeError(32, "Broken pipe")
+
+        def flush(self):
+            raise BrokenPipeError(32, "Broken pipe")
+
+    eng = Engine(chatty_workflow(1))
+    seen = []
+    eng.subscribe(lambda ev: print("line", file=sys.stderr))
+    eng.subscribe(seen.append)
+    monkeypatch.setattr(sys, "stderr", Closed())
+    res = run_within(eng, limit=30)
+    monkeypatch.undo()
+    assert res.ok and seen[-1]["type"] == "run" and seen[-1]["state"] == "finished"
