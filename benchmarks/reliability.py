@@ -107,6 +107,15 @@ def workflow_families(n: int) -> list[Family]:
     from tests.core.test_trust_workflow_fuzz import CASES
     from tests.core.trust_strategies import chain_data, workflow_data
 
+    # warm-up, untimed: the first configure of some node types imports torch or builds a catalogue (seconds on a
+    # busy machine); that one-time cost is not a hang of the case that happens to come first
+    from deepnodes.core import Engine, registry
+    warm = Workflow("warm-up")
+    for i, t in enumerate(registry.all_nodes()):
+        if t.startswith("deepnodes."):
+            warm.add(t, f"n{i}")
+    Engine(warm).configure()
+
     gen, chains, fixed = Family("workflow files: generated (structure and values)"), \
         Family("workflow files: generated chains, configured on real specs"), \
         Family("workflow files: the issue's cases (UTF-8, nesting, types, ids, folder, /dev/zero)")
@@ -199,7 +208,7 @@ def data_families(n: int) -> list[Family]:
     from tests.core.trust_strategies import CLEAN_ERRORS
     from tests.data import test_trust_data_input as D
 
-    csv, tables, images = (Family("data: CSV files (garbage, UTF-8, header only, duplicate names, damage)"),
+    csv, tables, images = (Family("data: CSV and Parquet files (garbage, UTF-8, header only, duplicate names, damage)"),
                            Family("data: empty and one-row tables into every table node, and the Executor"),
                            Family("data: images over the 100-megapixel limit"))
     with tempfile.TemporaryDirectory() as tmp:
@@ -239,6 +248,29 @@ def data_families(n: int) -> list[Family]:
         ops = st.lists(st.tuples(st.integers(0, 2), st.integers(0, 10 ** 6), st.integers(0, 255)), min_size=1,
                        max_size=6)
         _generated(st.tuples(ops), n // 4, lambda a: csv.check("damaged csv", lambda: damaged(a)))
+
+        from deepnodes.table.files import parquet_schema, read_parquet
+        pq_path = tmp / "t.parquet"
+        write_table(pa.table({"a": np.arange(100), "b": ["x", "y"] * 50}), pq_path)
+        pq0 = pq_path.read_bytes()
+
+        def damaged_parquet(args):
+            cut, flips = args
+            raw = bytearray(pq0)
+            for i, b in flips:
+                raw[i % len(raw)] ^= b
+            if cut is not None:
+                del raw[cut % len(raw):]
+            (tmp / "d.parquet").write_bytes(bytes(raw))
+            for step in (parquet_schema, read_parquet):
+                try:
+                    step(tmp / "d.parquet")
+                except ValueError as e:
+                    return _sentence(str(e)) or (None if "'d.parquet'" in str(e) else f"no file name: {str(e)[:100]}")
+            return None
+        pq_ops = st.tuples(st.none() | st.integers(0, 10 ** 6),
+                           st.lists(st.tuples(st.integers(0, 10 ** 6), st.integers(1, 255)), max_size=4))
+        _generated(pq_ops, n // 8, lambda a: csv.check("damaged parquet", lambda: damaged_parquet(a)))
 
         from sklearn.datasets import load_iris
 
