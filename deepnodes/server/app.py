@@ -129,6 +129,7 @@ def create_app(workspace: str | Path = ".", token: str | None = None, workflow: 
             await sock.close()
             return
         q: asyncio.Queue = asyncio.Queue()
+        q.client = sock.query_params.get("client", "")[:100]  # the page it belongs to (see the close route)
         hub.add(doc_id, q)
         await sock.send_text(dumps({"type": "hello", "doc": doc.snapshot()}))
 

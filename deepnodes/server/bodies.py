@@ -62,6 +62,8 @@ class NodeRef(Body):
 
 class Close(Body):
     discard: bool = Field(False, description="close even though the workflow has unsaved changes")
+    client: str | None = Field(None, max_length=100, description="the closing page's client id (its WebSocket's "
+                                                                  "`client`): other pages watching keep it open")
 
 
 def validation_message(errors: list[dict]) -> str:

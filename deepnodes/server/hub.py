@@ -35,6 +35,10 @@ class Hub:
     def remove(self, doc_id: str, q: asyncio.Queue) -> None:
         self.clients.get(doc_id, set()).discard(q)
 
+    def watchers(self, doc_id: str, besides: str | None = None) -> int:
+        """How many WebSockets watch a document, not counting those of the page `besides` (a client id)."""
+        return sum(1 for q in self.clients.get(doc_id, ()) if not besides or getattr(q, "client", "") != besides)
+
     def drop(self, doc_id: str) -> None:
         """A document was closed: tell its tabs, forget its clients and held-back events."""
         self._send(doc_id, {"type": "closed", "doc": doc_id})

@@ -88,8 +88,14 @@ def add_routes(app: FastAPI, ws: Workspace, docs: Documents, hub: Hub) -> None:
 
     @app.post("/api/docs/{doc_id}/close")
     async def close_doc(doc_id: str, data: Close | None = None):
-        """Forget a document: its run is cancelled, its results and histories freed; its tabs get `closed`."""
-        await asyncio.to_thread(docs.close, doc_id, (data or Close()).discard)
+        """Forget a document: its run is cancelled, its results and histories freed; its tabs get `closed`.
+        A document another page still watches (two tabs on one file) stays open for it."""
+        data = data or Close()
+        docs.get(doc_id)
+        others = hub.watchers(doc_id, besides=data.client) if data.client else 0
+        if others:
+            return {"closed": False, "id": doc_id, "watched_by": others}
+        await asyncio.to_thread(docs.close, doc_id, data.discard)
         return {"closed": True, "id": doc_id}
 
     def save(doc: Document, full: Path) -> dict:

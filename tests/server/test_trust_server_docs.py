@@ -172,3 +172,19 @@ def test_close_from_a_page_that_goes_away(client):
     r = client.post(f"/api/docs/{d2}/close?token={TOKEN}", content='{"discard": false}',
                     headers={"Content-Type": "text/plain;charset=UTF-8"})
     assert r.status_code == 409 and d2 in client.app.state.docs.by_id
+
+
+def test_a_document_another_page_watches_stays_open(client):
+    """Two tabs on one file share one document: closing it in one keeps it for the other."""
+    d = _graph(client)
+    client.post(f"/api/docs/{d}/save_as", headers=H, json={"path": "shared"})
+    with client.websocket_connect(f"/api/ws?doc={d}&token={TOKEN}&client=tab-a") as a, \
+            client.websocket_connect(f"/api/ws?doc={d}&token={TOKEN}&client=tab-b") as b:
+        assert a.receive_json()["type"] == "hello" and b.receive_json()["type"] == "hello"
+        r = client.post(f"/api/docs/{d}/close", headers=H, json={"client": "tab-a"})
+        assert r.json() == {"closed": False, "id": d, "watched_by": 1} and d in client.app.state.docs.by_id
+    with client.websocket_connect(f"/api/ws?doc={d}&token={TOKEN}&client=tab-b") as b:
+        assert b.receive_json()["type"] == "hello"
+        r = client.post(f"/api/docs/{d}/close", headers=H, json={"client": "tab-b"})  # the last page: freed
+        assert r.json()["closed"] is True and d not in client.app.state.docs.by_id
+        assert b.receive_json() == {"type": "closed", "doc": d}

@@ -5,6 +5,9 @@ const fromUrl = params.get("token");
 if (fromUrl) sessionStorage.setItem("deepnodes.token", fromUrl);
 export const TOKEN = fromUrl || sessionStorage.getItem("deepnodes.token") || "";
 export const OPEN_AT_START = params.get("open");
+/** This page's id: its WebSockets carry it, and closing a document names it, so the server keeps a document
+ * that another page (a second tab on the same file) still watches. */
+export const CLIENT = Math.random().toString(36).slice(2, 12) + Date.now().toString(36);
 
 export class ApiError extends Error {
   constructor(message: string, public status: number, public errors: { field: string; message: string }[] = [], public op: number | null = null) {
@@ -38,7 +41,7 @@ export async function api<T = any>(method: string, path: string, body?: unknown)
  * discard = true. An unknown document (already closed, server restarted) counts as closed. */
 export async function closeDoc(docId: string, discard = false): Promise<void> {
   try {
-    await api("POST", `/api/docs/${encodeURIComponent(docId)}/close`, { discard });
+    await api("POST", `/api/docs/${encodeURIComponent(docId)}/close`, { discard, client: CLIENT });
   } catch (e) {
     if (!(e instanceof ApiError) || e.status !== 404) throw e;
   }
@@ -49,7 +52,7 @@ export async function closeDoc(docId: string, discard = false): Promise<void> {
  * A document with unsaved changes is kept by the server (409), so a reopened tab can still import it. */
 export function closeDocOnExit(docId: string): void {
   const url = `/api/docs/${encodeURIComponent(docId)}/close?token=${encodeURIComponent(TOKEN)}`;
-  navigator.sendBeacon?.(url, JSON.stringify({ discard: false }));
+  navigator.sendBeacon?.(url, JSON.stringify({ discard: false, client: CLIENT }));
 }
 
 export type WsStatus = "connecting" | "open" | "closed";
@@ -71,7 +74,7 @@ export class Live {
     if (this.closed) return;
     this.onStatus("connecting");
     const proto = location.protocol === "https:" ? "wss" : "ws";
-    const ws = new WebSocket(`${proto}://${location.host}/api/ws?doc=${encodeURIComponent(this.docId)}&token=${encodeURIComponent(TOKEN)}`);
+    const ws = new WebSocket(`${proto}://${location.host}/api/ws?doc=${encodeURIComponent(this.docId)}&token=${encodeURIComponent(TOKEN)}&client=${CLIENT}`);
     this.ws = ws;
     ws.onopen = () => {
       this.delay = 500;
