@@ -40,6 +40,9 @@ export function Canvas({ doc, catalogue, perform, toast, addNode, pendingSelect,
 
   // ---------------------------------------------------------------- graph -> React Flow
   useEffect(() => {
+    // nodes wait for the catalogue, so they mount with their ports and React Flow measures each once (a node
+    // that mounts without ports must re-measure when they come: 200 separate passes on a reload)
+    if (doc.workflow.nodes.length && !Object.keys(catalogue).length) return;
     const prev = new Map(rf.getNodes().map((n) => [n.id, n]));
     const select = pendingSelect.current;
     pendingSelect.current = null;
