@@ -139,6 +139,9 @@ def acquire(options: SessionOptions, resources=None, progress: Callable[[str], N
             if others:
                 raise H2OError(f"{s.describe()} runs with other session options ({s.options.describe()}) and is in "
                                f"use by another run; give the H2O nodes the same session options")
+            if s.pinned:
+                raise H2OError(f"{s.describe()} runs with other session options ({s.options.describe()}) and is held "
+                               f"by Python code; use the same options, or call deepnodes.h2o.session.shutdown() first")
             log(f"session options changed to {options.describe()}; replacing {s.describe()}")
             _drop()
             s = None

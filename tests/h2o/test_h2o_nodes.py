@@ -161,21 +161,32 @@ def test_a_taken_port_is_a_sentence_before_any_jvm_starts():
         h2o_session.acquire(SessionOptions(max_mem_size="lots"))
 
 
-def test_the_jvm_does_not_outlive_a_killed_python(tmp_path):
+def test_an_existing_cluster_by_url_is_used_not_stopped_and_its_jvm_dies_with_its_python(flowers_file):
+    """Another process's H2O (started through DeepNodes, then killed with -9) serves a run given its URL."""
     import subprocess
     import sys
     import time
 
+    h2o_session.shutdown()
     code = ("from deepnodes.h2o import session as s\n"
-            "x = s.acquire(s.SessionOptions(max_mem_size='512M', nthreads=1))\n"
-            "print(x.pid, flush=True)\n"
+            "x = s.acquire(s.SessionOptions(max_mem_size='1G', nthreads=2))\n"
+            "print(x.pid, x.url, flush=True)\n"
             "import time; time.sleep(600)\n")
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     try:
-        jvm = int(proc.stdout.readline())
-        os.kill(jvm, 0)  # the JVM runs
+        pid, url = proc.stdout.readline().split()
+        jvm = int(pid)
+        eng = Engine(_workflow(flowers_file, cluster_url=url))
+        assert eng.run().ok, {n: s.message for n, s in eng.status.items()}
+        assert accuracy(eng.output("predict"), "species") > 0.9
+        os.kill(jvm, 0)  # the run ended; a cluster it did not start keeps running
+        assert h2o_session.current() is not None and h2o_session.current().server is None
+        with pytest.raises(H2OError, match="held by Python code; use the same options"):
+            h2o_session.acquire(SessionOptions(url=url))  # Python code now holds the URL session
+            h2o_session.acquire(SessionOptions(max_mem_size="2G"))
     finally:
-        proc.kill()  # SIGKILL: no atexit, no shutdown
+        h2o_session.shutdown()
+        proc.kill()  # SIGKILL: no atexit, no shutdown in that process
         proc.wait()
     for _ in range(60):
         try:
