@@ -37,6 +37,14 @@ def path_options(cls) -> dict[str, str]:
     return out
 
 
+def _real(path: str) -> str:
+    """Where a path leads (for the message), or the path itself when that cannot be said."""
+    try:
+        return os.path.realpath(Path(path).expanduser())
+    except (OSError, ValueError, RuntimeError):
+        return path
+
+
 def _values(v: Any) -> list[str]:
     if isinstance(v, str):
         return [v] if v.strip() else []
@@ -60,10 +68,13 @@ class PathPolicy:
         """The sentence that refuses one of the node's path options (the engine names the node), or None."""
         for option in path_options(cls):
             for value in _values(config.get(option)):
-                bad = self._outside(value)
+                try:
+                    bad = self._outside(value)
+                except (OSError, ValueError, RuntimeError) as e:  # e.g. '~nobody/x': no such home folder
+                    return f"option '{option}': '{value[:200]}' cannot be checked ({str(e)[:200]}), so it is not used"
                 if bad is not None:
                     shown = value if len(value) <= 200 else value[:200] + "..."
-                    real = os.path.realpath(Path(bad).expanduser())
+                    real = _real(bad)
                     where = "" if real == bad else f" (that is '{real[:200]}')"
                     return (f"option '{option}': '{shown}'{where} is outside {self.describe()}; "
                             f"start `deepnodes serve --allow-path DIR` to allow another folder")

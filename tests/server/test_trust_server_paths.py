@@ -207,3 +207,26 @@ def test_save_never_writes_through_a_planted_temporary_link(box):
     assert c.post(f"/api/docs/{d}/save", headers=H).status_code == 200
     assert (out / "victim").read_text() == "mine"
     assert not (ws / "flow.json").is_symlink() and "deepnodes.workflow" in (ws / "flow.json").read_text()
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=st.lists(st.sampled_from(["..", ".", "~", "~nobody", "*", "**", "[", "a", "link", "", "x\x00", "é"]),
+                      max_size=6).map("/".join) | st.text(max_size=60),
+       lead=st.sampled_from(["", "/", "./", "~/"]))
+def test_path_policy_is_total_and_only_allows_the_inside(tmp_path_factory, value, lead):
+    """Any text in a path option gets an answer (never an exception); allowed means inside, links followed."""
+    ws = tmp_path_factory.getbasetemp() / "policy-ws"
+    if not ws.exists():
+        (ws / "a").mkdir(parents=True)
+        (ws / "link").symlink_to("/etc", target_is_directory=True)
+    cls = registry.get("deepnodes.text.TextReader")
+    path = lead + value
+    cwd = os.getcwd()
+    os.chdir(ws)
+    try:
+        msg = PathPolicy(ws).check(cls, {"path": path})
+        if msg is None and path.strip() and "\x00" not in path and not set("*?[") & set(path):
+            real = os.path.realpath(os.path.expanduser(path))
+            assert real == str(ws.resolve()) or real.startswith(str(ws.resolve()) + os.sep), (path, real)
+    finally:
+        os.chdir(cwd)
