@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
-DEB_PACKAGES := dataset-fashion-mnist trans-de-en chromium chromium-driver
+DEB_PACKAGES := dataset-fashion-mnist trans-de-en chromium chromium-driver openjdk-17-jre-headless
 WEB_STAMP := deepnodes/server/static/index.html
 
 .PHONY: setup system web test demo serve bench clean
@@ -15,7 +15,7 @@ setup: $(STAMP) system web
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --disable-pip-version-check torch==2.13.0
-	$(PIP) install -q --disable-pip-version-check -e ".[test]"
+	$(PIP) install -q --disable-pip-version-check -e ".[test,h2o]"
 	touch $(STAMP)
 
 # Debian packages the datasets, examples and browser tests need (installed when missing; needs root)
