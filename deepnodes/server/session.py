@@ -83,7 +83,10 @@ class GuardedEngine(Engine):
             cls = registry.get(entry.type)
         except KeyError:
             return None  # the engine says that the type is unknown
-        return self.policy.check(cls, entry.config)
+        try:
+            return self.policy.check(cls, entry.config)
+        except Exception as e:  # noqa: BLE001 - a path that cannot be checked is not used (and the server stays up)
+            return f"its file options cannot be checked ({type(e).__name__}: {str(e)[:200]}), so it is not used"
 
     def _configure_one(self, nid, st) -> None:
         msg = self.refusal(nid)
