@@ -126,6 +126,16 @@ def test_start_page_shows_every_example_and_opens_one_with_all_its_edges(page, s
     page.keyboard.press("Escape")
     page.wait_for_selector(".dn-start", state="detached")
 
+    # a workflow opened from the workspace is listed under "Recent workflows" and reopens from there
+    shutil.copy(ROOT / "examples" / "python_network.json", server.workspace / "mine.json")
+    page.goto(server.url + "&open=mine.json")
+    page.wait_for_selector(node_sel("scorer"))
+    page.click('[data-testid="start-page"]')
+    page.wait_for_selector('.dn-start h2:has-text("Recent workflows")')
+    page.click('.dn-recent button[data-path="mine.json"]')
+    page.wait_for_selector(".dn-start", state="detached")
+    page.wait_for_function("() => window.__dn.doc.path === 'mine.json'")
+
 
 # ------------------------------------------------------------------------------------------ canvas
 
