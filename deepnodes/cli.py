@@ -43,6 +43,10 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--allow-path", action="append", default=[], metavar="DIR",
                    help="a folder outside the workspace that node file options may name (repeatable)")
     s.add_argument("--token", default=None, help=argparse.SUPPRESS)
+
+    from .service.serve import add_parser as add_serve_workflow  # light: argparse only
+
+    add_serve_workflow(sub)
     return p
 
 
@@ -103,6 +107,10 @@ def _dispatch(args) -> int:
         from .server.app import serve
 
         return serve(args)
+    if args.cmd == "serve-workflow":
+        from .service.serve import serve_workflow
+
+        return serve_workflow(args)
     _parser().print_help()
     return 0
 

@@ -1,0 +1,1 @@
+"""Deployment nodes: Service Input and Service Output mark the part of a workflow a service runs per request."""

@@ -1,0 +1,189 @@
+"""`deepnodes serve-workflow`: a workflow's Service Input → ... → Service Output as a FastAPI service.
+
+    POST /predict   {"rows": [{...}, ...]} (images as base64 PNG/JPEG) or multipart form fields / file uploads
+    GET  /schema    the request and response JSON Schemas, from the Service Input / Output specs, and the example
+    GET  /health    {"status": "ok", ...}
+    GET  /metrics   Prometheus: requests, errors, latency histogram, batch sizes
+    GET  /docs      the OpenAPI documentation (its request body is the /schema one)
+
+A bad request is a 4xx with one sentence naming the row and column; a failing node a 500 with a sentence; the
+service keeps running. Requests go through `batcher.Batcher` (micro-batches for row-wise segments).
+"""
+# no `from __future__ import annotations`: FastAPI reads the handlers' annotations (Request) at runtime
+import time
+from typing import Any
+
+from .batcher import Batcher
+from .decode import RequestError, decode_rows, table_rows
+from .schema import rows_schema, output_schema
+from .segment import NodeFailed, Segment
+
+MAX_BODY = 16 * 1024 * 1024  # bytes of one request
+
+
+def _metrics():
+    from prometheus_client import CollectorRegistry, Counter, Histogram
+
+    reg = CollectorRegistry()
+    return reg, {
+        "requests": Counter("deepnodes_service_requests", "requests to /predict by status class",
+                            ["status"], registry=reg),
+        "errors": Counter("deepnodes_service_errors", "refused or failed /predict requests by kind",
+                          ["kind"], registry=reg),
+        "latency": Histogram("deepnodes_service_request_seconds", "time to answer /predict", registry=reg,
+                             buckets=(.0005, .001, .002, .005, .01, .02, .05, .1, .2, .5, 1, 2, 5, 10)),
+        "batch": Histogram("deepnodes_service_batch_rows", "rows per segment run (micro-batch)", registry=reg,
+                           buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 1024)),
+    }
+
+
+def _gathered(reg):
+    """This process's metrics, or every worker's (prometheus-client's multi-process mode, `--workers` > 1)."""
+    import os
+
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return reg
+    from prometheus_client import CollectorRegistry, multiprocess
+
+    every = CollectorRegistry()
+    multiprocess.MultiProcessCollector(every)
+    return every
+
+
+def create_app(segment: Segment, token: str | None = None, max_batch: int = 32, max_wait_ms: float = 0.0,
+               max_body: int = MAX_BODY):
+    from fastapi import FastAPI, Request
+    from fastapi.responses import PlainTextResponse
+    from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+    from deepnodes.server.limits import BadJSON, SafeJSONResponse, given_token, parse_json, token_ok
+
+    name = segment.workflow.name
+    reg, m = _metrics()
+    batcher = Batcher(segment, max_batch=max_batch, max_wait_ms=max_wait_ms, observe=m["batch"].observe)
+    in_schema = rows_schema(segment.columns, segment.max_rows, "Request")
+    out_schema = output_schema(segment.output_spec(), "Prediction")
+    example = {"rows": [segment.example]}
+    error_schema = {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}}
+    kinds = {c.name: c.kind for c in segment.columns}
+    form_schema = {"type": "object", "required": [c.name for c in segment.columns],
+                   "properties": {c.name: ({"type": "string", "format": "binary"} if c.kind == "image" else
+                                           {"type": "string"}) for c in segment.columns}}
+
+    app = FastAPI(title=f"{name} (DeepNodes service)", version="1",
+                  description=segment.workflow.description or f"The workflow '{name}' served by DeepNodes.")
+
+    def refuse(status: int, message: str, kind: str):
+        m["errors"].labels(kind).inc()
+        return SafeJSONResponse({"error": message}, status_code=status)
+
+    @app.middleware("http")
+    async def guard(request: Request, call_next):
+        if token is not None and request.url.path not in ("/health",) and not token_ok(given_token(request.scope), token):
+            return SafeJSONResponse({"error": "this service needs its token: send 'Authorization: Bearer TOKEN'"},
+                                    status_code=401)
+        return await call_next(request)
+
+    @app.post("/predict", summary="predictions for rows", openapi_extra={
+        "requestBody": {"required": True, "content": {
+            "application/json": {"schema": in_schema, "example": example},
+            "multipart/form-data": {"schema": form_schema}}},
+        "responses": {"200": {"description": "one row per request row",
+                              "content": {"application/json": {"schema": out_schema}}},
+                      "4XX": {"description": "a bad request: one sentence naming the row and column",
+                              "content": {"application/json": {"schema": error_schema}}},
+                      "500": {"description": "a node failed: one sentence naming it",
+                              "content": {"application/json": {"schema": error_schema}}}}})
+    async def predict(request: Request):
+        t0 = time.perf_counter()
+        try:
+            rows = await _rows(request, max_body, kinds, parse_json, BadJSON)
+            table = decode_rows(segment.columns, rows, segment.max_rows)
+            out = await batcher.submit(table)
+            body = {"rows": table_rows(out, segment.output_columns or None)}
+            status = 200
+            resp = SafeJSONResponse(body)
+        except RequestError as e:
+            status, resp = e.status, refuse(e.status, str(e), "bad_request")
+        except NodeFailed as e:
+            status, resp = 500, refuse(500, str(e), "node_failed")
+        except Exception as e:  # noqa: BLE001 - the service keeps running; one sentence, no traceback
+            status, resp = 500, refuse(500, f"the service failed: {type(e).__name__}: {str(e)[:300]}", "internal")
+        m["requests"].labels(f"{status // 100}xx").inc()
+        m["latency"].observe(time.perf_counter() - t0)
+        return resp
+
+    @app.get("/schema", summary="the request and response schemas")
+    async def schema() -> dict:
+        return {"workflow": name, "input": in_schema, "output": out_schema, "example": example,
+                "columns": [c.model_dump(exclude_none=True) for c in segment.columns],
+                "max_rows": segment.max_rows}
+
+    @app.get("/health", summary="liveness")
+    async def health() -> dict:
+        return {"status": "ok", "workflow": name, "micro_batching": segment.row_wise}
+
+    @app.get("/metrics", summary="Prometheus metrics", response_class=PlainTextResponse)
+    async def metrics():
+        return PlainTextResponse(generate_latest(_gathered(reg)).decode(), media_type=CONTENT_TYPE_LATEST)
+
+    @app.on_event("shutdown")
+    async def _stop() -> None:
+        batcher.close()
+
+    return app
+
+
+async def _rows(request, max_body: int, kinds: dict[str, str], parse_json, BadJSON) -> list[Any]:
+    """The request's rows: a JSON body `{"rows": [...]}`, or form fields (files for images; repeat for rows)."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.isdigit():
+            raise RequestError("the Content-Length header is not a number", 400)
+        if int(declared) > max_body:
+            raise RequestError(f"the request body is larger than {max_body // (1024 * 1024)} MiB", 413)
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype == "multipart/form-data":
+        return await _form_rows(request, max_body, kinds)
+    raw = bytearray()
+    async for chunk in request.stream():
+        raw += chunk
+        if len(raw) > max_body:
+            raise RequestError(f"the request body is larger than {max_body // (1024 * 1024)} MiB", 413)
+    try:
+        body = parse_json(bytes(raw))
+    except BadJSON as e:
+        raise RequestError(str(e), 400) from None
+    if not isinstance(body, dict) or "rows" not in body:
+        raise RequestError('the body must be a JSON object {"rows": [{column: value, ...}, ...]}', 422)
+    extra = [k for k in body if k != "rows"]
+    if extra:
+        raise RequestError(f"the body has the key '{str(extra[0])[:100]}'; only 'rows' is taken", 422)
+    return body["rows"]
+
+
+async def _form_rows(request, max_body: int, kinds: dict[str, str]) -> list[dict]:
+    import json
+
+    form = await request.form(max_files=1024, max_fields=4096, max_part_size=max_body)
+    values: dict[str, list] = {}
+    for key, v in form.multi_items():
+        if hasattr(v, "read"):  # an uploaded file
+            values.setdefault(key, []).append(await v.read())
+        else:
+            values.setdefault(key, []).append(v)
+    counts = {k: len(v) for k, v in values.items()}
+    n = max(counts.values(), default=0)
+    rows: list[dict] = [{} for _ in range(n)]
+    for k, vals in values.items():
+        if len(vals) != n:
+            raise RequestError(f"form field '{k[:100]}' is sent {len(vals)} times but others {n} times; "
+                               "send each column once per row", 422)
+        for i, v in enumerate(vals):
+            if isinstance(v, str) and kinds.get(k) in ("number", "tensor"):
+                try:  # numbers and tensors arrive as text: JSON where it parses, else the text (refused as such)
+                    v = json.loads(v)
+                except ValueError:
+                    pass
+            rows[i][k] = v
+    return rows
