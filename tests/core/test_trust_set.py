@@ -18,7 +18,8 @@ EXAMPLES = ["mnist_cnn.json", "language_model.json", "features_xgboost.json", "t
 UNSIZED_FLOATS = {"learning_rate", "head_learning_rate", "epsilon", "weight_decay", "clipnorm", "clipvalue",
                   "min_delta", "min_lr", "loss_weight", "huber_delta", "new_min", "new_max", "mean", "std", "C",
                   "alpha", "min_child_weight", "gamma", "reg_lambda", "reg_alpha", "negative_slope", "stddev",
-                  "mask_value", "max_value", "threshold", "temperature", "class_weights", "min_rows", "lambda_", "l1", "l2",
+                  "mask_value", "max_value", "threshold", "temperature", "class_weights", "min_rows", "lambda_",
+                  "l1", "l2", "layer_norm_epsilon", "max_wavelength",
                   *(f"{w}_regularizer" for w in ("kernel", "bias", "recurrent", "activity", "depthwise",
                                                  "pointwise", "embeddings", "beta", "gamma"))}
 
