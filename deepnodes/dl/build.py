@@ -70,7 +70,11 @@ def build_module(spec: NetworkSpec, seed: int | None = None, reuse: dict[str, nn
 
 
 def _is_chain(spec: NetworkSpec) -> bool:
+    from .masks import produces_masks
+
     layers = spec.layers
+    if produces_masks(spec):  # masks travel beside the tensors: the graph program carries them
+        return False
     if len(spec.inputs) != 1 or len(spec.outputs) != 1 or layers[0].kind != "Input":
         return False
     if spec.inputs[0].name != layers[0].name:
@@ -138,6 +142,10 @@ class GraphModule(_LayersModule):
         except KeyError as e:
             raise ValueError(f"the network's output {e.args[0]} is not a tensor of its layers") from None
         self.program = program
+        from .masks import layer_modes
+
+        self.mask_modes = layer_modes(spec)
+        self.masked = "produce" in self.mask_modes
         self._steps: list[tuple[nn.Module, tuple[int, ...], tuple[int, ...]]] | None = None
 
     def _compile(self):
@@ -164,6 +172,31 @@ class GraphModule(_LayersModule):
         return super()._apply(fn, recurse)
 
     def forward(self, *xs):
+        return self.forward_masked(*xs)[0] if self.masked else self._run(xs)
+
+    def forward_masked(self, *xs):
+        """(outputs, their padding masks (N, T) or None each): see `deepnodes/dl/masks.py`."""
+        if not self.masked:
+            return self._run(xs), (None,) * len(self.out_slots)
+        from .masks import call, output_mask
+
+        if len(xs) != self.n_inputs:
+            return self._run(xs)  # the one sentence about the inputs
+        steps = self._steps if self._steps is not None else self._compile()
+        vals: list[Any] = list(xs) + [None] * (self.n_slots - len(xs))
+        masks: list[Any] = [None] * self.n_slots
+        for (m, ins, outs), mode in zip(steps, self.mask_modes):
+            args, in_masks = [vals[i] for i in ins], [masks[i] for i in ins]
+            r = call(m, args, in_masks)
+            if len(outs) == 1:
+                vals[outs[0]] = r[0] if isinstance(r, tuple) else r
+            else:
+                for o, v in zip(outs, r):
+                    vals[o] = v
+            masks[outs[0]] = output_mask(mode, m, args, in_masks)
+        return tuple(vals[i] for i in self.out_slots), tuple(masks[i] for i in self.out_slots)
+
+    def _run(self, xs):
         if len(xs) != self.n_inputs:
             raise ValueError(f"the network takes {self.n_inputs} inputs ("
                              + ", ".join(t.name for t in self.dn_spec.inputs) + f"); it got {len(xs)}")

@@ -185,9 +185,11 @@ class Masking(nn.Module):
         super().__init__()
         self.mask_value = mask_value
 
+    def compute_mask(self, x):  # (N, T): True at the steps that are not padding
+        return (x != self.mask_value).any(dim=-1)
+
     def forward(self, x):  # (N, T, F)
-        keep = (x != self.mask_value).any(dim=-1, keepdim=True)
-        return x * keep.to(x.dtype)
+        return x * self.compute_mask(x).unsqueeze(-1).to(x.dtype)
 
 
 class Act(nn.Module):
@@ -323,7 +325,15 @@ class GlobalPool(nn.Module):
         super().__init__()
         self.mode, self.dims, self.keepdims = mode, dims, keepdims
 
-    def forward(self, x):
+    supports_masks = True
+
+    def forward(self, x, masks=None):
+        mask = masks[0] if masks else None
+        if mask is not None and self.dims == (1,) and x.dim() == 3:  # sequences: padded steps do not count
+            m = mask.unsqueeze(-1)
+            if self.mode == "max":
+                return x.masked_fill(~m, float("-inf")).amax(dim=1, keepdim=self.keepdims)
+            return (x * m).sum(dim=1, keepdim=self.keepdims) / m.sum(dim=1, keepdim=self.keepdims).clamp_min(1)
         if self.mode == "max":
             return x.amax(dim=self.dims, keepdim=self.keepdims)
         return x.mean(dim=self.dims, keepdim=self.keepdims)
@@ -513,105 +523,16 @@ class Dot(nn.Module):
 
 
 class Embedding(nn.Embedding):
+    def compute_mask(self, x):  # mask_zero: id 0 is padding
+        return x != 0
+
     def forward(self, x):
         if x.dtype not in (torch.int64, torch.int32):
             x = x.long()
         return F.embedding(x, self.weight)
 
 
-# ---------------------------------------------------------------- recurrent
-
-
-class Recurrent(nn.Module):
-    """SimpleRNN / GRU / LSTM on (N, T, F), batch first, on torch's fused kernels.
-
-    Outputs: the sequence (N, T, U) or the last step (N, U); with `return_state` also h (N, U) and, for an
-    LSTM, c (N, U); bidirectional layers merge the two directions (`merge_mode`) and return the states of
-    the forward then the backward direction.
-    """
-
-    def __init__(self, cell: str, in_f: int, units: int, activation_: str, bias: bool, return_sequences: bool,
-                 return_state: bool, go_backwards: bool, dropout: float, bidirectional: bool = False,
-                 merge_mode: str = "concat"):
-        super().__init__()
-        kw = dict(batch_first=True, bias=bias, bidirectional=bidirectional)
-        if cell == "LSTM":
-            self.rnn = nn.LSTM(in_f, units, **kw)
-        elif cell == "GRU":
-            self.rnn = nn.GRU(in_f, units, **kw)
-        else:
-            self.rnn = nn.RNN(in_f, units, nonlinearity=activation_, **kw)
-        self.lstm = cell == "LSTM"
-        self.units, self.return_sequences, self.return_state = units, return_sequences, return_state
-        self.go_backwards, self.bidirectional, self.merge_mode = go_backwards, bidirectional, merge_mode
-        self.drop = nn.Dropout(dropout) if dropout > 0 else None
-
-    def _merge(self, a, b):
-        m = self.merge_mode
-        if m == "concat":
-            return torch.cat([a, b], dim=-1)
-        if m == "sum":
-            return a + b
-        if m == "mul":
-            return a * b
-        return (a + b) * 0.5
-
-    def forward(self, x, h0=None, c0=None):
-        if self.go_backwards:
-            x = x.flip(1)
-        if self.drop is not None:
-            x = self.drop(x)
-        state = None
-        if h0 is not None:
-            h0 = h0.unsqueeze(0) if not self.bidirectional else h0.reshape(x.shape[0], 2, self.units).transpose(0, 1)
-            if self.lstm:
-                if c0 is None:
-                    c0 = torch.zeros_like(h0)
-                else:
-                    c0 = c0.unsqueeze(0) if not self.bidirectional else \
-                        c0.reshape(x.shape[0], 2, self.units).transpose(0, 1)
-                state = (h0.contiguous(), c0.contiguous())
-            else:
-                state = h0.contiguous()
-        out, st = self.rnn(x, state)
-        h = st[0] if self.lstm else st  # (D, N, U)
-        if self.bidirectional:
-            if self.return_sequences:
-                y = self._merge(out[..., :self.units], out[..., self.units:])
-            else:
-                y = self._merge(h[0], h[1])
-        else:
-            y = out if self.return_sequences else h[0]
-        if not self.return_state:
-            return y
-        if self.bidirectional:
-            if self.lstm:
-                return y, h[0], st[1][0], h[1], st[1][1]
-            return y, h[0], h[1]
-        if self.lstm:
-            return y, h[0], st[1][0]
-        return y, h[0]
-
-
-def init_recurrent(m: Recurrent, config: dict) -> None:
-    kinit = config.get("kernel_initializer", "glorot_uniform")
-    rinit = config.get("recurrent_initializer", "orthogonal")
-    binit = config.get("bias_initializer", "zeros")
-    gates = 4 if isinstance(m.rnn, nn.LSTM) else 3 if isinstance(m.rnn, nn.GRU) else 1
-    u = m.units
-    for name, p in m.rnn.named_parameters():
-        with torch.no_grad():
-            if name.startswith("weight_ih"):
-                init_(p, kinit)  # Keras initialises the kernel as one (F, gates*U) matrix
-            elif name.startswith("weight_hh"):
-                for g in range(gates):  # orthogonal per gate block (U, U), like Keras' (U, gates*U) columns
-                    init_(p[g * u:(g + 1) * u], rinit)
-            elif name.startswith("bias_ih"):
-                init_(p, binit)
-                if gates == 4 and config.get("unit_forget_bias", True):
-                    p[u:2 * u] = 1.0
-            elif name.startswith("bias_hh"):
-                p.zero_()
+# ---------------------------------------------------------------- recurrent: _recurrent_modules.py
 
 
 # ---------------------------------------------------------------- wrappers (attention: _attention_modules.py)

@@ -8,6 +8,7 @@ from .base import INITIALIZERS, Layer, Opt, need_float, norm_axis, register
 class _Elementwise(Layer):
     family = "Activations"
     layout = "any shape, unchanged"
+    mask = "keep"
 
     @classmethod
     def compute_output_shape(cls, input_specs, config):

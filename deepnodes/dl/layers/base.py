@@ -54,6 +54,10 @@ class Layer:
     min_inputs: ClassVar[int] = 1
     #: a short layout sentence shown in the node description
     layout: ClassVar[str] = ""
+    #: how a padding mask (N, T) travels through the layer (see `deepnodes/dl/masks.py`): "keep" (the output
+    #: has the first input's steps and mask), "merge" (the inputs' masks combined), "produce" (the layer starts
+    #: one: its module has `compute_mask(*inputs)`), "drop" (the output has no steps to mask)
+    mask: ClassVar[str] = "drop"
 
     @classmethod
     def defaults(cls) -> dict:
@@ -73,6 +77,11 @@ class Layer:
             v = config.get(o.name, o.default)
             out[o.name] = _check_value(cls.kind, o, v)
         return out
+
+    @classmethod
+    def mask_mode(cls, config: dict) -> str:
+        """How the mask travels for this config (a layer whose behaviour depends on an option overrides it)."""
+        return cls.mask
 
     @staticmethod
     def compute_output_shape(input_specs: list[TensorSpec], config: dict) -> list[TensorSpec]:

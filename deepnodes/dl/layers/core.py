@@ -47,6 +47,7 @@ class Dense(Layer):
     """
 
     kind = "Dense"
+    mask = "keep"
     options = (Opt("units", "int", 64, "number of output units", ge=1), act_opt(), *init_opts())
     layout = "(..., F) -> (..., units)"
 
@@ -77,6 +78,7 @@ class Dropout(Layer):
     """
 
     kind = "Dropout"
+    mask = "keep"
     options = (Opt("rate", "float", 0.5, "share of values dropped while training", ge=0, lt=1),)
     layout = "any shape, unchanged"
 
@@ -99,6 +101,7 @@ class Activation(Layer):
     """
 
     kind = "Activation"
+    mask = "keep"
     options = (Opt("activation", "str", "relu", "activation function", choices=ACTIVATIONS),
                Opt("axis", "int", -1, "axis of softmax / log_softmax (Keras numbering: batch is 0)"))
     layout = "any shape, unchanged"
@@ -233,6 +236,7 @@ class Masking(Layer):
     """
 
     kind = "Masking"
+    mask = "produce"
     options = (Opt("mask_value", "float", 0.0, "feature value that marks a padding step"),)
 
     @staticmethod

@@ -22,8 +22,14 @@ class Embedding(Layer):
                Opt("output_dim", "int", 64, "size of each embedding vector", ge=1),
                Opt("embeddings_initializer", "str", "random_uniform", "initializer of the vectors",
                    choices=INITIALIZERS),
-               Opt("embeddings_regularizer", "reg", None, "l1/l2 penalty on the vectors", nullable=True))
+               Opt("embeddings_regularizer", "reg", None, "l1/l2 penalty on the vectors", nullable=True),
+               Opt("mask_zero", "bool", False, "id 0 is padding: a mask starts here and the layers after it "
+                   "(attention, recurrent, pooling, the loss) skip the padded steps"))
     layout = "(T,) int -> (T, output_dim)"
+
+    @classmethod
+    def mask_mode(cls, config):
+        return "produce" if config.get("mask_zero") else "drop"
 
     @staticmethod
     def compute_output_shape(input_specs, config):

@@ -24,6 +24,7 @@ def _same_shapes(kind, specs):
 def _make(kind: str, op: str, doc: str, n_max: int = 5):
     class M(Layer):
         family = "Merge"
+        mask = "merge"
         input_names = INPUTS[:n_max]
         min_inputs = 2
         layout = "k inputs of one shape -> that shape"

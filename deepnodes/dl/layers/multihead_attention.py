@@ -16,6 +16,7 @@ class MultiHeadAttention(Layer):
     """
 
     kind = "MultiHeadAttention"
+    mask = "keep"
     family = "Attention"
     input_names = ("query", "value", "key")
     min_inputs = 2

@@ -15,6 +15,7 @@ class GaussianNoise(Layer):
     """
 
     kind = "GaussianNoise"
+    mask = "keep"
     family = "Noise"
     options = (Opt("stddev", "float", 0.1, "standard deviation of the noise", ge=0),)
 
@@ -38,6 +39,7 @@ class GaussianDropout(Layer):
     """
 
     kind = "GaussianDropout"
+    mask = "keep"
     family = "Noise"
     options = (RATE,)
 
@@ -61,6 +63,7 @@ class AlphaDropout(Layer):
     """
 
     kind = "AlphaDropout"
+    mask = "keep"
     family = "Noise"
     options = (RATE,)
 
@@ -81,6 +84,7 @@ def _make_spatial(nd: int):
 
     class S(Layer):
         family = "Noise"
+        mask = "keep"
         options = (RATE,)
 
         @staticmethod

@@ -15,6 +15,7 @@ class BatchNormalization(Layer):
     """
 
     kind = "BatchNormalization"
+    mask = "keep"
     family = "Normalization"
     options = (Opt("axis", "int", None, "normalised axis (batch = 0); null = channels of images, else last",
                    nullable=True),
@@ -61,6 +62,7 @@ class LayerNormalization(Layer):
     """
 
     kind = "LayerNormalization"
+    mask = "keep"
     family = "Normalization"
     options = (Opt("axis", "axis", -1, "axis or trailing axes to normalise over (batch = 0; -1 = last)"),
                Opt("epsilon", "float", 0.001, "added to the variance", gt=0),

@@ -23,6 +23,8 @@ def _options(cell: str) -> tuple[Opt, ...]:
             Opt("return_state", "bool", False, "also output the final state(s): h" + (" and c" if cell == "LSTM" else "")),
             Opt("go_backwards", "bool", False, "read the sequence backwards"),
             Opt("dropout", "float", 0.0, "dropout rate on the inputs while training", ge=0, lt=1),
+            Opt("recurrent_dropout", "float", 0.0, "dropout rate on the state h where it enters the recurrent "
+                "kernel while training (one draw per sequence; runs step by step)", ge=0, lt=1),
             Opt("kernel_initializer", "str", "glorot_uniform", "initializer of the input weights", choices=INITIALIZERS),
             Opt("recurrent_initializer", "str", "orthogonal", "initializer of the recurrent weights",
                 choices=INITIALIZERS),
@@ -60,6 +62,10 @@ def _make(cell: str):
         input_names = ("input", "initial_h", "initial_c") if cell == "LSTM" else ("input", "initial_h")
         layout = "(T, F) -> (T, units) or (units,)"
 
+        @classmethod
+        def mask_mode(cls, config):
+            return "keep" if config.get("return_sequences") else "drop"
+
         @staticmethod
         def compute_output_shape(input_specs, config, _cell=cell):
             s = input_specs[0]
@@ -73,11 +79,12 @@ def _make(cell: str):
 
         @staticmethod
         def build(config, input_specs, _cell=cell):
-            from ._modules import Recurrent, init_recurrent, set_regularizers
+            from ._modules import set_regularizers
+            from ._recurrent_modules import Recurrent, init_recurrent
 
             m = Recurrent(_cell, input_specs[0].shape[1], config["units"], config["activation"], config["use_bias"],
                           config["return_sequences"], config["return_state"], config["go_backwards"],
-                          config["dropout"])
+                          config["dropout"], recurrent_dropout=config["recurrent_dropout"])
             init_recurrent(m, config)
             set_regularizers(m, config, {"kernel_regularizer": "rnn.weight_ih_l0",
                                          "recurrent_regularizer": "rnn.weight_hh_l0"})
@@ -124,6 +131,9 @@ class Bidirectional(Layer):
             raise ValueError(f"Bidirectional needs a known number of features F; it got {fmt_shape(shape)} from {s.name}")
         if config["layer"] != "SimpleRNN" and config["activation"] != "tanh":
             raise ValueError(f"option 'activation' of Bidirectional must be 'tanh' for {config['layer']}")
+        if config["recurrent_dropout"]:
+            raise ValueError("option 'recurrent_dropout' of Bidirectional is not supported yet (use it on a one-way "
+                             f"{config['layer']})")
         if config["layer"] != "LSTM" and len(input_specs) > 2:
             raise ValueError(f"Bidirectional {config['layer']} takes one initial state (h); it got two")
         for spec, what in zip(input_specs[1:], ("h", "c")):
@@ -132,7 +142,8 @@ class Bidirectional(Layer):
 
     @staticmethod
     def build(config, input_specs):
-        from ._modules import Recurrent, init_recurrent, set_regularizers
+        from ._modules import set_regularizers
+        from ._recurrent_modules import Recurrent, init_recurrent
 
         m = Recurrent(config["layer"], input_specs[0].shape[1], config["units"], config["activation"],
                       config["use_bias"], config["return_sequences"], config["return_state"], config["go_backwards"],

@@ -44,6 +44,7 @@ class Attention(Layer):
     """
 
     kind = "Attention"
+    mask = "keep"
     family = "Attention"
     input_names = ("query", "value", "value_ids")
     min_inputs = 2
@@ -74,6 +75,7 @@ class AdditiveAttention(Layer):
     """
 
     kind = "AdditiveAttention"
+    mask = "keep"
     family = "Attention"
     input_names = ("query", "value", "value_ids")
     min_inputs = 2

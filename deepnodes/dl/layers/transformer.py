@@ -24,6 +24,7 @@ class PositionEmbedding(Layer):
     """
 
     kind = "PositionEmbedding"
+    mask = "keep"
     family = "Embedding"
     options = (Opt("sequence_length", "int", 512, "the number of positions that have a vector", ge=1),
                Opt("initializer", "str", "glorot_uniform", "initializer of the position vectors",
@@ -59,6 +60,7 @@ class SinePositionEncoding(Layer):
     """
 
     kind = "SinePositionEncoding"
+    mask = "keep"
     family = "Embedding"
     options = (Opt("max_wavelength", "float", 10000.0, "the longest wavelength of the sinusoids", gt=0),)
     examples = [{"inputs": [[[9, 6], "float32"]], "config": {}}, {"inputs": [[[None, 5], "float32"]], "config": {}}]
@@ -125,6 +127,7 @@ class TransformerEncoder(Layer):
     """
 
     kind = "TransformerEncoder"
+    mask = "keep"
     family = "Attention"
     options = _block_options(False)
     examples = [{"inputs": [[[9, 8], "float32"]], "config": {"intermediate_dim": 16, "num_heads": 2}},
@@ -151,6 +154,7 @@ class TransformerDecoder(Layer):
     """
 
     kind = "TransformerDecoder"
+    mask = "keep"
     family = "Attention"
     input_names = ("decoder_sequence", "encoder_sequence")
     options = _block_options(True)

@@ -13,6 +13,7 @@ class TimeDistributed(Layer):
     """
 
     kind = "TimeDistributed"
+    mask = "keep"
     family = "Wrappers"
     options = (Opt("layer", "str", "Dense", "kind of the inner layer (a catalogue name: Dense, Conv2D...)"),
                Opt("layer_config", "dict", {"units": 64}, "the inner layer's options"))
