@@ -69,8 +69,12 @@ class LossFn:
         self.w = torch.as_tensor(list(spec.class_weights), dtype=torch.float32, device=device) \
             if spec.class_weights is not None else None
 
-    def __call__(self, pred, target, weighted: bool = True):
-        """(loss, correct, counted): loss a scalar tensor; correct/counted tensors or None (no accuracy)."""
+    def __call__(self, pred, target, weighted: bool = True, mask=None):
+        """(loss, correct, counted): loss a scalar tensor; correct/counted tensors or None (no accuracy).
+        `mask` (N, T), the output's padding mask: only the real positions count."""
+        if mask is not None and tuple(mask.shape) == tuple(pred.shape[:2]) and \
+                tuple(target.shape[:2]) == tuple(mask.shape) and pred.dim() > 2:
+            pred, target = pred[mask], target[mask]
         s = self.spec
         name = s.name
         pred = pred.float()

@@ -109,6 +109,12 @@ class Network:
         out = self.module(*inputs)
         return out if isinstance(out, tuple) else (out,)
 
+    def forward_masked(self, *inputs):
+        """(outputs, their padding masks or None each): masked positions do not count in the loss."""
+        from .masks import forward_masked
+
+        return forward_masked(self.module, *inputs)
+
     def copy(self) -> "Network":
         """A deep copy (a learner trains a copy, so the input network stays as it was)."""
         return Network(self.spec, copy_module(self._module) if self._module is not None else None,

@@ -174,7 +174,7 @@ def train(network: Network, x: Sequence, y: Sequence, opts: TrainingOptions | No
 
     def forward_loss(xb, yb, weighted=True):
         with stream.active(dev) if stream is not None else nullcontext():
-            outs = net.forward(*xb)
+            outs, masks = net.forward_masked(*xb)
         total = None
         parts = []
         correct = counted = None
@@ -182,7 +182,7 @@ def train(network: Network, x: Sequence, y: Sequence, opts: TrainingOptions | No
             if fn is None:
                 parts.append(None)
                 continue
-            lo, c, k = fn(outs[i], yb[i], weighted)
+            lo, c, k = fn(outs[i], yb[i], weighted, mask=masks[i])
             parts.append(lo)
             total = lo * fn.spec.weight if total is None else total + lo * fn.spec.weight
             if i == acc_i:
@@ -372,14 +372,14 @@ def evaluate(net: Network, xs, ys, fns, batch_size: int, dev, amp=False, amp_dty
         yb = [None if t is None else t.data[sl].to(dev) for t in ys]
         if amp:
             with torch.autocast("cuda", dtype=amp_dtype):
-                outs = net.forward(*xb)
+                outs, masks = net.forward_masked(*xb)
         else:
-            outs = net.forward(*xb)
+            outs, masks = net.forward_masked(*xb)
         total = None
         for i, fn in enumerate(fns):
             if fn is None:
                 continue
-            lo_, c, k = fn(outs[i], yb[i], weighted=False)
+            lo_, c, k = fn(outs[i], yb[i], weighted=False, mask=masks[i])
             total = lo_ * fn.spec.weight if total is None else total + lo_ * fn.spec.weight
             if i == acc_i:
                 corr += c

@@ -126,3 +126,32 @@ def test_the_step_by_step_path_equals_the_fused_kernel_and_recurrent_dropout_act
             m.train()
             torch.manual_seed(1)
             assert not torch.allclose(m(x), fused, atol=1e-3), kind
+
+
+def test_masked_positions_do_not_count_in_the_loss_or_the_training():
+    from deepnodes.dl.build import LayerBuilder
+    from deepnodes.dl.losses import LossSpec
+    from deepnodes.dl.network import Network
+    from deepnodes.dl.options import TrainingOptions
+    from deepnodes.dl.train import train
+
+    s = input_spec([None], "int64", name="ids")
+    s, _ = append_layer([s], "Embedding", {"input_dim": 12, "output_dim": F, "mask_zero": True}, name="emb")
+    s, _ = append_layer([s], "TransformerDecoder", {"intermediate_dim": 16, "num_heads": 2}, name="dec")
+    s, _ = append_layer([s], "Dense", {"units": 12}, name="logits")
+    g = torch.Generator().manual_seed(0)
+    lengths = torch.randint(2, 7, (16,), generator=g)
+    x = torch.randint(1, 12, (16, 7), generator=g)
+    real = torch.arange(7).unsqueeze(0) < lengths.unsqueeze(1)
+    x = x * real
+    y = torch.roll(x, -1, 1)
+    runs = []
+    for junk in (0, 5):  # what stands in the padded targets must not matter
+        yy = torch.where(real, y, torch.full_like(y, junk))
+        net = Network(s, builder=LayerBuilder(seed=0))
+        r = train(net, [x], [yy], TrainingOptions(epochs=2, batch_size=8, seed=0),
+                  [LossSpec("sparse_categorical_crossentropy", from_logits=True)], device="cpu")
+        runs.append(r)
+    assert [h["loss"] for h in runs[0].history] == [h["loss"] for h in runs[1].history]
+    a, b = runs[0].network.module.state_dict(), runs[1].network.module.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
