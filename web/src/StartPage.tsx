@@ -91,7 +91,7 @@ export function StartPage({ onOpen, onNew, onClose }: {
         <div className="dn-cards">
           {examples === null && <span className="muted">loading…</span>}
           {examples?.map((x) => (
-            <button key={x.file} className="dn-card" data-example={x.file} onClick={() => onOpen({ example: x.file })} title={`open ${x.file}`}>
+            <button key={x.file} className="dn-card" data-example={x.file} onClick={() => onOpen({ example: x.file })} title={`${x.name}\n${x.description}\n\nopen ${x.file}`}>
               <Thumbnail outline={x.outline} />
               <b className="dn-card-title">{x.name}</b>
               <span className="dn-card-desc">{x.description || x.file}</span>
