@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
+import sys
 from pathlib import Path
 
 from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
@@ -37,7 +38,8 @@ examples_dir = routes_docs.examples_dir
 
 
 def create_app(workspace: str | Path = ".", token: str | None = None, workflow: str | None = None,
-               allow_paths: list[str | Path] | None = None, body_timeout: float = BODY_TIMEOUT) -> FastAPI:
+               allow_paths: list[str | Path] | None = None, body_timeout: float = BODY_TIMEOUT,
+               debug: bool = False) -> FastAPI:
     """The FastAPI app. `token=None` makes a random token (read it from `app.state.token`)."""
     ws = Workspace(Path(workspace))
     if not ws.root.is_dir():
@@ -81,6 +83,16 @@ def create_app(workspace: str | Path = ".", token: str | None = None, workflow: 
         fields = [{"field": ".".join(str(x) for x in err.get("loc", ())[1:]), "message": str(err.get("msg", ""))}
                   for err in errs[:20]]
         return SafeJSONResponse({"error": cut_echoes(validation_message(errs)), "errors": fields}, status_code=422)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, e: Exception):
+        """A bug, not bad input: one sentence for the editor, the traceback in the server's log."""
+        import traceback
+
+        detail = traceback.format_exc() if debug else f"{type(e).__name__}: {str(e)[:300]} (--debug shows where)"
+        print(f"deepnodes serve: {request.method} {request.url.path[:200]} failed: {detail}", file=sys.stderr, flush=True)
+        return SafeJSONResponse({"error": cut_echoes(f"the server failed on this request ({type(e).__name__}: {e}); "
+                                                     "its log has the details"), "errors": []}, status_code=500)
 
     # ------------------------------------------------------------------ catalogue, files, examples
     @app.get("/api/info")

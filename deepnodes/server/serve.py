@@ -71,7 +71,8 @@ def serve(args: Any) -> int:
         sock = bind(host, port)
     except ValueError as e:
         return _fail(str(e))
-    app = create_app(workspace, getattr(args, "token", None), open_rel, allow_paths=allowed)
+    app = create_app(workspace, getattr(args, "token", None), open_rel, allow_paths=allowed,
+                     debug=bool(getattr(args, "debug", False)))
     if host not in HOSTS_LOCAL:
         print(f"warning: serving on {host}: anyone who can reach this address and has the token can run code",
               file=sys.stderr)

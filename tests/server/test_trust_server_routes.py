@@ -153,3 +153,18 @@ def test_fuzz_every_operation_from_the_openapi_schema(client):
         fuzz()
         client.app.state.docs.by_id.pop(d, None)
     assert not failures, failures[:5]
+
+
+def test_a_server_bug_is_still_one_sentence(tmp_path, capsys):
+    """Should a route fail (a bug, not bad input), the editor still gets a sentence and the log one line."""
+    app = create_app(tmp_path, TOKEN)
+
+    @app.get("/api/test-bug")
+    def bug():
+        raise RuntimeError("kaput")
+
+    with TestClient(app, raise_server_exceptions=False) as c:
+        r = c.get("/api/test-bug", headers=H)
+    assert r.status_code == 500 and "RuntimeError: kaput" in r.json()["error"]
+    err = capsys.readouterr().err
+    assert "GET /api/test-bug failed: RuntimeError: kaput" in err and "Traceback" not in err
