@@ -44,3 +44,26 @@ def test_columns_without_an_order_are_refused_by_name():
         table_view(t, 0, 10, sort="t")
     with pytest.raises(ValueError, match="no column 'nope'"):
         table_view(t, 0, 10, sort="nope")
+
+
+def test_the_table_route_sorts_and_refuses_an_unorderable_column_in_one_sentence(tmp_path):
+    from fastapi.testclient import TestClient
+
+    from deepnodes.server.app import create_app
+    from tests.server.test_server_api import TOKEN, H, small_graph, wait_state
+
+    with TestClient(create_app(tmp_path, TOKEN)) as c:
+        doc = small_graph(c)
+        assert c.post(f"/api/docs/{doc['id']}/execute", headers=H, json={"nodes": ["flt"]}).status_code == 200
+        assert wait_state(c, doc["id"], "flt")["state"] == "executed"
+        url = f"/api/docs/{doc['id']}/nodes/flt/ports/table/table"
+        stored = c.get(url + "?limit=200", headers=H).json()["rows"]
+        t = c.get(url + "?sort=x&descending=true&offset=1&limit=3", headers=H).json()
+        want = sorted(range(len(stored)), key=lambda i: -stored[i][0])[1:4]
+        assert t["positions"] == want and [r[0] for r in t["rows"]] == [stored[i][0] for i in want]
+        labels = [r[1] for r in c.get(url + "?sort=label&limit=200", headers=H).json()["rows"]]
+        assert labels == sorted(r[1] for r in stored)
+        r = c.get(url + "?sort=img", headers=H)
+        assert r.status_code == 400 and r.json()["error"] == "column 'img' holds tensor values, which have no order; sort by another column"
+        r = c.get(url + "?sort=nope", headers=H)
+        assert r.status_code == 400 and "no column 'nope'" in r.json()["error"]
