@@ -285,7 +285,11 @@ def test_knime_keys_configure_execute_cancel_select_all_and_escape(page, server)
     page.wait_for_function("() => !window.__dn.doc.running", timeout=120_000)
     assert page.locator(f'{node_sel("learner")} .dn-node[data-state="executed"]').count() == 0
 
-    open_menu(page, "learner", "Messages and log")  # Escape closes views too
+    page.click('[data-testid="open"]')  # Escape closes the file dialogs and views too
+    page.wait_for_selector(".dn-open")
+    page.keyboard.press("Escape")
+    page.wait_for_selector(".dn-open", state="detached")
+    open_menu(page, "learner", "Messages and log")
     page.wait_for_selector(".dn-viewwin")
     page.keyboard.press("Escape")
     page.wait_for_selector(".dn-viewwin", state="detached")
