@@ -3,12 +3,8 @@ are one sentence with a 4xx, concurrent clients each get their own answer, metri
 from __future__ import annotations
 
 import base64
-import json
-import os
-import socket
 import subprocess
 import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -20,43 +16,7 @@ pytest.importorskip("prometheus_client")
 
 sys.path.insert(0, str(Path(__file__).parent))
 from digits_service import build, digit_images, png_b64  # noqa: E402
-
-ROOT = Path(__file__).resolve().parents[2]
-CLI = [sys.executable, "-m", "deepnodes.cli"]
-TOKEN = "service-token-1"
-ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start(workflow: Path, *extra: str) -> tuple[subprocess.Popen, str]:
-    port = _free_port()
-    proc = subprocess.Popen(CLI + ["serve-workflow", str(workflow), "--port", str(port), *extra], env=ENV,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    url = f"http://127.0.0.1:{port}"
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < 120:  # a hang detector, not a timing assertion
-        if proc.poll() is not None:
-            raise RuntimeError(f"the service exited: {proc.stderr.read()}")
-        try:
-            if httpx.get(url + "/health", timeout=2).status_code == 200:
-                return proc, url
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError("the service did not start")
-
-
-def stop(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+from service_http_util import CLI, ENV, TOKEN, free_port, post, reference, start, stop  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -75,30 +35,6 @@ def service(trained):
     proc, url = start(trained, "--token", TOKEN)
     yield url
     stop(proc)
-
-
-def reference(wf: Path, images: np.ndarray) -> tuple[list[str], np.ndarray]:
-    """The trained network's classes and probabilities computed directly from the saved results, no service."""
-    from deepnodes.core import Engine, Workflow
-    from deepnodes.dl.infer import predict
-
-    eng = Engine(Workflow.load(wf))
-    eng.load_results(wf.with_suffix(".results"))
-    net = eng.output("learner")
-    x = images.astype(np.float32)[:, None] / 255.0
-    (probs,), _ = predict(net, [x], backend="torch")
-    names = net.metadata["class_names"]
-    names = names[0] if isinstance(names, list) and names and isinstance(names[0], list) else names
-    names = list(names.values())[0] if isinstance(names, dict) else names
-    return [str(names[i]) for i in probs.argmax(1)], probs.max(1)
-
-
-def post(url, body, token=TOKEN, **kw):
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    if isinstance(body, (bytes, str)):
-        return httpx.post(url + "/predict", content=body, headers={**headers, "content-type": "application/json"},
-                          timeout=60, **kw)
-    return httpx.post(url + "/predict", json=body, headers=headers, timeout=60, **kw)
 
 
 def test_predictions_are_the_trained_networks(service, trained):
@@ -210,7 +146,7 @@ def test_schema_and_openapi_describe_the_request_exactly(service):
 def test_missing_result_names_the_node_and_run_first_runs_it(tmp_path):
     wf = tmp_path / "fresh.json"
     build().save(wf)
-    r = subprocess.run(CLI + ["serve-workflow", str(wf), "--port", str(_free_port())], env=ENV,
+    r = subprocess.run(CLI + ["serve-workflow", str(wf), "--port", str(free_port())], env=ENV,
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 2
     assert "node 'learner' (Network Learner) has no saved result" in r.stderr and "--run-first" in r.stderr
