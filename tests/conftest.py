@@ -10,13 +10,13 @@ MNIST_DIR = SHARED / "data" / "mnist"
 os.environ.setdefault("DEEPNODES_CACHE", str(ROOT / ".cache" / "test-cache"))
 
 # Property-based tests (hypothesis): no deadline (a shared 2-core machine is slow now and then); under CI the
-# examples are derandomized, so a CI failure reproduces exactly; HYPOTHESIS_PROFILE=thorough tries 10 times more.
+# examples are derandomized, so a CI failure reproduces exactly. DEEPNODES_FUZZ_SCALE=10 tries 10 times more
+# examples in the trust tests (tests/core/trust_strategies.py: `examples`).
 from hypothesis import HealthCheck, settings  # noqa: E402
 
 settings.register_profile("dev", deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                        HealthCheck.function_scoped_fixture])
 settings.register_profile("ci", parent=settings.get_profile("dev"), derandomize=True, print_blob=True)
-settings.register_profile("thorough", parent=settings.get_profile("dev"), max_examples=1000)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI", "").lower() == "true"
                                      else "dev"))
 

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 
 from deepnodes import cli
 from deepnodes.core import Workflow, WorkflowError, registry
-from tests.core.trust_strategies import check_sentence, set_expressions
+from tests.core.trust_strategies import check_sentence, examples, set_expressions
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ["mnist_cnn.json", "language_model.json", "features_xgboost.json", "translation_en_de.json"]
@@ -130,7 +130,7 @@ def test_a_good_set_changes_the_option_and_the_workflow_still_saves_and_loads(wo
 def test_generated_set_expressions_end_in_a_valid_workflow_or_one_sentence(workflows, name):
     wf = workflows[name]
 
-    @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+    @settings(max_examples=examples(150), deadline=None, suppress_health_check=list(HealthCheck))
     @given(set_expressions(wf))
     def check(expr):
         before = {n: copy.deepcopy(e.config) for n, e in wf.nodes.items()}

@@ -15,10 +15,10 @@ from hypothesis import HealthCheck, given, settings
 
 from deepnodes.core import Workflow, WorkflowError
 from deepnodes.core.workflow_file import MAX_DEPTH
-from tests.core.trust_strategies import chain_data, check_sentence, configure_is_clean, workflow_data
+from tests.core.trust_strategies import chain_data, check_sentence, configure_is_clean, examples, workflow_data
 
 ROOT = Path(__file__).resolve().parents[2]
-FUZZ = settings(max_examples=1200, deadline=None, suppress_health_check=list(HealthCheck))
+FUZZ = settings(max_examples=examples(1200), deadline=None, suppress_health_check=list(HealthCheck))
 
 
 @FUZZ
@@ -33,7 +33,7 @@ def test_a_generated_workflow_loads_or_gives_one_sentence(data):
     assert again.to_json() == wf.to_json()
 
 
-@settings(FUZZ, max_examples=int(os.environ.get("DEEPNODES_FUZZ_EXAMPLES", 900)))
+@settings(FUZZ, max_examples=examples(900))
 @given(workflow_data() | chain_data() | chain_data())
 def test_a_generated_valid_workflow_configures_with_sentences_on_the_nodes(data):
     try:
@@ -43,7 +43,7 @@ def test_a_generated_valid_workflow_configures_with_sentences_on_the_nodes(data)
     assert configure_is_clean(wf) == [], json.dumps(data)[:3000]
 
 
-@settings(FUZZ, max_examples=300)
+@settings(FUZZ, max_examples=examples(300))
 @given(workflow_data())
 def test_the_text_of_a_generated_file_loads_or_gives_one_sentence(data):
     """The same through the text path: JSON as a file holds it, with non-finite floats written as NaN / Infinity."""

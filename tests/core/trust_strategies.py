@@ -5,6 +5,7 @@ and the check that an outcome is clean (a valid workflow, or one sentence in a W
 from __future__ import annotations
 
 import json
+import os
 import traceback
 from typing import Any
 
@@ -14,6 +15,13 @@ from deepnodes.core import registry
 from deepnodes.core.workflow_file import FORMAT
 
 registry.discover()
+
+
+def examples(n: int) -> int:
+    """n generated examples, times DEEPNODES_FUZZ_SCALE (default 1) for a longer hunt."""
+    return n * int(os.environ.get("DEEPNODES_FUZZ_SCALE", "1"))
+
+
 NODE_TYPES = sorted(registry.all_nodes())
 IDS = ["a", "b", "c", "reader", "n1"]
 

@@ -19,7 +19,7 @@ from deepnodes.core.node import ExecutionContext
 from deepnodes.core.ports import PORT_TYPES
 from deepnodes.table.files import csv_schema, read_csv, write_table
 from deepnodes.table.images import MAX_IMAGE_PIXELS
-from tests.core.trust_strategies import CLEAN_ERRORS, check_sentence
+from tests.core.trust_strategies import CLEAN_ERRORS, check_sentence, examples
 
 
 def _reader(path) -> Engine:
@@ -76,7 +76,7 @@ def iris_csv_bytes(tmp_path_factory):
     return p.read_bytes()
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=examples(200), deadline=None, suppress_health_check=list(HealthCheck))
 @given(data=st.data())
 def test_generated_damage_to_a_real_csv_reads_or_gives_one_sentence(tmp_path_factory, iris_csv_bytes, data):
     raw = bytearray(iris_csv_bytes)
@@ -259,7 +259,7 @@ def parquet_bytes(tmp_path_factory):
     return p.read_bytes()
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=examples(150), deadline=None, suppress_health_check=list(HealthCheck))
 @given(data=st.data())
 def test_generated_damage_to_a_parquet_file_reads_or_gives_one_sentence(tmp_path_factory, parquet_bytes, data):
     from deepnodes.table.files import parquet_schema, read_parquet
