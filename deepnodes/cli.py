@@ -42,6 +42,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--workspace", default=".")
     s.add_argument("--allow-path", action="append", default=[], metavar="DIR",
                    help="a folder outside the workspace that node file options may name (repeatable)")
+    s.add_argument("--debug", action="store_true", help="print the traceback of a request the server fails on")
     s.add_argument("--token", default=None, help=argparse.SUPPRESS)
 
     from .service.serve import add_parser as add_serve_workflow  # light: argparse only
