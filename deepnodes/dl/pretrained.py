@@ -319,6 +319,12 @@ def load_torch_module_file(path: str | Path, input_shape: list[int | None], inpu
     p = Path(path).expanduser()
     if not p.exists():
         raise FileNotFoundError(f"option 'path': there is no file {p}")
+    import zipfile
+
+    from deepnodes.core.bounded_zip import check_zip
+
+    if p.is_dir() or zipfile.is_zipfile(p):  # TorchScript and torch.save files are zips: sizes screened first
+        check_zip(p, "torch module file")
     try:
         from .formats.torchscript import TorchScriptModule
 
