@@ -190,6 +190,8 @@ def tiny_sets(wf: Workflow) -> list[str]:
             out.append(f"{nid}.epochs=1")
         if "n_estimators" in fields:
             out.append(f"{nid}.n_estimators=5")
+        if "max_models" in fields:  # H2O AutoML: its first model only, no cross-validation
+            out += [f"{nid}.max_models=1", f"{nid}.nfolds=0"]
         if e.type == "deepnodes.text.TextGenerator":
             out.append(f"{nid}.length=20")
         if e.config.get("dataset") == "mnist":  # offline here: the MNIST test files of the checkout, for both splits
