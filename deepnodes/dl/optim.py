@@ -10,8 +10,11 @@ from .network import Network
 from .options import TrainingOptions
 
 
-def make_optimizer(opts: TrainingOptions, groups: list[dict]):
+def make_optimizer(opts: TrainingOptions, groups: list[dict], fast: dict | None = None):
+    """The optimizer `opts` names; `fast` adds torch's implementation choice (`fused` / `foreach`, see
+    `deepnodes.dl.speed`), which changes how the update is computed, not what it is."""
     o = opts
+    kw = dict(fast or {})
     lr = o.learning_rate
     betas = (o.beta_1, o.beta_2)
     wd = o.weight_decay
@@ -19,21 +22,21 @@ def make_optimizer(opts: TrainingOptions, groups: list[dict]):
     if name == "sgd":
         if o.nesterov and o.momentum <= 0:
             raise TrainingError("option 'nesterov' needs a momentum above 0 (option 'momentum')")
-        return torch.optim.SGD(groups, lr=lr, momentum=o.momentum, nesterov=o.nesterov, weight_decay=wd)
+        return torch.optim.SGD(groups, lr=lr, momentum=o.momentum, nesterov=o.nesterov, weight_decay=wd, **kw)
     if name == "adam":
-        return torch.optim.Adam(groups, lr=lr, betas=betas, eps=o.epsilon, weight_decay=wd, amsgrad=o.amsgrad)
+        return torch.optim.Adam(groups, lr=lr, betas=betas, eps=o.epsilon, weight_decay=wd, amsgrad=o.amsgrad, **kw)
     if name == "adamw":
-        return torch.optim.AdamW(groups, lr=lr, betas=betas, eps=o.epsilon, weight_decay=wd, amsgrad=o.amsgrad)
+        return torch.optim.AdamW(groups, lr=lr, betas=betas, eps=o.epsilon, weight_decay=wd, amsgrad=o.amsgrad, **kw)
     if name == "rmsprop":
-        return torch.optim.RMSprop(groups, lr=lr, alpha=o.rho, eps=o.epsilon, momentum=o.momentum, weight_decay=wd)
+        return torch.optim.RMSprop(groups, lr=lr, alpha=o.rho, eps=o.epsilon, momentum=o.momentum, weight_decay=wd, **kw)
     if name == "adagrad":
-        return torch.optim.Adagrad(groups, lr=lr, eps=o.epsilon, weight_decay=wd)
+        return torch.optim.Adagrad(groups, lr=lr, eps=o.epsilon, weight_decay=wd, **kw)
     if name == "adadelta":
-        return torch.optim.Adadelta(groups, lr=lr, rho=o.rho, eps=o.epsilon, weight_decay=wd)
+        return torch.optim.Adadelta(groups, lr=lr, rho=o.rho, eps=o.epsilon, weight_decay=wd, **kw)
     if name == "adamax":
-        return torch.optim.Adamax(groups, lr=lr, betas=betas, eps=o.epsilon, weight_decay=wd)
+        return torch.optim.Adamax(groups, lr=lr, betas=betas, eps=o.epsilon, weight_decay=wd, **kw)
     if name == "nadam":
-        return torch.optim.NAdam(groups, lr=lr, betas=betas, eps=o.epsilon, weight_decay=wd)
+        return torch.optim.NAdam(groups, lr=lr, betas=betas, eps=o.epsilon, weight_decay=wd, **kw)
     raise TrainingError(f"option 'optimizer': unknown optimizer '{name}'")
 
 

@@ -94,3 +94,5 @@ class TrainingOptions(BaseModel):
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="where to train: auto uses CUDA when present")
     mixed_precision: bool = Field(False, description="CUDA only: compute in bfloat16/float16 with float32 weights")
     metrics_interval: float = Field(0.5, ge=0, le=limits.SECONDS, description="seconds between per-batch metric events")
+    compile: bool = Field(False, description="compile the network with torch.compile before training (slower to "
+                          "start; pays off only for long runs on some networks and devices)")

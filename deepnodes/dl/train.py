@@ -32,6 +32,7 @@ from .optim import (apply_freezing, frozen_batchnorms, make_optimizer, param_gro
                     resolve_device)
 from .options import TrainingOptions
 from .rng import GlobalStream, draws_random, torch_generator
+from .speed import SpeedPlan, speed_plan
 
 
 @dataclass
@@ -84,7 +85,9 @@ def _place(ts: list[Converted | None], dev) -> list[Converted | None]:
     return out
 
 
-def _batch(ts, idx, sl, dev):
+def _batch(ts, idx, sl, dev, pin=False):
+    """One batch per tensor: a slice (or one gather by `idx`), copied to `dev` (from pinned memory without blocking
+    on CUDA when `pin`) and cast to the tensor's training dtype. No per-row Python."""
     out = []
     for t in ts:
         if t is None:
@@ -92,7 +95,7 @@ def _batch(ts, idx, sl, dev):
             continue
         d = t.data[sl] if idx is None else t.data.index_select(0, idx if t.data.device == idx.device else idx.to(t.data.device))
         if d.device != dev:
-            d = d.to(dev, non_blocking=True)
+            d = d.pin_memory().to(dev, non_blocking=True) if pin else d.to(dev)
         out.append(d if d.dtype == t.dtype else d.to(t.dtype))
     return out
 
@@ -126,9 +129,10 @@ def train(network: Network, x: Sequence, y: Sequence, opts: TrainingOptions | No
           val_y: Sequence | None = None, on_batch: Callable[[dict], None] | None = None,
           on_epoch: Callable[[dict], None] | None = None, should_stop: Callable[[], bool] | None = None,
           check_cancelled: Callable[[], None] | None = None, log: Callable[[str], None] | None = None,
-          device: str | None = None) -> TrainResult:
+          device: str | None = None, speedups: bool = True) -> TrainResult:
     """Train a copy of `network` on inputs `x` (one per network input) and targets `y` (one per output;
     None for an output without a loss). Returns the trained copy and one history row per epoch.
+    `speedups=False` trains the plain way a hand-written loop does (`deepnodes.dl.speed`), for comparisons.
     A NaN loss (with `terminate_on_nan`) raises `NaNLoss` whose `.result` holds the last good model."""
     opts = opts or TrainingOptions()
     log = log or (lambda s: None)
@@ -148,7 +152,12 @@ def train(network: Network, x: Sequence, y: Sequence, opts: TrainingOptions | No
     module = net.module
     module.to(dev)
     apply_freezing(net, module)
-    opt = make_optimizer(opts, param_groups(module, opts))
+    plan = speed_plan(module, dev, opts, speedups)
+    plan.prepare(module)
+    if plan.describe():
+        log(f"training with {plan.describe()}")
+    opt = make_optimizer(opts, param_groups(module, opts), plan.optimizer_kwargs)
+    fwd = plan.forward(net)
     bn_frozen = frozen_batchnorms(module) if opts.freeze_batchnorm else []
     reg = regularization_term(net, module)
     # a module drawing random numbers (dropout, noise) draws from the learner's own stream, under the lock
@@ -174,7 +183,7 @@ def train(network: Network, x: Sequence, y: Sequence, opts: TrainingOptions | No
 
     def forward_loss(xb, yb, weighted=True):
         with stream.active(dev) if stream is not None else nullcontext():
-            outs, masks = net.forward_masked(*xb)
+            outs, masks = fwd(*plan.batch(xb))
         total = None
         parts = []
         correct = counted = None
@@ -226,8 +235,8 @@ def train(network: Network, x: Sequence, y: Sequence, opts: TrainingOptions | No
                     break
                 lo_i, hi_i = b * bs, min(n, (b + 1) * bs)
                 idx = perm[lo_i:hi_i] if perm is not None else None
-                xb = _batch(x, idx, slice(lo_i, hi_i), dev)
-                yb = _batch(y, idx, slice(lo_i, hi_i), dev)
+                xb = _batch(x, idx, slice(lo_i, hi_i), dev, plan.pin)
+                yb = _batch(y, idx, slice(lo_i, hi_i), dev, plan.pin)
                 m_b = hi_i - lo_i
                 opt.zero_grad(set_to_none=True)
                 if amp:
@@ -289,7 +298,7 @@ def train(network: Network, x: Sequence, y: Sequence, opts: TrainingOptions | No
                 nan_cb.check(row["loss"], epoch)
             if has_val and not stopped:
                 row.update(evaluate(net, val_x, val_y, fns, opts.validation_batch_size, dev, amp, amp_dtype, acc_i,
-                                    check_cancelled, prefix="val_"))
+                                    check_cancelled, prefix="val_", plan=plan))
             row["lr"] = opt.param_groups[0]["lr"]
             row["seconds"] = secs
             row["samples_per_s"] = seen / max(secs, 1e-9)
@@ -338,7 +347,7 @@ def train(network: Network, x: Sequence, y: Sequence, opts: TrainingOptions | No
 
 def _finish(net: Network, result: TrainResult, opts: TrainingOptions, y) -> None:
     net.module.eval()
-    net.module.to("cpu")
+    net.module.to("cpu", memory_format=torch.contiguous_format)  # the network handed on is in the default layout
     md = net.metadata
     md["history"] = list(md.get("history", [])) + result.history
     md["seed"] = md.get("seed", opts.seed)
@@ -353,10 +362,12 @@ def _finish(net: Network, result: TrainResult, opts: TrainingOptions, y) -> None
             break
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def evaluate(net: Network, xs, ys, fns, batch_size: int, dev, amp=False, amp_dtype=None, acc_i=None,
-             check_cancelled=None, prefix: str = "") -> dict:
-    """Loss (unweighted) and accuracy of `net` on converted tensors, in batches (in eval mode: no random draws)."""
+             check_cancelled=None, prefix: str = "", plan: SpeedPlan | None = None) -> dict:
+    """Loss (unweighted) and accuracy of `net` on converted tensors, in batches (in eval mode: no random draws;
+    under `torch.inference_mode`, so no autograd bookkeeping)."""
+    plan = plan or SpeedPlan()
     module = net.module
     was = module.training
     module.eval()
@@ -368,12 +379,9 @@ def evaluate(net: Network, xs, ys, fns, batch_size: int, dev, amp=False, amp_dty
         if check_cancelled is not None:
             check_cancelled()
         sl = slice(lo, min(n, lo + batch_size))
-        xb = [t.data[sl].to(dev).to(t.dtype) for t in xs]
+        xb = plan.batch(_batch(xs, None, sl, dev, plan.pin))
         yb = [None if t is None else t.data[sl].to(dev) for t in ys]
-        if amp:
-            with torch.autocast("cuda", dtype=amp_dtype):
-                outs, masks = net.forward_masked(*xb)
-        else:
+        with torch.autocast("cuda", dtype=amp_dtype) if amp else nullcontext():
             outs, masks = net.forward_masked(*xb)
         total = None
         for i, fn in enumerate(fns):

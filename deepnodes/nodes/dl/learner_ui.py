@@ -50,5 +50,5 @@ LEARNER_UI = annotate({
     "terminate_on_nan": ui(SCHEDULE),
 
     "freeze_batchnorm": ui(ADVANCED), "device": ui(ADVANCED), "mixed_precision": ui(ADVANCED),
-    "metrics_interval": ui(ADVANCED),
+    "metrics_interval": ui(ADVANCED), "compile": ui(ADVANCED),
 })

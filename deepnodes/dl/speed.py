@@ -1,0 +1,100 @@
+"""What the Learner chooses for speed, from the network and the device, before the first batch.
+
+    plan = speed_plan(module, dev, opts)    # once per training run
+    module = plan.prepare(module)           # memory format of the weights
+    xb = plan.batch(xb)                     # each input batch in the same memory format
+    opt = make_optimizer(opts, groups, plan.optimizer_kwargs)
+
+- channels_last (channels_last_3d) for networks with 2D (3D) convolutions, on the CPU and CUDA: oneDNN and cuDNN
+  run NHWC convolutions faster; results are the same up to float rounding. The trained network is handed back
+  in the default (contiguous) format.
+- the fused (one kernel for all weights) optimizer step where torch offers it for the optimizer and device,
+  else the foreach (multi-tensor) step; both compute the same update as the per-weight loop.
+- `torch.compile` only when the user asks (`compile: true`): it costs its compile time on every run and was
+  slower on the example CNN on this CPU.
+- on CUDA, host batches are copied from pinned memory without blocking.
+
+`speedups=False` (a keyword of `train`) gives the plain path a hand-written script takes: the benchmark and the
+tests compare the two.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+# torch 2.13 has fused CPU and CUDA kernels for these (torch.optim's `_get_fused_kernels_supported_devices`)
+_FUSED = {"adam", "adamw", "sgd", "adagrad"}
+_FOREACH = {"adam", "adamw", "sgd", "adagrad", "rmsprop", "adadelta", "adamax", "nadam"}
+
+
+def conv_format(module) -> torch.memory_format | None:
+    """channels_last for a network with a 2D convolution, channels_last_3d for one with only 3D ones."""
+    kinds = {type(m) for m in module.modules()}
+    if kinds & {torch.nn.Conv2d, torch.nn.ConvTranspose2d}:
+        return torch.channels_last
+    if kinds & {torch.nn.Conv3d, torch.nn.ConvTranspose3d}:
+        return torch.channels_last_3d
+    return None
+
+
+def _fused_ok(params: list, dev: torch.device) -> bool:
+    return dev.type in ("cpu", "cuda") and all(p.is_floating_point() and p.device.type == dev.type for p in params)
+
+
+@dataclass
+class SpeedPlan:
+    memory_format: torch.memory_format | None = None
+    optimizer_kwargs: dict = field(default_factory=dict)
+    compile: bool = False
+    pin: bool = False
+
+    @property
+    def rank(self) -> int | None:
+        return {torch.channels_last: 4, torch.channels_last_3d: 5}.get(self.memory_format)
+
+    def prepare(self, module):
+        if self.memory_format is not None:
+            module.to(memory_format=self.memory_format)
+        return module
+
+    def batch(self, xs: list) -> list:
+        """Inputs of the convolution's rank in its memory format (a no-op for data already laid out so)."""
+        if self.memory_format is None:
+            return xs
+        r = self.rank
+        return [x.contiguous(memory_format=self.memory_format) if x is not None and x.dim() == r
+                and x.is_floating_point() else x for x in xs]
+
+    def forward(self, net):
+        """The function the loop calls for a forward pass, (outputs, output masks): the network's own, or compiled."""
+        return torch.compile(net.forward_masked) if self.compile else net.forward_masked
+
+    def describe(self) -> str:
+        parts = []
+        if self.memory_format is not None:
+            parts.append(str(self.memory_format).replace("torch.", ""))
+        for k in ("fused", "foreach"):
+            if self.optimizer_kwargs.get(k):
+                parts.append(f"{k} optimizer step")
+        if self.compile:
+            parts.append("torch.compile")
+        if self.pin:
+            parts.append("pinned host batches")
+        return ", ".join(parts)
+
+
+def speed_plan(module, dev: torch.device, opts, enabled: bool = True) -> SpeedPlan:
+    """The choices for training `module` on `dev` with options `opts` (all off when not `enabled`, but an explicit
+    `compile: true` is always honoured)."""
+    compile_ = bool(getattr(opts, "compile", False))
+    if not enabled:
+        return SpeedPlan(compile=compile_)
+    params = [p for p in module.parameters() if p.requires_grad]
+    kw: dict = {}
+    name = opts.optimizer
+    if name in _FUSED and _fused_ok(params, dev) and not (name == "sgd" and opts.nesterov and opts.momentum <= 0):
+        kw["fused"] = True
+    elif name in _FOREACH:
+        kw["foreach"] = True
+    return SpeedPlan(conv_format(module), kw, compile_, dev.type == "cuda")
