@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import numpy as np
 
 FORMATS = ("native", "onnx", "torchscript", "keras", "h5", "xgboost", "skops")
 FILES = {"native": "net.dnn", "onnx": "net.onnx", "torchscript": "net.pt", "keras": "net.keras", "h5": "net.h5",
