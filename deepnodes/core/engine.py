@@ -281,6 +281,8 @@ class Engine(SavedResults):
         stop.clear()
         ctx = ExecutionContext(nid, self._node_emit(nid), self._cancel, stop, self.device)
         ctx.resources = self.resources
+        # input port -> the key of what arrives there (a loop derives its iterations' keys from it)
+        ctx.input_keys = {p: f"{self.status[s].key}:{sp}" for p, (s, sp) in self.workflow.upstream(nid).items()}
         t0 = time.perf_counter()
         try:
             inputs = self._inputs_of(nid, node)
@@ -393,9 +395,9 @@ class Engine(SavedResults):
 
 
 def _port_index(wf: Workflow, node_id: str, port: str | int) -> int:
-    from . import registry
+    from .workflow import node_ports
 
-    outs = registry.get(wf.nodes[node_id].type).outputs
+    outs = node_ports(wf.nodes[node_id])[1]
     if isinstance(port, int):
         return port
     for i, p in enumerate(outs):

@@ -145,8 +145,10 @@ class Workflow:
         full = cls.Config.model_validate(entry.config).model_dump(mode="json")
         keys = path.split(".")
         top = keys[0]
-        if top not in cls.Config.model_fields:
-            opts = ", ".join(cls.Config.model_fields) or "none"
+        exposed = getattr(cls.Config, "exposed_names", None)  # a component's exposed inner options
+        names = [*cls.Config.model_fields, *(exposed(full) if exposed else ())]
+        if top not in names:
+            opts = ", ".join(names) or "none"
             raise WorkflowError(f"node '{node_id}' has no option '{short(top)}'; its options are {opts}")
         cur: Any = full
         for depth, k in enumerate(keys):
@@ -172,9 +174,9 @@ class Workflow:
 
     def connect(self, source: str, source_port: str | int, target: str, target_port: str | int) -> Connection:
         s, t = self._node(source, "connection source"), self._node(target, "connection target")
-        scls, tcls = registry.get(s.type), registry.get(t.type)
-        sp = _port(scls.outputs, source_port, f"node '{source}' has no output port '{short(source_port)}'")
-        tp = _port(tcls.inputs, target_port, f"node '{target}' has no input port '{short(target_port)}'")
+        souts, tins = node_ports(s)[1], node_ports(t)[0]
+        sp = _port(souts, source_port, f"node '{source}' has no output port '{short(source_port)}'")
+        tp = _port(tins, target_port, f"node '{target}' has no input port '{short(target_port)}'")
         if sp.type != tp.type:
             raise WorkflowError(
                 f"cannot connect '{source}.{sp.name}' ({sp.type}) to '{target}.{tp.name}' ({tp.type}): "
@@ -307,6 +309,14 @@ class Workflow:
         wf = cls.loads(read_text(path))
         wf.path = path
         return wf
+
+
+def node_ports(entry: NodeEntry) -> tuple[list, list]:
+    """A node's (inputs, outputs): its class's ports, or those its config defines (`ports_for`: a component's
+    ports come from its body, a Component Input's type from its options)."""
+    cls = registry.get(entry.type)
+    ports_for = getattr(cls, "ports_for", None)
+    return ports_for(entry.config, entry.id) if ports_for else (cls.inputs, cls.outputs)
 
 
 def _finite_number(x: Any) -> bool:
