@@ -123,8 +123,8 @@ def test_model_writer_refuses_a_foreign_file_and_replaces_its_own(tmp_path):
 
 
 def test_an_interrupted_rename_dance_is_repaired(tmp_path):
-    """Where the atomic exchange is missing, the old folder waits beside as `.name.dn-old`; the next read or
-    write puts it back."""
+    """Where the atomic exchange is missing, the old folder waits beside as `.name.dn-old`; `recover`, which the
+    next write calls first, puts it back."""
     p = save_network(small_network(0), tmp_path / "net")
     old = p.with_name(f".{p.name}{OLD_TAG}")
     os.rename(p, old)  # the state between the dance's two renames
