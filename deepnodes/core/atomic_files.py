@@ -6,7 +6,7 @@
 The new content is written to a temporary sibling (same folder, so the same filesystem), flushed and fsynced,
 checked by `verify`, and only then switched into place with `os.replace` (a file) or an atomic exchange of the
 two folders (Linux `renameat2(RENAME_EXCHANGE)`; elsewhere a rename dance whose interrupted state the next
-write or read repairs). The parent folder is fsynced so the switch itself survives a crash. The old content is
+write repairs). The parent folder is fsynced so the switch itself survives a crash. The old content is
 removed only after the new one is in place; whatever happens, `path` holds either the old or the new content.
 A folder at `path` that the caller did not write (`owned` says no) is never replaced. Stdlib only.
 """
