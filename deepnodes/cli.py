@@ -164,7 +164,26 @@ def cmd_describe(args) -> int:
     for name, prop in props.items():
         shown = json.dumps(prop["default"]) if "default" in prop else "(required)"
         print(f"  {name} = {shown}  {prop.get('description', '')}")
+        for line in _choices(prop, d["config_schema"].get("$defs", {})):
+            print(f"      {line}")
     return 0
+
+
+def _choices(prop: dict, defs: dict) -> list[str]:
+    """The choices of an enumerated option, as `describe` prints them: a fixed `enum` (also inside `anyOf` or a
+    `$ref`), a registry's drop-down (`x-enum`, which also takes other values) or one per value of the option it
+    depends on (`x-enum-map`)."""
+    parts = [prop, *prop.get("anyOf", [])]
+    parts += [defs.get(p["$ref"].rsplit("/", 1)[-1], {}) for p in parts if "$ref" in p]
+    fixed = [v for p in parts for v in p.get("enum", []) if v is not None]
+    if fixed:
+        return ["choices: " + ", ".join(map(str, fixed))]
+    if prop.get("x-enum"):
+        return ["choices: " + ", ".join(map(str, prop["x-enum"])) + " (or another value)"]
+    if prop.get("x-enum-map"):
+        by = prop.get("x-enum-depends", "the option it depends on")
+        return [f"choices by {by}:"] + [f"  {k}: {', '.join(map(str, v))}" for k, v in prop["x-enum-map"].items()]
+    return []
 
 
 def cmd_run(args) -> int:
