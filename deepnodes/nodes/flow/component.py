@@ -15,6 +15,11 @@ from deepnodes.core.component import INPUT_TYPE, OUTPUT_TYPE, configure_body, lo
 PortKind = Literal["table", "network", "model"]
 
 
+class PortOptions(NodeConfig):
+    name: str = Field("", description="the port's name on the holding node (empty: this node's id)")
+    type: PortKind = Field("table", description="the port type")
+
+
 class BodyOptions(NodeConfig):
     """Options of every node holding a body; exposed inner options are extra top-level options."""
 
@@ -101,9 +106,8 @@ class ComponentInput(Node):
     inputs = []
     outputs = [Out("value", "table", "what the holding node gives")]
 
-    class Config(NodeConfig):
-        name: str = Field("", description="the port's name on the holding node (empty: this node's id)")
-        type: PortKind = Field("table", description="the port type")
+    class Config(PortOptions):
+        pass
 
     def __init__(self, config=None, label: str = ""):
         super().__init__(config, label)
@@ -123,9 +127,8 @@ class ComponentOutput(Node):
     inputs = [In("value", "table", "what the holding node gives out")]
     outputs = [Out("value", "table", "the same object")]
 
-    class Config(NodeConfig):
-        name: str = Field("", description="the port's name on the holding node (empty: this node's id)")
-        type: PortKind = Field("table", description="the port type")
+    class Config(PortOptions):
+        pass
 
     def __init__(self, config=None, label: str = ""):
         super().__init__(config, label)
