@@ -19,6 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from . import kv_cache, masks as masks_
 from .text import END, PAD, START
 
 #: layer kinds that act on each time step separately (or carry state forward): safe to run step by step
@@ -26,7 +27,7 @@ STEPWISE_KINDS = {
     "Input", "Embedding", "Dense", "Dropout", "Activation", "ReLU", "ELU", "LeakyReLU", "PReLU", "Softmax",
     "GaussianNoise", "GaussianDropout", "AlphaDropout", "LayerNormalization", "TimeDistributed", "Masking",
     "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate",
-    "Attention", "AdditiveAttention", "LSTM", "GRU", "SimpleRNN",
+    "Attention", "AdditiveAttention", "LSTM", "GRU", "SimpleRNN", *kv_cache.KINDS,
 }
 RECURRENT_KINDS = {"LSTM", "GRU", "SimpleRNN"}
 
@@ -86,6 +87,9 @@ class GraphRunner:
             if layer.kind not in STEPWISE_KINDS:
                 raise DecodeError(f"layer '{layer.name}' ({layer.kind}) mixes time steps, so the network cannot "
                                   f"be run one step at a time after input '{step_input}'")
+            why = kv_cache.check(layer, dep, step_input, _layer_of) if layer.kind in kv_cache.KINDS else None
+            if why:
+                raise DecodeError(why)
             if layer.kind in RECURRENT_KINDS and layer.config.get("go_backwards"):
                 raise DecodeError(f"layer '{layer.name}' reads its sequence backwards, so it cannot generate step "
                                   "by step")
@@ -101,6 +105,7 @@ class GraphRunner:
                                           f"input '{step_input}'; it must be the encoder's sequence")
         self.layers = [layer for layer in spec.layers]
         self._mods = {layer.name: self.module.get_submodule(layer.name) for layer in spec.layers}
+        self._mask_modes = dict(zip((layer.name for layer in spec.layers), masks_.layer_modes(spec)))
         p = next(iter(self.module.parameters()), None)
         self.device = p.device if p is not None else torch.device("cpu")
         self.static_layers = [layer for layer in spec.layers if layer.name not in dep]
@@ -150,11 +155,18 @@ class GraphRunner:
                 vals[layer.name] = m(vals[layer.name])
             return
         xs = [vals[_strip0(t)] for t in layer.inputs]
+        ms = [vals.get(_strip0(t) + "#mask") for t in layer.inputs]  # padding masks travel beside the tensors
         if rnn is not None and layer.kind in RECURRENT_KINDS:
             r = _run_recurrent(m, xs, rnn.get(layer.name))
             r, rnn[layer.name] = r
+        elif rnn is not None and layer.kind in kv_cache.KINDS:
+            dep_value = any(_layer_of(t) in self.dependent for t in layer.inputs[1:])
+            r, rnn[layer.name] = kv_cache.run(layer.kind, m, xs, ms, rnn.get(layer.name), dep_value)
         else:
-            r = m(*xs)
+            r = masks_.call(m, xs, ms)
+        mk = masks_.output_mask(self._mask_modes[layer.name], m, xs, ms)
+        if mk is not None:
+            vals[layer.name + "#mask"] = mk
         if isinstance(r, tuple):
             for i, v in enumerate(r):
                 vals[layer.name if i == 0 else f"{layer.name}:{i}"] = v
@@ -194,7 +206,8 @@ class GraphRunner:
             return t.index_select(dim, index.to(t.device))
 
         static = {k: pick(v, 0) if torch.is_tensor(v) else v for k, v in state.static.items()}
-        rnn = {k: (tuple(pick(s, 1) for s in v) if isinstance(v, tuple) else pick(v, 1)) for k, v in state.rnn.items()}
+        rnn = {k: (tuple(pick(s, 1) for s in v) if isinstance(v, tuple) else pick(v, 1) if torch.is_tensor(v)
+                   else kv_cache.reorder(v, index)) for k, v in state.rnn.items()}
         return RunState(static, rnn)
 
 
@@ -224,7 +237,7 @@ def _run_recurrent(m, xs: list[torch.Tensor], st):
 # ---------------------------------------------------------------------- language-model sampling
 def sample(runner: GraphRunner, prefixes: Sequence[np.ndarray], n: int, temperature: float = 1.0,
            top_k: int | None = None, seed: int = 0, banned: Sequence[int] = (PAD, START, END),
-           batch_size: int = 256) -> list[np.ndarray]:
+           batch_size: int = 256, top_p: float | None = None) -> list[np.ndarray]:
     """`n` sampled ids after each prefix. Each prefix runs once through the network; then each sampled id
     is fed alone while the recurrent states are carried (no re-running). Rows with equal prefix lengths are
     batched; `seed` fixes every draw (temperature 0 = greedy)."""
@@ -245,7 +258,7 @@ def sample(runner: GraphRunner, prefixes: Sequence[np.ndarray], n: int, temperat
             logp = runner.log_probs(y)
             got = []
             for _ in range(n):
-                tok = pick(logp, temperature, top_k, gen, banned)
+                tok = pick(logp, temperature, top_k, gen, banned, top_p)
                 got.append(tok)
                 logp, state = runner.step(tok, state)
             res = torch.stack(got, 1).numpy() if got else np.zeros((len(idx), 0), np.int64)
@@ -255,9 +268,10 @@ def sample(runner: GraphRunner, prefixes: Sequence[np.ndarray], n: int, temperat
 
 
 def pick(logp: torch.Tensor, temperature: float, top_k: int | None, gen: torch.Generator,
-         banned: Sequence[int] = ()) -> torch.Tensor:
+         banned: Sequence[int] = (), top_p: float | None = None) -> torch.Tensor:
     """One id per row from log-probabilities: argmax at temperature 0, else a draw from softmax(logp / T)
-    restricted to the `top_k` most likely ids."""
+    restricted to the `top_k` most likely ids and to the smallest set of ids whose probability reaches `top_p`
+    (nucleus sampling)."""
     logp = logp.clone()
     if banned:
         logp[:, list(banned)] = -float("inf")
@@ -267,6 +281,11 @@ def pick(logp: torch.Tensor, temperature: float, top_k: int | None, gen: torch.G
     if top_k is not None and top_k < logits.shape[-1]:
         kth = logits.topk(top_k, dim=-1).values[:, -1:]
         logits = logits.masked_fill(logits < kth, -float("inf"))
+    if top_p is not None and top_p < 1.0:
+        srt, order = logits.sort(-1, descending=True)
+        before = torch.softmax(srt, -1).cumsum(-1) - torch.softmax(srt, -1)  # mass of the more likely ids
+        drop = torch.zeros_like(before, dtype=torch.bool).scatter(-1, order, before >= top_p)  # back in id order
+        logits = logits.masked_fill(drop, -float("inf"))
     probs = torch.softmax(logits, -1)
     return torch.multinomial(probs, 1, generator=gen).squeeze(1)
 
@@ -413,7 +432,8 @@ def check_vocabulary(runner: GraphRunner, size: int, what: str = "dictionary") -
 
 
 def generate(network, vocab, seeds: Sequence[str | None], length: int, temperature: float = 1.0,
-             top_k: int | None = None, seed: int = 0, progress: Callable[[float], None] | None = None):
+             top_k: int | None = None, seed: int = 0, progress: Callable[[float], None] | None = None,
+             top_p: float | None = None):
     """`length` tokens sampled after each seed text; returns (generated texts, the seeds' Encoded)."""
     runner = GraphRunner(network)
     check_vocabulary(runner, vocab.size)
@@ -421,7 +441,7 @@ def generate(network, vocab, seeds: Sequence[str | None], length: int, temperatu
     for i, (text, ids) in enumerate(zip(seeds, enc.ids)):
         if len(ids) == 0:
             raise DecodeError(f"the seed text in row {i} is empty; give at least one character to start from")
-    out = sample(runner, [a.astype(np.int64) for a in enc.ids], length, temperature, top_k, seed)
+    out = sample(runner, [a.astype(np.int64) for a in enc.ids], length, temperature, top_k, seed, top_p=top_p)
     return [vocab.decode(o, stop_at_end=False) for o in out], enc
 
 

@@ -39,6 +39,8 @@ class TextGenerator(Node):
                                                                  "likely, 1 = the model's distribution")
         top_k: int | None = Field(None, ge=1, le=limits.VOCAB,
             description="sample only among the k most likely tokens (empty = all)")
+        top_p: float | None = Field(None, gt=0, le=1, description="nucleus sampling: only among the most likely "
+                                    "tokens whose probabilities add up to top_p (empty = all)")
         include_seed: bool = Field(False, description="start the output with the seed text")
         seed: int = Field(0, le=limits.SEED, description="random seed of the sampling")
 
@@ -62,7 +64,7 @@ class TextGenerator(Node):
         if not seeds:
             raise ColumnError(f"the table has no rows; column '{c.text_column}' (option 'text_column') needs seed texts")
         try:
-            out, enc = generate(net, vocab, seeds, c.length, c.temperature, c.top_k, c.seed)
+            out, enc = generate(net, vocab, seeds, c.length, c.temperature, c.top_k, c.seed, top_p=c.top_p)
         except DecodeError as e:
             raise NodeError(str(e)) from None
         warn_unknown(ctx, enc, c.text_column)
