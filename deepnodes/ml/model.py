@@ -235,13 +235,11 @@ def _parse_meta(raw: Any, estimator: Any, path: Path) -> ClassicModel:
 def _read_xgboost(path: Path) -> ClassicModel:
     import xgboost as xgb
 
-    booster = xgb.Booster()
+    booster = _load_xgboost(xgb.Booster(), path)
     try:
-        booster.load_model(str(path))
-    except xgb.core.XGBoostError as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else "unreadable"
-        raise ValueError(f"'{path.name}' is not a readable XGBoost model file ({first[:200]})") from None
-    raw = booster.attr(META_ATTR)
+        raw = booster.attr(META_ATTR)
+    except UnicodeDecodeError:
+        raise ValueError(f"the DeepNodes metadata in '{path.name}' is damaged (not UTF-8 text)") from None
     if raw is None:
         raise ValueError(f"'{path.name}' is an XGBoost model without DeepNodes metadata (task, features, classes); "
                          f"write it with the Model Writer node")
@@ -249,9 +247,20 @@ def _read_xgboost(path: Path) -> ClassicModel:
         task = json.loads(raw)["task"]
     except (ValueError, KeyError, TypeError):
         task = None
-    est = (xgb.XGBClassifier if task == "classification" else xgb.XGBRegressor)()
-    try:
-        est.load_model(str(path))
-    except (xgb.core.XGBoostError, ValueError) as e:
-        raise ValueError(f"'{path.name}' is not a readable XGBoost model file ({str(e).strip()[:150]})") from None
+    est = _load_xgboost((xgb.XGBClassifier if task == "classification" else xgb.XGBRegressor)(), path)
     return _parse_meta(raw, est, path)
+
+
+def _load_xgboost(obj: Any, path: Path) -> Any:
+    """`obj.load_model(path)`; whatever XGBoost raises for a damaged file (its own error, a text that is not
+    UTF-8 JSON, ...) is one sentence naming the file."""
+    import xgboost as xgb
+
+    try:
+        obj.load_model(str(path))
+    except (xgb.core.XGBoostError, ValueError) as e:  # UnicodeDecodeError is a ValueError
+        text = str(e).strip()
+        first = text.splitlines()[0] if text else "unreadable"
+        raise ValueError(f"'{path.name}' is not a readable XGBoost model file ({type(e).__name__}: "
+                         f"{first[:150]})") from None
+    return obj

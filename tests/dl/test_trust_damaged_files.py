@@ -63,8 +63,10 @@ def _clean_or_works(fmt: str, path: Path) -> None:
         obj = read(fmt, path)
     except ValueError as e:  # NetworkFormatError, ExportError, ZipRefused are ValueErrors
         msg = str(e)
+        assert not isinstance(e, UnicodeError), f"a raw {type(e).__name__}: {msg}"  # a codec's words, not ours
         assert msg and "\n" not in msg and len(msg) < 600, msg
         assert "Traceback" not in msg
+        assert path.name in msg, f"the message does not name the file: {msg}"
         return
     use(fmt, obj)  # it loaded: then it must also work
 
