@@ -8,6 +8,7 @@ SHARED = ROOT.parent / "shared"
 MNIST_DIR = SHARED / "data" / "mnist"
 
 os.environ.setdefault("DEEPNODES_CACHE", str(ROOT / ".cache" / "test-cache"))
+os.environ.setdefault("KERAS_BACKEND", "torch")  # Keras is an interchange format here: always its torch backend
 
 # Property-based tests (hypothesis): no deadline (a shared 2-core machine is slow now and then); under CI the
 # examples are derandomized, so a CI failure reproduces exactly. DEEPNODES_FUZZ_SCALE=10 tries 10 times more
