@@ -51,7 +51,7 @@ def _gathered(reg):
 
 
 def create_app(segment: Segment, token: str | None = None, max_batch: int = 32, max_wait_ms: float = 0.0,
-               max_body: int = MAX_BODY):
+               max_body: int = MAX_BODY, fast: bool = True):
     from fastapi import FastAPI, Request
     from fastapi.responses import PlainTextResponse
     from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -60,7 +60,7 @@ def create_app(segment: Segment, token: str | None = None, max_batch: int = 32, 
 
     name = segment.workflow.name
     reg, m = _metrics()
-    batcher = Batcher(segment, max_batch=max_batch, max_wait_ms=max_wait_ms, observe=m["batch"].observe)
+    batcher = Batcher(segment, max_batch=max_batch, max_wait_ms=max_wait_ms, observe=m["batch"].observe, fast=fast)
     in_schema = rows_schema(segment.columns, segment.max_rows, "Request")
     out_schema = output_schema(segment.output_spec(), "Prediction")
     example = {"rows": [segment.example]}
@@ -121,7 +121,7 @@ def create_app(segment: Segment, token: str | None = None, max_batch: int = 32, 
 
     @app.get("/health", summary="liveness")
     async def health() -> dict:
-        return {"status": "ok", "workflow": name, "micro_batching": segment.row_wise}
+        return {"status": "ok", "workflow": name, "micro_batching": batcher.batching, "fast_path": batcher.fast}
 
     @app.get("/metrics", summary="Prometheus metrics", response_class=PlainTextResponse)
     async def metrics():

@@ -5,7 +5,8 @@ requests waiting in the queue as one table, one engine run and one ONNX Runtime 
 each request's row count. Requests that arrive while a batch runs form the next one (so at concurrency 1 nothing
 waits); `max_wait_ms` > 0 also holds the first request of a batch that long for company. If a batch fails, each
 of its requests runs alone, so one bad request fails only itself (LitServe fails the whole batch). A segment that
-is not row-wise runs per request, on up to `parallel` threads.
+is not row-wise runs per request through the engine, on up to `parallel` threads; a row-wise one takes the fast
+path (`fast.py`) unless `fast` is off.
 """
 from __future__ import annotations
 
@@ -18,8 +19,12 @@ from .segment import NodeFailed, Segment
 
 class Batcher:
     def __init__(self, segment: Segment, max_batch: int = 32, max_wait_ms: float = 0.0,
-                 observe: Callable[[float], None] | None = None, parallel: int = 2):
+                 observe: Callable[[float], None] | None = None, parallel: int = 2, fast: bool = True):
+        from .fast import FastPlan
+
         self.segment = segment
+        self.fast = fast and segment.row_wise
+        self.run = FastPlan(segment).run if self.fast else segment.run  # the engine per request otherwise
         self.max_batch = max(1, int(max_batch))
         self.max_wait = max(0.0, float(max_wait_ms)) / 1000.0
         self.observe = observe or (lambda n: None)
@@ -33,7 +38,7 @@ class Batcher:
         loop = asyncio.get_running_loop()
         if not self.batching:
             self.observe(table.num_rows)
-            return await loop.run_in_executor(self.pool, self.segment.run, table)
+            return await loop.run_in_executor(self.pool, self.run, table)
         if self._queue is None:
             self._queue = asyncio.Queue()
         if self._worker is None or self._worker.done():
@@ -82,7 +87,7 @@ class Batcher:
             try:
                 whole = pa.concat_tables(tables)
                 self.observe(whole.num_rows)
-                out = self.segment.run(whole)
+                out = self.run(whole)
                 if out.num_rows == whole.num_rows:
                     parts, at = [], 0
                     for t in tables:
@@ -95,7 +100,7 @@ class Batcher:
         for t in tables:
             self.observe(t.num_rows)
             try:
-                results.append(self.segment.run(t))
+                results.append(self.run(t))
             except Exception as e:  # noqa: BLE001 - handed to that request's handler
                 results.append(e)
         return results

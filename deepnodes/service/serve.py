@@ -21,22 +21,22 @@ def _fail(message: str) -> int:
     return 2
 
 
-def load_segment(workflow: str, run_first: bool = False, device: str | None = None):
+def load_segment(workflow: str, run_first: bool = False, device: str | None = None, shown: str = ""):
     """The served segment of a workflow file, its results read from WORKFLOW.results/ (ServiceError, WorkflowError)."""
     from deepnodes.core import Workflow
 
     from .segment import Segment
 
     wf = Workflow.load(workflow)
-    return Segment(wf, Path(workflow).with_suffix(".results"), workflow, run_first=run_first, device=device)
+    return Segment(wf, Path(workflow).with_suffix(".results"), shown or workflow, run_first=run_first, device=device)
 
 
 def build(opts: dict) -> Any:
     from .app import create_app
 
-    seg = load_segment(opts["workflow"], opts.get("run_first", False), opts.get("device"))
+    seg = load_segment(opts["workflow"], opts.get("run_first", False), opts.get("device"), opts.get("shown", ""))
     return create_app(seg, opts.get("token"), max_batch=opts["max_batch"], max_wait_ms=opts["max_wait_ms"],
-                      max_body=opts["max_body"])
+                      max_body=opts["max_body"], fast=opts.get("fast", True))
 
 
 def worker_app():
@@ -63,9 +63,9 @@ def serve_workflow(args: Any) -> int:
         return _fail(f"--workers {args.workers} must be between 1 and 64")
     if args.max_batch < 1 or args.max_wait_ms < 0:
         return _fail("--max-batch must be at least 1 and --max-wait-ms at least 0")
-    opts = {"workflow": str(Path(args.workflow).resolve()), "token": None if args.no_token else args.token,
+    opts = {"workflow": str(Path(args.workflow).resolve()), "shown": args.workflow, "token": None if args.no_token else args.token,
             "max_batch": args.max_batch, "max_wait_ms": args.max_wait_ms, "max_body": MAX_BODY_MB * 2 ** 20,
-            "device": None if args.device in (None, "auto") else args.device}
+            "device": None if args.device in (None, "auto") else args.device, "fast": not args.no_fast_path}
     try:
         app = build({**opts, "run_first": args.run_first})  # checks the workflow and its results (and runs first)
         sock = bind(host, port)
@@ -108,4 +108,6 @@ def add_parser(sub) -> None:
     s.add_argument("--max-batch", type=int, default=32, help="most rows in one micro-batch (row-wise segments)")
     s.add_argument("--max-wait-ms", type=float, default=0.0,
                    help="how long a micro-batch waits for more requests (0: only those already queued)")
+    s.add_argument("--no-fast-path", action="store_true",
+                   help="run every request through the engine, even for a row-wise segment")
     s.add_argument("--device", choices=["auto", "cpu", "cuda"], default=None, help="device for deep-learning nodes")
