@@ -272,9 +272,15 @@ def extend_network(upstreams: list, spec: NetworkSpec, renames: list[dict[str, s
         for name, m in carried_modules(net).items():
             reuse[ren.get(name, name)] = m
         for k, v in net.metadata.items():
-            if k not in ("history", "trained", "seed", "factory", "exports") and k not in meta:
+            if k == "dictionaries":  # every branch's dictionaries (an encoder's and a decoder's)
+                meta.setdefault(k, {}).update(v)
+            elif k not in ("history", "trained", "seed", "factory", "exports") and k not in meta:
                 meta[k] = v
-    meta.update(metadata or {})
+    for k, v in (metadata or {}).items():
+        if k == "dictionaries":
+            meta.setdefault(k, {}).update(v)
+        else:
+            meta[k] = v
     return Network(spec, metadata=meta, builder=LayerBuilder(reuse))
 
 

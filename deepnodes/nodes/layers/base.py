@@ -81,11 +81,30 @@ class LayerNode(Node):
 
     kind: str = ""
     state_inputs_from: int | None = None
+    #: the option a connected dictionary sets to its size (Embedding: input_dim, Dense: units), or None
+    dictionary_option: str | None = None
     PRIVATE = ("name", "input_tensors", "trainable")
 
-    def layer_config(self) -> dict:
+    def layer_config(self, dictionary=None) -> dict:
         cfg = self.config.model_dump()
-        return {k: v for k, v in cfg.items() if k not in self.PRIVATE}
+        cfg = {k: v for k, v in cfg.items() if k not in self.PRIVATE}
+        if dictionary is not None:
+            size = dictionary.size if hasattr(dictionary, "size") else (dictionary.info or {}).get("size")
+            if size:
+                cfg[self.dictionary_option] = int(size)
+        return cfg
+
+    def _split_dictionary(self, items: list) -> tuple[list, object]:
+        """(the network inputs, the connected dictionary or its spec, or None)."""
+        if self.dictionary_option is None:
+            return list(items), None
+        items = list(items)
+        d = items.pop()
+        if d is not None:
+            from deepnodes.nodes.text._common import require_dictionary
+
+            require_dictionary(d)  # a Vocabulary or, at configure time, its ModelSpec: both name the model type
+        return items, d
 
     def _connected(self, items: list) -> list:
         items = list(items)
@@ -99,10 +118,11 @@ class LayerNode(Node):
     def configure(self, specs):
         from deepnodes.dl import graph
 
+        specs, dictionary = self._split_dictionary(specs)
         specs = self._connected(specs)
         if len(specs) < sum(1 for p in self.inputs if not p.optional):
             return [None]
-        spec, _ = graph.append_layer(specs, self.kind, self.layer_config(), self.config.name,
+        spec, _ = graph.append_layer(specs, self.kind, self.layer_config(dictionary), self.config.name,
                                      getattr(self.config, "input_tensors", None), self.state_inputs_from,
                                      self.config.trainable)
         return [spec]
@@ -111,12 +131,18 @@ class LayerNode(Node):
         from deepnodes.dl import graph
         from deepnodes.dl.build import extend_network
 
-        nets = self._connected(inputs)
+        nets, dictionary = self._split_dictionary(inputs)
+        nets = self._connected(nets)
         specs = [opaque_graph(n) for n in nets]
-        spec, renames = graph.append_layer(specs, self.kind, self.layer_config(), self.config.name,
+        spec, renames = graph.append_layer(specs, self.kind, self.layer_config(dictionary), self.config.name,
                                            getattr(self.config, "input_tensors", None), self.state_inputs_from,
                                            self.config.trainable)
-        return [extend_network(nets, spec, renames)]
+        meta = None
+        if dictionary is not None:
+            from deepnodes.dl.carried_dictionary import metadata
+
+            meta = metadata(spec.layers[-1].name, dictionary)
+        return [extend_network(nets, spec, renames, meta)]
 
 
 def opaque_graph(net):
@@ -131,7 +157,8 @@ def opaque_graph(net):
     return graph.as_graph(net.spec, factory=net.metadata.get("factory"), class_path=cls)
 
 
-def layer_node(kind: str, *, title: str | None = None, state_inputs_from: int | None = None):
+def layer_node(kind: str, *, title: str | None = None, state_inputs_from: int | None = None,
+               dictionary_option: str | None = None):
     """Create and register the node of catalogue layer `kind` ("deepnodes.layers.<kind>")."""
     from deepnodes.dl.layers import get_layer
 
@@ -140,9 +167,13 @@ def layer_node(kind: str, *, title: str | None = None, state_inputs_from: int | 
                 ("an initial state (h or c), e.g. an encoder LSTM's state outputs" if state_inputs_from is not None
                  else f"network {i + 1} to merge"), optional=i >= layer_cls.min_inputs)
              for i, n in enumerate(layer_cls.input_names)]
+    if dictionary_option:
+        ports.append(In("dictionary", "model", f"optional: a text dictionary; its size sets '{dictionary_option}' "
+                        "and the trained network carries it to the Text Generator and Decoder", optional=True))
     doc = layer_cls.doc()
     attrs = {
         "__doc__": doc, "__module__": _caller_module(), "kind": kind, "state_inputs_from": state_inputs_from,
+        "dictionary_option": dictionary_option,
         "inputs": ports, "outputs": [Out("network", "network", "the network with the new layer; its outputs are the "
                                           "layer's outputs, shapes known at configure time")],
         "Config": config_model(kind, layer_cls),

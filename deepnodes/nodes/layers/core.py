@@ -42,7 +42,7 @@ class InputLayer(Node):
         return [Network(self.configure([])[0], builder=LayerBuilder())]
 
 
-Dense = layer_node("Dense")
+Dense = layer_node("Dense", dictionary_option="units")
 Dropout = layer_node("Dropout")
 Activation = layer_node("Activation")
 Flatten = layer_node("Flatten")

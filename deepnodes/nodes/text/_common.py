@@ -40,3 +40,26 @@ def warn_unknown(ctx, enc, column: str) -> None:
         shown = ", ".join(repr(x) for x in enc.unknown_examples)
         ctx.warn(f"{enc.unknown} of {enc.total} tokens in column '{column}' ({share:.2%}) are not in the "
                  f"dictionary and were mapped to <unk>" + (f", e.g. {shown}" if shown else ""))
+
+
+def network_dictionary(vocab, net, port: str = "dictionary", role: str = "output"):
+    """The connected dictionary, else the one the network carries (`carried_dictionary`): for role "output" the
+    dictionary of the layer producing the network's output, for "source" the one of an Embedding reading the
+    first input; else the only one it carries. One sentence when there is none."""
+    if vocab is not None:
+        return vocab
+    from deepnodes.dl.carried_dictionary import carried
+
+    spec = net.spec
+    if role == "output":
+        names = [t.partition(":")[0] for t in spec.output_layers]
+    else:
+        first = spec.inputs[0].name if spec.inputs else None
+        names = [e.name for e in spec.layers if e.kind == "Embedding" and any(t.partition(":")[0] == first
+                                                                            for t in e.inputs)]
+    found = carried(net, names) or carried(net)
+    if found is None:
+        what = "source dictionary" if role == "source" else "dictionary"
+        raise NodeError(f"input '{port}' is not connected and the network carries no dictionary; connect the "
+                        f"{what} here, or to the network's Embedding or output Dense layer node before training")
+    return found

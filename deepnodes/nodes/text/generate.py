@@ -9,7 +9,7 @@ from pydantic import Field
 from deepnodes.core import In, Node, NodeConfig, NodeError, Out, limits, node
 from deepnodes.table import ColumnError, ColumnSpec
 
-from ._common import require_dictionary, text_column, texts, warn_unknown
+from ._common import network_dictionary, require_dictionary, text_column, texts, warn_unknown
 
 
 def _check_network(spec, what: str):
@@ -27,7 +27,8 @@ class TextGenerator(Node):
     forward instead of re-running the prefix. Seeded: the same seed gives the same text."""
 
     inputs = [In("network", "network", "a trained language model (ids -> next-id probabilities)"),
-              In("dictionary", "model", "the dictionary the network was trained with"),
+              In("dictionary", "model", "the dictionary the network was trained with (empty: the one the network "
+                 "carries)", optional=True),
               In("table", "table", "one seed text per row")]
     outputs = [Out("table", "table", "the input table with the generated text added")]
 
@@ -59,6 +60,7 @@ class TextGenerator(Node):
         from deepnodes.table.arrow import set_column
 
         net, vocab, table = inputs
+        vocab = network_dictionary(vocab, net)
         c = self.config
         seeds = texts(table, c.text_column)
         if not seeds:
@@ -81,7 +83,8 @@ class SequenceDecoder(Node):
     with the source dictionary) or token ids made by Text to Index Sequence."""
 
     inputs = [In("network", "network", "a trained encoder-decoder (inputs: source ids and decoder ids)"),
-              In("target_dictionary", "model", "the dictionary of the decoder's outputs"),
+              In("target_dictionary", "model", "the dictionary of the decoder's outputs (empty: the one the network "
+                 "carries)", optional=True),
               In("table", "table", "the sentences to translate"),
               In("source_dictionary", "model", "the dictionary of the source text (needed when the source column "
                                                "is text)", optional=True)]
@@ -114,9 +117,6 @@ class SequenceDecoder(Node):
         if specs[2] is None:
             return [None]
         col = specs[2].column(self.config.source_column, option="source_column")
-        if col.kind in ("string", "category") and specs[3] is None:
-            raise NodeError(f"column '{col.name}' holds text; connect the source dictionary (input "
-                            "'source_dictionary') or give a column of ids")
         if col.kind not in ("string", "category", "tensor", "token_sequence"):
             raise ColumnError(f"column '{col.name}' (option 'source_column') holds {col.kind} values; it must hold "
                               "text or token ids")
@@ -131,10 +131,12 @@ class SequenceDecoder(Node):
         from deepnodes.table.arrow import get_column, kind_of, set_column, to_numpy
 
         net, tgt_vocab, table, src_vocab = inputs
+        tgt_vocab = network_dictionary(tgt_vocab, net, "target_dictionary")
         c = self.config
         get_column(table, c.source_column, "source_column")
         kind = kind_of(table.schema.field(c.source_column))
         if kind in ("string", "category"):
+            src_vocab = network_dictionary(src_vocab, net, "source_dictionary", "source")
             enc = src_vocab.encode(texts(table, c.source_column, "source_column"))
             warn_unknown(ctx, enc, c.source_column)
             head = np.array([START] if c.add_start else [], np.int64)

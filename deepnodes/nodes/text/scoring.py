@@ -7,7 +7,7 @@ from pydantic import Field
 from deepnodes.core import In, Node, NodeConfig, NodeError, Out, limits, node
 from deepnodes.table import ColumnSpec, TableSpec
 
-from ._common import require_dictionary, text_column, texts
+from ._common import network_dictionary, require_dictionary, text_column, texts
 
 
 @node("deepnodes.text.TranslationScorer", name="Translation Scorer", category="Text/Scoring")
@@ -62,7 +62,8 @@ class LanguageModelScorer(Node):
     the mean log-loss is given as bits per token (bits per character for a character model) and perplexity."""
 
     inputs = [In("network", "network", "a trained language model with a prediction per step"),
-              In("dictionary", "model", "the dictionary the network was trained with"),
+              In("dictionary", "model", "the dictionary the network was trained with (empty: the one the network "
+                 "carries)", optional=True),
               In("table", "table", "the held-out text")]
     outputs = [Out("scores", "table", "bits_per_token, perplexity, tokens, unknown, one row")]
 
@@ -92,6 +93,7 @@ class LanguageModelScorer(Node):
         from deepnodes.dl.text_metrics import bits_per_token, perplexity
 
         net, vocab, table = inputs
+        vocab = network_dictionary(vocab, net)
         c = self.config
         data = texts(table, c.text_column)
         if not any(data):
