@@ -109,8 +109,9 @@ class NetworkReader(Node):
 @node("deepnodes.dl.NetworkWriter", name="Network Writer", category="Deep Learning/IO")
 class NetworkWriter(Node):
     """Writes a network: native (a folder, or one .dnn file: spec JSON + safetensors + metadata, versioned, no
-    pickle), ONNX (dynamic batch axis; checked with the ONNX checker and against torch with ONNX Runtime), or
-    TorchScript (traced; checked against the network).
+    pickle), ONNX (dynamic batch axis; checked with the ONNX checker and against torch with ONNX Runtime),
+    TorchScript (traced; checked against the network), or Keras 3 `.keras` (networks built from layer nodes; images
+    channels last; loaded back in Keras and checked against the network).
 
     It never deletes or replaces what it did not write: the new file or folder is written beside the old one,
     verified, then switched into place; a non-empty folder that is not a DeepNodes network, or a file of another
@@ -122,7 +123,8 @@ class NetworkWriter(Node):
 
     class Config(NodeConfig):
         path: str = Field("", description="file or folder to write (native: a folder, or a file ending in .dnn)")
-        format: Literal["native", "onnx", "torchscript"] = Field("native", description="file format")
+        format: Literal["native", "onnx", "torchscript", "keras"] = Field(
+            "native", description="file format (keras: a .keras file, Keras 3, for networks built from layer nodes)")
         opset: int = Field(17, ge=9, le=21, description="ONNX opset version")
         allow_pickle: bool = Field(False, description="native: pickle torch modules that cannot be rebuilt from a "
                                    "description (a module from a Python script); reading them needs trust")
@@ -144,6 +146,10 @@ class NetworkWriter(Node):
                 from deepnodes.dl.formats.onnx import export_onnx
 
                 export_onnx(net, p, opset=self.config.opset)
+            elif self.config.format == "keras":
+                from deepnodes.dl.formats.keras_export import export_keras
+
+                export_keras(net, p)
             else:
                 from deepnodes.dl.formats.torchscript import export_torchscript
 

@@ -1,0 +1,133 @@
+"""Keras export: the written .keras file, loaded in Keras, predicts what DeepNodes predicts (within 1e-5)."""
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+os.environ.setdefault("KERAS_BACKEND", "torch")
+keras = pytest.importorskip("keras") if os.environ.get("CI") != "true" else __import__("keras")
+
+from deepnodes.dl import graph  # noqa: E402
+from deepnodes.dl.build import LayerBuilder  # noqa: E402
+from deepnodes.dl.formats.keras_export import export_keras  # noqa: E402
+from deepnodes.dl.formats.onnx import ExportError  # noqa: E402
+from deepnodes.dl.network import Network  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+LAYER_PREFIX = "deepnodes.layers."
+
+
+def _flagship_network():
+    """The layer chain of examples/image_classification.json (Input -> ... -> Dense), on 28x28 grey images."""
+    wf = json.loads((ROOT / "examples" / "image_classification.json").read_text())
+    nodes = {n["id"]: n for n in wf["nodes"]}
+    nxt = {e["source"]: e["target"] for e in wf["connections"] if e["source_port"] == "network"}
+    s = graph.input_spec([1, 28, 28], name="image")
+    cur = nxt["input"]
+    while nodes[cur]["type"].startswith(LAYER_PREFIX):
+        s, _ = graph.append_layer([s], nodes[cur]["type"][len(LAYER_PREFIX):], nodes[cur].get("config", {}))
+        cur = nxt[cur]
+    return Network(s, builder=LayerBuilder(seed=3))
+
+
+def _chain(shape, layers, dtype="float32"):
+    s = graph.input_spec(shape, dtype)
+    for kind, cfg in layers:
+        s, _ = graph.append_layer([s], kind, cfg)
+    return Network(s, builder=LayerBuilder(seed=5))
+
+
+def _predict_both(net, path, x_torch):
+    model = keras.saving.load_model(str(path), compile=False)
+    with torch.no_grad():
+        want = net.inference_module()(x_torch)
+    want = (want[0] if isinstance(want, tuple) else want).numpy()
+    x = x_torch.numpy()
+    got = model.predict(np.moveaxis(x, 1, -1) if x.ndim >= 4 else x, verbose=0)
+    return want, np.asarray(got)
+
+
+def test_flagship_cnn_keras_file_predicts_like_deepnodes(tmp_path):
+    net = _flagship_network()
+    kinds = [e.kind for e in net.spec.layers]
+    assert kinds == ["Input", "Conv2D", "MaxPooling2D", "Conv2D", "MaxPooling2D", "Flatten", "Dropout", "Dense"]
+    path = export_keras(net, tmp_path / "cnn.keras")
+    x = torch.rand(4, 1, 28, 28, generator=torch.Generator().manual_seed(7))
+    want, got = _predict_both(net, path, x)
+    assert got.shape == (4, 10)
+    assert np.max(np.abs(want - got)) < 1e-5
+    model = keras.saving.load_model(str(path), compile=False)
+    assert tuple(model.inputs[0].shape)[1:] == (28, 28, 1)  # channels last for the Keras user
+    assert model.get_layer("conv2d_1").get_weights()[0].shape == (3, 3, 1, 32)
+
+
+@pytest.mark.parametrize("cell", ["LSTM", "GRU", "SimpleRNN"])
+@pytest.mark.parametrize("return_sequences", [False, True])
+def test_dense_recurrent_net_predicts_like_deepnodes(tmp_path, cell, return_sequences):
+    net = _chain([6, 3], [("Dense", {"units": 5, "activation": "tanh"}),
+                          (cell, {"units": 4, "return_sequences": return_sequences}),
+                          ("Dense", {"units": 3, "activation": "softmax"})])
+    path = export_keras(net, tmp_path / "rnn.keras")
+    x = torch.randn(5, 6, 3, generator=torch.Generator().manual_seed(1))
+    want, got = _predict_both(net, path, x)
+    assert got.shape == want.shape
+    assert np.max(np.abs(want - got)) < 1e-5
+
+
+def test_image_layers_batchnorm_concat_and_global_pool(tmp_path):
+    s0 = graph.input_spec([2, 9, 9])
+    a, _ = graph.append_layer([s0], "Conv2D", {"filters": 3, "kernel_size": 3, "padding": "same", "strides": 2})
+    b, _ = graph.append_layer([s0], "Conv2D", {"filters": 2, "kernel_size": 1, "strides": 2})
+    c, _ = graph.append_layer([a, b], "Concatenate", {"axis": 1})
+    c, _ = graph.append_layer([c], "BatchNormalization", {})
+    c, _ = graph.append_layer([c], "AveragePooling2D", {"pool_size": 2})
+    c, _ = graph.append_layer([c], "GlobalMaxPooling2D", {})
+    c, _ = graph.append_layer([c], "Dense", {"units": 2})
+    net = Network(c, builder=LayerBuilder(seed=2))
+    with torch.no_grad():  # running statistics that are not the defaults, so the carried ones are checked
+        bn = net.module.get_submodule("batch_normalization_1").bn
+        bn.running_mean.uniform_(-1, 1)
+        bn.running_var.uniform_(0.5, 2)
+    path = export_keras(net, tmp_path / "img.keras")
+    want, got = _predict_both(net, path, torch.rand(3, 2, 9, 9, generator=torch.Generator().manual_seed(0)))
+    assert np.max(np.abs(want - got)) < 1e-5
+
+
+def test_layer_without_counterpart_is_refused_by_name_before_writing(tmp_path):
+    net = _chain([4, 8], [("LayerNormalization", {}), ("Flatten", {}), ("Dense", {"units": 2})])
+    target = tmp_path / "n.keras"
+    with pytest.raises(ExportError, match="layer 'layer_normalization_1' \\(LayerNormalization\\)"):
+        export_keras(net, target)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_other_files_are_never_replaced(tmp_path):
+    net = _chain([3], [("Dense", {"units": 2})])
+    other = tmp_path / "notes.keras"
+    other.write_text("my notes")
+    with pytest.raises(ExportError, match="is not a Keras file"):
+        export_keras(net, other)
+    assert other.read_text() == "my notes"
+    with pytest.raises(ExportError, match="must end in .keras"):
+        export_keras(net, tmp_path / "n.h5")
+
+
+def test_network_writer_node_writes_keras(tmp_path):
+    from deepnodes.core.node import NodeError
+    from deepnodes.nodes.dl.network_files import NetworkWriter
+
+    net = _chain([3], [("Dense", {"units": 2, "activation": "sigmoid"})])
+    w = NetworkWriter({"path": str(tmp_path / "d.keras"), "format": "keras"})
+
+    class Ctx:
+        def log(self, *_):
+            pass
+
+    w.execute([net], Ctx())
+    assert (tmp_path / "d.keras").is_file()
+    bad = _chain([4, 8], [("LayerNormalization", {})])
+    with pytest.raises(NodeError, match="layer_normalization_1"):
+        NetworkWriter({"path": str(tmp_path / "e.keras"), "format": "keras"}).execute([bad], Ctx())
