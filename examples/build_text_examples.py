@@ -32,9 +32,10 @@ def language_model() -> Workflow:
            "Windows of 100 characters", at(2, 0))
     wf.add("deepnodes.layers.Input", "input", {"name": "chars", "shape": [100], "dtype": "int64"}, "Input (100 ids)",
            at(0, 4))
-    wf.add("deepnodes.layers.Embedding", "embedding", {"input_dim": 67, "output_dim": 64}, "Embedding 64", at(1, 4))
+    # input_dim and the Dense units come from the dictionary connected to them (its size)
+    wf.add("deepnodes.layers.Embedding", "embedding", {"output_dim": 64}, "Embedding 64", at(1, 4))
     wf.add("deepnodes.layers.LSTM", "lstm", {"units": 256, "return_sequences": True}, "LSTM 256", at(2, 4))
-    wf.add("deepnodes.layers.Dense", "dense", {"units": 67, "activation": "softmax"}, "Dense softmax", at(3, 4))
+    wf.add("deepnodes.layers.Dense", "dense", {"activation": "softmax"}, "Dense softmax", at(3, 4))
     wf.add("deepnodes.dl.NetworkLearner", "learner", {
         "inputs": [{"columns": ["window"], "converter": "tensor"}],
         "targets": [{"columns": ["target"], "converter": "tokens", "loss": "sparse_categorical_crossentropy"}],
@@ -49,7 +50,8 @@ def language_model() -> Workflow:
     for a, ap, b, bp in [
         ("train_text", "table", "dictionary", "table"), ("train_text", "table", "windows", "table"),
         ("dictionary", "dictionary", "windows", "dictionary"),
-        ("input", "network", "embedding", "input"), ("embedding", "network", "lstm", "input"),
+        ("input", "network", "embedding", "input"), ("dictionary", "dictionary", "embedding", "dictionary"),
+        ("dictionary", "dictionary", "dense", "dictionary"), ("embedding", "network", "lstm", "input"),
         ("lstm", "network", "dense", "input"), ("dense", "network", "learner", "network"),
         ("windows", "table", "learner", "table"),
         ("learner", "network", "generator", "network"), ("dictionary", "dictionary", "generator", "dictionary"),
