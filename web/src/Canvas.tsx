@@ -10,6 +10,7 @@ import { canConnect, Catalogue, Op } from "./graph";
 import { NodeData, NodeView, PORT_COLORS } from "./NodeView";
 import { portTexts } from "./specText";
 import type { DocSnapshot } from "./types";
+import { FIT, wholeGraphVisible } from "./viewFit";
 
 const nodeTypes = { dn: NodeView };
 
@@ -85,10 +86,33 @@ export function Canvas({ doc, catalogue, perform, toast, addNode, pendingSelect,
         window.__dn.rendered = { doc: id, nodes: document.querySelectorAll(".react-flow__node").length, t: performance.now() };
       };
       // (a fit of an empty canvas would wait for, and jump at, the first node)
-      if (doc.workflow.nodes.length) requestAnimationFrame(() => { rf.fitView({ padding: 0.15, maxZoom: 1.2 }).then(() => requestAnimationFrame(rendered)); });
+      if (doc.workflow.nodes.length) requestAnimationFrame(() => { rf.fitView(FIT).then(() => requestAnimationFrame(rendered)); });
       else requestAnimationFrame(rendered);
     }
   }, [doc, catalogue, rf, pendingSelect]);
+
+  // the pane changes size (the learning monitor docks or undocks, the messages panel opens): a view that showed
+  // the whole workflow re-fits, so no node hides behind the monitor; a view zoomed into one part stays
+  const pane = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    const el = pane.current;
+    if (!el) return;
+    let last = { w: el.clientWidth, h: el.clientHeight };
+    let timer: number | undefined;
+    const ro = new ResizeObserver(() => {
+      const size = { w: el.clientWidth, h: el.clientHeight };
+      if (Math.abs(size.w - last.w) < 2 && Math.abs(size.h - last.h) < 2) return;
+      const before = last;
+      last = size;
+      const nodes = rf.getNodes();
+      if (!nodes.length || !before.w || !before.h) return;
+      if (timer === undefined && !wholeGraphVisible(rf.getNodesBounds(nodes), rf.getViewport(), before)) return;
+      window.clearTimeout(timer);
+      timer = window.setTimeout(() => { timer = undefined; rf.fitView(FIT).then(() => { window.__dn.refits = (window.__dn.refits || 0) + 1; }); }, 80);
+    });
+    ro.observe(el);
+    return () => { ro.disconnect(); window.clearTimeout(timer); };
+  }, [rf]);
 
   const onEdgesChange = useCallback((changes: EdgeChange[]) => {
     setEdges((eds) => applyEdgeChanges(changes.filter((c) => c.type !== "remove"), eds));
@@ -128,7 +152,7 @@ export function Canvas({ doc, catalogue, perform, toast, addNode, pendingSelect,
   }, [addNode, rf]);
 
   return (
-    <div className="dn-canvas" onDragOver={(e) => { e.preventDefault(); e.dataTransfer.dropEffect = "copy"; }} onDrop={onDrop}>
+    <div className="dn-canvas" ref={pane} onDragOver={(e) => { e.preventDefault(); e.dataTransfer.dropEffect = "copy"; }} onDrop={onDrop}>
       <ReactFlow
         defaultNodes={[]}
         edges={edges}

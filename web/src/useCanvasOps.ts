@@ -3,6 +3,7 @@ import { useReactFlow } from "@xyflow/react";
 import { type MutableRefObject, useCallback, useRef } from "react";
 import { Catalogue, Clip, copySelection, deleteOps, newNodeId, Op, pasteOps } from "./graph";
 import type { DocSnapshot } from "./types";
+import { FIT } from "./viewFit";
 
 export function useCanvasOps(
   docRef: MutableRefObject<DocSnapshot | null>,
@@ -63,7 +64,7 @@ export function useCanvasOps(
     }
   }, [docRef, perform]);
 
-  const fit = useCallback(() => rf.fitView({ padding: 0.15, maxZoom: 1.2 }), [rf]);
+  const fit = useCallback(() => rf.fitView(FIT), [rf]);
 
   const selectAll = useCallback(() => rf.setNodes((ns) => ns.map((n) => (n.selected ? n : { ...n, selected: true }))), [rf]);
 
