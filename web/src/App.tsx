@@ -108,7 +108,7 @@ function Editor() {
       <div className="dn-app">
         <Toolbar doc={doc} wsStatus={D.wsStatus} running={D.running} canUndo={D.history.canUndo} canRedo={D.history.canRedo} actions={actions} />
         <div className="dn-main">
-          <Palette catalogue={catalogue} importErrors={D.importErrors} onAdd={ops.addAtCenter} />
+          <Palette catalogue={catalogue} state={D.catalogueState} importErrors={D.importErrors} onAdd={ops.addAtCenter} />
           <Canvas doc={doc} catalogue={catalogue} perform={perform} toast={toast} addNode={ops.addNode} pendingSelect={ops.pendingSelect}
             onConfigure={setConfigFor} onMenu={setMenu} />
           {view?.kind === "monitor" && <ViewWindow docked view={view} doc={doc} store={D.store} onClose={() => setView(null)} onStop={D.stop} />}

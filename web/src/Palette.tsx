@@ -4,7 +4,8 @@ import { memo, useMemo, useState } from "react";
 import type { Catalogue, NodeDesc } from "./graph";
 import { rankNodes } from "./paletteSearch";
 
-export const Palette = memo(function Palette({ catalogue, importErrors, onAdd }: { catalogue: Catalogue; importErrors: Record<string, string>; onAdd: (type: string) => void }) {
+/** `state`: "loading" while the node list is on its way, "ready", or the sentence saying why it failed. */
+export const Palette = memo(function Palette({ catalogue, state, importErrors, onAdd }: { catalogue: Catalogue; state: string; importErrors: Record<string, string>; onAdd: (type: string) => void }) {
   const [q, setQ] = useState("");
   const [closed, setClosed] = useState<Record<string, boolean>>({});
   const [hover, setHover] = useState<NodeDesc | null>(null);
@@ -22,7 +23,7 @@ export const Palette = memo(function Palette({ catalogue, importErrors, onAdd }:
     <aside className="dn-palette">
       <div className="dn-palette-head">
         <b>Node repository</b>
-        <input type="search" placeholder={`search ${Object.keys(catalogue).length} nodes…`} value={q} onChange={(e) => setQ(e.target.value)} aria-label="search nodes" />
+        <input type="search" placeholder={state === "ready" ? `search ${Object.keys(catalogue).length} nodes…` : "search nodes…"} value={q} onChange={(e) => setQ(e.target.value)} aria-label="search nodes" />
       </div>
       <div className="dn-palette-list">
         {groups.map(([cat, items]) => {
@@ -46,7 +47,9 @@ export const Palette = memo(function Palette({ catalogue, importErrors, onAdd }:
             </div>
           );
         })}
-        {count === 0 && <div className="muted pad">No node matches “{q}”.</div>}
+        {state === "loading" && <div className="muted pad dn-palette-loading" role="status">loading nodes…</div>}
+        {state !== "loading" && state !== "ready" && <div className="dn-error-text pad" role="alert">{state}</div>}
+        {state === "ready" && count === 0 && <div className="muted pad">No node matches “{q}”.</div>}
         {Object.keys(importErrors).length > 0 && (
           <div className="dn-import-errors" title={Object.entries(importErrors).map(([k, v]) => `${k}: ${v}`).join("\n")}>
             {Object.keys(importErrors).length} node module(s) failed to load

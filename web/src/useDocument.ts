@@ -1,7 +1,7 @@
 // The open document and its sync with the server: the catalogue, the first document, the live WebSocket
 // messages, edits (with undo/redo), runs and files. No React Flow here: the canvas reads `doc` and calls `perform`.
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
-import { api, ApiError, Live, OPEN_AT_START, type WsStatus } from "./api";
+import { api, ApiError, closeDoc, closeDocOnExit, Live, OPEN_AT_START, type WsStatus } from "./api";
 import { Catalogue, History, Op } from "./graph";
 import { MetricsStore } from "./metrics";
 import type { DocSnapshot, LogLine, NodeStatus } from "./types";
@@ -21,6 +21,8 @@ window.__dn = window.__dn || {};
 
 export function useDocument() {
   const [catalogue, setCatalogue] = useState<Catalogue>({});
+  /** "loading" until the node list arrives (a fresh server takes seconds), then "ready" or the failure's sentence */
+  const [catalogueState, setCatalogueState] = useState<string>("loading");
   const [importErrors, setImportErrors] = useState<Record<string, string>>({});
   const [doc, setDocState] = useState<DocSnapshot | null>(null);
   const docRef = useRef<DocSnapshot | null>(null);
@@ -46,12 +48,14 @@ export function useDocument() {
 
   // ---------------------------------------------------------------- catalogue and first document
   useEffect(() => {
+    // the catalogue first: the repository and every node's ports wait for it
     api("GET", "/api/nodes").then((r) => {
       const c: Catalogue = {};
       for (const n of r.nodes) c[n.type] = n;
       setCatalogue(c);
       setImportErrors(r.import_errors || {});
-    }).catch((e) => toast(e.message));
+      setCatalogueState("ready");
+    }).catch((e) => { setCatalogueState(`the node list could not be loaded: ${e.message}`); toast(e.message); });
     const last = localStorage.getItem("deepnodes.lastPath");
     const start = OPEN_AT_START || last;
     (start ? api("POST", "/api/docs/open", { path: start }) : Promise.reject(null))
@@ -127,6 +131,9 @@ export function useDocument() {
       case "error":
         if (m.code === "no_doc") recover();
         break;
+      case "closed": // another page closed the document this one shows: open it again
+        if (m.doc === docRef.current?.id) recover();
+        break;
     }
   }
 
@@ -139,10 +146,25 @@ export function useDocument() {
     return () => window.removeEventListener("beforeunload", warn);
   }, [dirty]);
 
+  // the page going away frees its document on the server (one with unsaved changes is kept, so a reopened tab
+  // can still import it; one another page watches stays open for that page)
+  useEffect(() => {
+    const bye = () => { if (docRef.current) closeDocOnExit(docRef.current.id); };
+    window.addEventListener("pagehide", bye);
+    return () => window.removeEventListener("pagehide", bye);
+  }, []);
+
   useEffect(() => {
     if (!doc) return;
     document.title = `${doc.name}${doc.dirty ? " *" : ""} — DeepNodes`;
     if (doc.path) localStorage.setItem("deepnodes.lastPath", doc.path);
+    // the address names the workflow shown, so a reload opens it (not the one the tab was opened with)
+    const url = new URL(location.href);
+    if ((url.searchParams.get("open") ?? "") !== (doc.path ?? "")) {
+      if (doc.path) url.searchParams.set("open", doc.path);
+      else url.searchParams.delete("open");
+      window.history.replaceState(window.history.state, "", url);
+    }
   }, [doc?.name, doc?.dirty, doc?.path]);
 
   // ---------------------------------------------------------------- edits
@@ -214,13 +236,16 @@ export function useDocument() {
 
   // ---------------------------------------------------------------- files
   /** Replaces the open document by another one from the server (new, opened); true when it worked. */
+  /** The document it replaces is closed on the server (its changes discarded only when the user agreed). */
   const replaceDoc = useCallback(async (load: () => Promise<DocSnapshot>): Promise<boolean> => {
-    if (!mayDiscard(docRef.current)) return false;
+    const old = docRef.current;
+    if (!mayDiscard(old)) return false;
     try {
       const d = await load();
       history.current.clear();
       setLogs([]);
       setDoc(d);
+      if (old && old.id !== d.id) closeDoc(old.id, !!old.dirty).catch(() => { /* kept by the server (409): nothing lost */ });
       return true;
     } catch (e: any) { toast(e.message); return false; }
   }, [setDoc, toast]);
@@ -251,7 +276,7 @@ export function useDocument() {
   const running = !!doc?.running || (doc ? Object.values(doc.status).some((s) => s.state === "executing" || s.state === "queued") : false);
 
   return {
-    catalogue, importErrors, doc, docRef, setDoc, wsStatus, logs, toasts, toast, history: history.current, store,
+    catalogue, catalogueState, importErrors, doc, docRef, setDoc, wsStatus, logs, toasts, toast, history: history.current, store,
     perform, undo, redo, applyConfig, execute, cancel, reset, stop, newDoc, openDoc, save, saveAs, running,
   };
 }
