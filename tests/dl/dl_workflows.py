@@ -35,37 +35,39 @@ def image_classification(dataset: str = "fashion-mnist", name: str = "image_clas
                          validation: int | None = None, text: bool = False) -> Workflow:
     """Dataset Reader (train, test) -> Image to Tensor -> CNN from layer nodes -> Network Learner ->
     Network Executor -> Scorer. `validation`: that many stratified test images also feed the Learner's
-    validation input (monitoring only); `text`: the example file's title, description and run time."""
+    validation input (monitoring only); `text`: the example file's title, description and run time.
+    Layout: the data in the top two rows, the CNN below in two rows of four (read like text), the Learner,
+    Executor and Scorer to their right: about 1300 x 600, so the editor's first fit is readable at 1280 px."""
     wf = Workflow(*EXAMPLE_TEXT[dataset]) if text else Workflow(name)
     wf.add("deepnodes.data.DatasetReader", "train_data", {"dataset": dataset, "split": "train", **(train or {})},
            label="Training images", position=(0, 0))
     wf.add("deepnodes.data.DatasetReader", "test_data", {"dataset": dataset, "split": "test", **(test or {})},
-           label="Test images", position=(0, 300))
+           label="Test images", position=(0, 150))
     for i, src in enumerate(("train", "test")):
         wf.add("deepnodes.data.ImageToTensor", f"{src}_tensor", {"column": "image", "scale": "unit"},
-               label=f"{src.title()} tensors", position=(380, 300 * i))
+               label=f"{src.title()} tensors", position=(190, 150 * i))
         wf.connect(f"{src}_data", "table", f"{src}_tensor", "table")
     wf.add("deepnodes.layers.Input", "input", {"shape": [1, 28, 28], "name": "image"}, label="Input 1×28×28",
-           position=(0, 150))
+           position=(0, 300))
     prev = "input"
-    for i, (nid, typ, cfg) in enumerate(CNN):  # 190 px apart: the node titles never overlap
-        wf.add(typ, nid, cfg, position=(190 * (i + 1), 150))
+    for i, (nid, typ, cfg) in enumerate(CNN, 1):  # 190 px apart: the node titles never overlap
+        wf.add(typ, nid, cfg, position=(190 * (i % 4), 300 + 150 * (i // 4)))
         wf.connect(prev, "network", nid, "input")
         prev = nid
     if validation:
         wf.add("deepnodes.data.RowSampling", "val_sample",
                {"method": "stratified", "count": validation, "column": "class_name"},
-               label=f"{validation:,} validation images", position=(760, 300))
+               label=f"{validation:,} validation images", position=(380, 150))
         wf.connect("test_tensor", "table", "val_sample", "table")
-    wf.add("deepnodes.dl.NetworkLearner", "learner", {**LEARNER, **(learner or {})}, position=(1710, 50))
+    wf.add("deepnodes.dl.NetworkLearner", "learner", {**LEARNER, **(learner or {})}, position=(950, 150))
     wf.connect(prev, "network", "learner", "network")
     wf.connect("train_tensor", "table", "learner", "table")
     if validation:
         wf.connect("val_sample", "table", "learner", "validation")
-    wf.add("deepnodes.dl.NetworkExecutor", "executor", {"batch_size": 1024}, position=(2090, 200))
+    wf.add("deepnodes.dl.NetworkExecutor", "executor", {"batch_size": 1024}, position=(1140, 300))
     wf.connect("learner", "network", "executor", "network")
     wf.connect("test_tensor", "table", "executor", "table")
     wf.add("deepnodes.data.Scorer", "scorer", {"truth_column": "class_name", "prediction_column": "prediction"},
-           position=(2470, 200))
+           position=(1330, 300))
     wf.connect("executor", "table", "scorer", "table")
     return wf
