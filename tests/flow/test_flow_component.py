@@ -128,3 +128,28 @@ def test_component_input_outside_a_body_is_refused_on_the_node():
     wf = Workflow()
     wf.add(IN, "i", {})
     assert "only inside the body" in Engine(wf).configure()["i"].message
+
+
+def test_a_cancel_reaches_inside_a_component():
+    body = build([("in", IN, {"name": "table"}), ("tt", "deepnodes.data.ImageToTensor", {}),
+                  ("input", "deepnodes.layers.Input", {"shape": [1, 8, 8], "name": "image"}),
+                  ("flatten", "deepnodes.layers.Flatten", {}),
+                  ("dense", "deepnodes.layers.Dense", {"units": 10, "activation": "softmax"}),
+                  ("learner", "deepnodes.dl.NetworkLearner",
+                   {"epochs": 500, "batch_size": 32, "targets": [{"columns": ["class_name"],
+                                                                  "loss": "sparse_categorical_crossentropy"}]}),
+                  ("out", OUT, {"name": "network", "type": "network"})],
+                 [("in", "value", "tt", "table"), ("input", "network", "flatten", "input"),
+                  ("flatten", "network", "dense", "input"), ("dense", "network", "learner", "network"),
+                  ("tt", "table", "learner", "table"), ("learner", "network", "out", "value")])
+    eng = Engine(outer(COMP, {"body": body}))
+    epochs: list[int] = []
+
+    def on(ev):
+        if ev.get("type") == "metrics" and ev.get("kind") == "epoch" and ev.get("node") == "comp/learner":
+            epochs.append(ev["epoch"])
+            eng.cancel()  # the inner learner stops at its next check, long before its 500 epochs
+    eng.subscribe(on)
+    res = eng.run()
+    assert res.cancelled and eng.status["comp"].state == "configured" and "cancelled" in eng.status["comp"].message
+    assert 1 <= len(epochs) < 10
