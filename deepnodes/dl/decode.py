@@ -113,6 +113,9 @@ class GraphRunner:
         # the encoder's recurrent states must reach the stepped part (or the decoder ignores the source)
         self.reads_static = any(_layer_of(t) not in dep for layer in self.step_layers if layer.kind != "Input"
                                 for t in layer.inputs)
+        # a Transformer's context is the window it was trained on (None: a recurrent network, unbounded)
+        self.window = (self.input_lengths.get(step_input) or 0) if any(
+            layer.kind in kv_cache.KINDS for layer in self.step_layers) else None
 
     @classmethod
     def _find_step_input(cls, network, names: list[str], output: int) -> str:
@@ -253,14 +256,21 @@ def sample(runner: GraphRunner, prefixes: Sequence[np.ndarray], n: int, temperat
         for b in range(0, len(rows), batch_size):
             idx = rows[b:b + batch_size]
             x = torch.as_tensor(np.stack([prefixes[i] for i in idx]).astype(np.int64))
+            if runner.window and x.shape[1] > runner.window:  # a Transformer sees its window's worth of seed
+                x = x[:, -runner.window:]
             state = runner.start({})
             y, state = runner.run(x, state)
             logp = runner.log_probs(y)
-            got = []
+            got, seen = [], x
             for _ in range(n):
                 tok = pick(logp, temperature, top_k, gen, banned, top_p)
                 got.append(tok)
-                logp, state = runner.step(tok, state)
+                seen = torch.cat([seen, tok.view(-1, 1)], 1)
+                if runner.window and seen.shape[1] > runner.window:  # the context is full: the last half again
+                    y, state = runner.run(seen[:, -(runner.window // 2):], runner.start({}))
+                    logp = runner.log_probs(y)
+                else:
+                    logp, state = runner.step(tok, state)
             res = torch.stack(got, 1).numpy() if got else np.zeros((len(idx), 0), np.int64)
             for j, i in enumerate(idx):
                 out[i] = res[j]
@@ -397,8 +407,12 @@ def stream_log_loss(runner: GraphRunner, ids: np.ndarray, chunk: int = 100, stre
     x_all = torch.as_tensor(ids[:streams * per].reshape(streams, per))
     y_all = torch.as_tensor(ids[1:streams * per + 1].reshape(streams, per))
     state = runner.start({})
+    if runner.window:  # a Transformer: windows of its training length, each from a fresh context
+        chunk = runner.window
     total, count = 0.0, 0
     for s in range(0, per, chunk):
+        if runner.window:
+            state = runner.start({})
         y, state = runner.run(x_all[:, s:s + chunk], state)
         if y.dim() != 3:
             raise DecodeError("the language model must output one prediction per step (an LSTM with "
