@@ -48,6 +48,9 @@ def _parser() -> argparse.ArgumentParser:
     from .service.serve import add_parser as add_serve_workflow  # light: argparse only
 
     add_serve_workflow(sub)
+    from .bundle.export import add_parser as add_export  # light: argparse only
+
+    add_export(sub)
     return p
 
 
@@ -112,6 +115,10 @@ def _dispatch(args) -> int:
         from .service.serve import serve_workflow
 
         return serve_workflow(args)
+    if args.cmd == "export":
+        from .bundle.export import cmd_export
+
+        return cmd_export(args)
     _parser().print_help()
     return 0
 

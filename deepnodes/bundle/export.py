@@ -1,0 +1,182 @@
+"""`deepnodes export WORKFLOW.json --out DIR`: the trained network of a Network Executor, from saved results,
+as a folder that runs without DeepNodes and without torch.
+
+The folder holds `network.onnx`, `bundle.json` (the preprocessing as data: the row-wise steps between the
+Executor's table and its source, each network output's activation and class names), `predict.py` (this
+package's runner, copied: onnxruntime, numpy and pillow only), `requirements.txt` and a `README.md`. It is
+written beside an old bundle and swapped in (`core.atomic_files.replace_dir`); a folder that is not a bundle is
+never replaced. Preprocessing steps carried so far: Image to Tensor (decode, grayscale/RGB, PIL bilinear
+resize, scale). Any other node between the source and the Executor is refused with a sentence naming it.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+EXECUTOR = "deepnodes.dl.NetworkExecutor"
+SERVICE_INPUT = "deepnodes.service.ServiceInput"
+IMAGE_TO_TENSOR = "deepnodes.data.ImageToTensor"
+REQUIREMENTS = ("onnxruntime", "numpy", "pillow")
+MARKER = "bundle.json"
+
+
+class BundleError(ValueError):
+    """The workflow cannot be exported as a bundle (the message says why)."""
+
+
+def _label(wf, nid: str) -> str:
+    return f"node '{nid}' ({wf.nodes[nid].label})"
+
+
+def _executor(wf) -> str:
+    ids = [n for n, d in wf.nodes.items() if d.type == EXECUTOR]
+    if not ids:
+        raise BundleError(f"the workflow '{wf.name}' has no Network Executor; a bundle runs the network of one")
+    served = [n for n in ids if any(wf.nodes[a].type == SERVICE_INPUT for a in wf.ancestors(n))]
+    pick = served or ids
+    if len(pick) > 1:
+        raise BundleError(f"the workflow '{wf.name}' has {len(pick)} Network Executors ({', '.join(pick)}); "
+                          "add a Service Input before the one to export")
+    return pick[0]
+
+
+def _steps(wf, ex_id: str) -> tuple[list[dict], str]:
+    """The Image to Tensor steps feeding the Executor's table, source first, and the source node."""
+    steps: list[dict] = []
+    ups = wf.upstream(ex_id)
+    if "table" not in ups:
+        raise BundleError(f"{_label(wf, ex_id)} has no table connected")
+    nid = ups["table"][0]
+    while wf.nodes[nid].type == IMAGE_TO_TENSOR:
+        c = wf.instantiate(nid).config
+        steps.insert(0, {"op": "image", "column": c.column, "output_column": c.output_column or c.column,
+                         "size": list(c.size) if c.size else None, "mode": c.mode, "scale": c.scale})
+        nid = wf.upstream(nid)["table"][0]
+    if not steps:
+        raise BundleError(f"{_label(wf, ex_id)} reads its table from {_label(wf, nid)}; a bundle carries image "
+                          "inputs prepared by Image to Tensor so far (put the preprocessing in Image to Tensor)")
+    later = [s for s in steps[1:] if s["size"]]
+    if later:
+        raise BundleError(f"an Image to Tensor step before {_label(wf, ex_id)} resizes a tensor column (column "
+                          f"'{later[0]['column']}'); a bundle resizes only while decoding: set option 'size' on the "
+                          "first Image to Tensor")
+    chain = [s["output_column"] for s in steps[:-1]]
+    if any(s["column"] != prev for s, prev in zip(steps[1:], chain)):
+        raise BundleError(f"the Image to Tensor steps before {_label(wf, ex_id)} read different columns; a bundle "
+                          "carries one chain of steps on one column")
+    return steps, nid
+
+
+def _network(wf, ex_id: str, results: Path):
+    from deepnodes.core import Engine, WorkflowError
+
+    src = wf.upstream(ex_id).get("network")
+    if src is None:
+        raise BundleError(f"{_label(wf, ex_id)} has no network connected")
+    engine = Engine(wf)
+    if results.is_dir():
+        engine.load_results(results)
+    try:
+        return engine.output(*src)
+    except WorkflowError:
+        raise BundleError(f"{_label(wf, src[0])} has no saved result; run it first "
+                          f"(deepnodes run WORKFLOW.json --save-results)") from None
+
+
+def plan(workflow_path: str | Path) -> tuple[dict, object]:
+    """(bundle.json's content, the trained network) for a workflow file; BundleError with a sentence."""
+    from deepnodes.core import Workflow
+    from deepnodes.dl.convert import output_activation
+
+    wf = Workflow.load(workflow_path)
+    ex_id = _executor(wf)
+    steps, source = _steps(wf, ex_id)
+    network = _network(wf, ex_id, Path(workflow_path).with_suffix(".results"))
+    spec = network.spec
+    ex = wf.instantiate(ex_id).config
+    if len(spec.inputs) != 1:
+        raise BundleError(f"the network of {_label(wf, ex_id)} has {len(spec.inputs)} inputs; a bundle carries "
+                          "networks with one input so far")
+    if ex.inputs and list(ex.inputs[0].columns if hasattr(ex.inputs[0], "columns") else ex.inputs[0]["columns"]) \
+            != [steps[-1]["output_column"]]:
+        raise BundleError(f"option 'inputs' of {_label(wf, ex_id)} does not read the column '"
+                          f"{steps[-1]['output_column']}' its Image to Tensor step writes")
+    names = network.metadata.get("class_names")
+    outputs = []
+    for i, t in enumerate(spec.outputs):
+        act = output_activation(network, i)
+        outputs.append({"name": t.name, "shape": list(t.shape), "activation": act,
+                        "class_names": list(names) if names and act == "softmax" else None})
+    bundle = {"format": "deepnodes-bundle/1", "workflow": wf.name, "source_node": source,
+              "network": "network.onnx",
+              "inputs": [{"name": spec.inputs[0].name, "column": steps[0]["column"], "dtype":
+                          "float32" if steps[-1]["scale"] != "none" else "uint8",
+                          "shape": list(spec.inputs[0].shape), "steps": steps}],
+              "outputs": outputs, "prediction_column": ex.prediction_column,
+              "probability_column": ex.probability_column}
+    return bundle, network
+
+
+README = """# {name}: a DeepNodes bundle
+
+Runs the trained network of the workflow '{name}' without DeepNodes or torch.
+
+    python -m venv venv && venv/bin/pip install -r requirements.txt
+    venv/bin/python predict.py image1.png image2.png     # or rows.json: [{{"{column}": "<base64 PNG>"}}, ...]
+
+Each line printed is one row: {outputs}{cls}.
+- `network.onnx`: the network (ONNX, dynamic batch axis; input '{input}' {shape}, channels first).
+- `bundle.json`: the preprocessing the workflow ran before its Network Executor, as data: {steps}.
+"""
+
+
+def _readme(b: dict) -> str:
+    steps = "; ".join(f"image decode, mode {s['mode']}, size {s['size'] or 'kept'}, scale {s['scale']}"
+                      for s in b["inputs"][0]["steps"])
+    cls = any(o["class_names"] for o in b["outputs"])
+    return README.format(name=b["workflow"], column=b["inputs"][0]["column"], input=b["inputs"][0]["name"],
+                         shape=tuple(b["inputs"][0]["shape"]), steps=steps,
+                         outputs=", ".join(f"'{o['name']}' (the network output)" for o in b["outputs"]),
+                         cls=f", '{b['prediction_column']}' and '{b['probability_column']}' (the predicted class "
+                             "and its probability)" if cls else "")
+
+
+def export_bundle(workflow_path: str | Path, out: str | Path) -> Path:
+    """Write the bundle of a workflow file into the folder `out` (see the module docstring)."""
+    from deepnodes.core.atomic_files import RefusedWrite, replace_dir
+    from deepnodes.dl.formats.onnx import export_onnx
+
+    bundle, network = plan(workflow_path)
+
+    def write(tmp: Path) -> None:
+        export_onnx(network, tmp / "network.onnx")
+        (tmp / MARKER).write_text(json.dumps(bundle, indent=2))
+        shutil.copyfile(Path(__file__).with_name("predict.py"), tmp / "predict.py")
+        (tmp / "requirements.txt").write_text("\n".join(REQUIREMENTS) + "\n")
+        (tmp / "README.md").write_text(_readme(bundle))
+
+    try:
+        return replace_dir(out, write, owned=lambda p: (p / MARKER).is_file(), what="DeepNodes bundle")
+    except RefusedWrite as e:
+        raise BundleError(str(e)) from None
+
+
+def add_parser(sub) -> None:
+    e = sub.add_parser("export", help="write a portable bundle (ONNX + preprocessing + predict.py, no torch)")
+    e.add_argument("workflow", help="workflow JSON file whose Network Executor's network has saved results")
+    e.add_argument("--out", required=True, metavar="DIR", help="the bundle folder to write")
+
+
+def cmd_export(args) -> int:
+    import sys
+
+    from deepnodes.core import WorkflowError
+
+    try:
+        path = export_bundle(args.workflow, args.out)
+    except (BundleError, WorkflowError, ValueError, OSError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(f"wrote the bundle {path} (python {path}/predict.py IMAGE...)")
+    return 0

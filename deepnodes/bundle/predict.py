@@ -1,0 +1,146 @@
+"""Runs a DeepNodes bundle without DeepNodes or torch: only onnxruntime, numpy and pillow.
+
+    python predict.py IMAGE_OR_ROWS... [--json]
+
+Each argument is an image file (for an image input) or a JSON file holding a list of rows
+({"image": "<base64 PNG/JPEG>"} or {"image": "path/to/file.png"}). Prints one JSON row per input row: the
+network's outputs and, for a classifier, the predicted class and its probability. The preprocessing is read from
+bundle.json (the steps the workflow ran before its Network Executor), so the numbers match the workflow's.
+"""
+from __future__ import annotations
+
+import base64
+import io
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+
+
+def _image(value, column: str, row: int):
+    from PIL import Image
+
+    data = value
+    if isinstance(value, str):
+        p = Path(value)
+        data = p.read_bytes() if p.is_file() else base64.b64decode(value, validate=True)
+    try:
+        im = Image.open(io.BytesIO(data))
+        im.load()
+    except Exception:  # noqa: BLE001 - PIL raises many types for broken files
+        raise SystemExit(f"error: column '{column}' row {row}: not an image PIL can read") from None
+    return im
+
+
+LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R 601-2, as PIL's convert('L')
+
+
+def convert_channels(x: np.ndarray, mode: str) -> np.ndarray:
+    """(N, C, H, W) -> grayscale (luma) or RGB, as DeepNodes converts an image tensor column."""
+    c = x.shape[1]
+    if mode == "grayscale" and c != 1:
+        g = np.tensordot(x[:, :3].astype(np.float32), LUMA, axes=([1], [0]))[:, None]
+        return np.clip(np.rint(g), 0, 255).astype(x.dtype) if x.dtype == np.uint8 else g.astype(x.dtype)
+    if mode == "rgb":
+        if c == 1:
+            return np.repeat(x, 3, axis=1)
+        if c == 4:
+            return x[:, :3]
+    return x
+
+
+def image_step(values, step: dict) -> np.ndarray:
+    """Decode, convert, resize (PIL bilinear) and scale, as DeepNodes' Image to Tensor: (N, C, H, W). A tensor
+    from an earlier step is converted and scaled (the export refuses resizing one)."""
+    if isinstance(values, np.ndarray):
+        return _scale(convert_channels(values, step["mode"]), step["scale"])
+    from PIL import Image
+
+    pil_mode = {"grayscale": "L", "rgb": "RGB"}.get(step["mode"])
+    size = step.get("size")
+    arrays = []
+    for i, v in enumerate(values):
+        im = _image(v, step["column"], i)
+        if pil_mode is None:
+            if im.mode not in ("L", "RGB", "RGBA"):
+                im = im.convert("RGBA" if "A" in im.mode else ("L" if im.mode in ("1", "I", "I;16", "F") else "RGB"))
+        elif im.mode != pil_mode:
+            im = im.convert(pil_mode)
+        if size is not None and im.size != (size[1], size[0]):
+            im = im.resize((int(size[1]), int(size[0])), Image.BILINEAR)
+        a = np.asarray(im)
+        arrays.append(a[None] if a.ndim == 2 else a.transpose(2, 0, 1))
+    return _scale(np.stack(arrays).astype(np.uint8), step["scale"])
+
+
+def _scale(x: np.ndarray, scale: str) -> np.ndarray:
+    if scale == "none":
+        return x
+    y = x.astype(np.float32)
+    if scale == "unit":
+        y *= np.float32(1 / 255)
+    else:
+        y *= np.float32(1 / 127.5)
+        y -= 1.0
+    return y
+
+
+STEPS = {"image": image_step}
+
+
+def predict(rows: list[dict], folder: str | Path = HERE) -> list[dict]:
+    """Rows in, rows out (see the module docstring); `folder` holds bundle.json and the network."""
+    import onnxruntime as ort
+
+    folder = Path(folder)
+    b = json.loads((folder / "bundle.json").read_text())
+    feeds = {}
+    for inp in b["inputs"]:
+        col = inp["column"]
+        missing = [i for i, r in enumerate(rows) if col not in r]
+        if missing:
+            raise SystemExit(f"error: row {missing[0]} has no column '{col}'")
+        x = [r[col] for r in rows]
+        for step in inp["steps"]:
+            x = STEPS[step["op"]](x, step)
+        feeds[inp["name"]] = np.asarray(x, dtype=inp["dtype"])
+    sess = ort.InferenceSession(str(folder / b["network"]), providers=["CPUExecutionProvider"])
+    outs = sess.run([o["name"] for o in b["outputs"]], feeds)
+    result = [{} for _ in rows]
+    for o, arr in zip(b["outputs"], outs):
+        for i, r in enumerate(result):
+            r[o["name"]] = arr[i].tolist()
+        names = o.get("class_names")
+        if o.get("activation") == "softmax" and names and arr.ndim == 2:
+            for i, r in enumerate(result):
+                k = int(arr[i].argmax())
+                r[b.get("prediction_column", "prediction")] = names[k]
+                r[b.get("probability_column", "probability")] = float(arr[i, k])
+    return result
+
+
+def _rows(args: list[str], column: str) -> list[dict]:
+    rows: list[dict] = []
+    for a in args:
+        if a.endswith(".json"):
+            rows += json.loads(Path(a).read_text())
+        else:
+            rows.append({column: a})
+    return rows
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] in ("-h", "--help"):
+        print(__doc__)
+        return 0
+    b = json.loads((HERE / "bundle.json").read_text())
+    for r in predict(_rows(argv, b["inputs"][0]["column"])):
+        print(json.dumps(r))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
