@@ -155,3 +155,21 @@ def test_masked_positions_do_not_count_in_the_loss_or_the_training():
     assert [h["loss"] for h in runs[0].history] == [h["loss"] for h in runs[1].history]
     a, b = runs[0].network.module.state_dict(), runs[1].network.module.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_masked_attention_exports_to_onnx_and_a_masked_recurrent_layer_says_it_does_not_yet(tmp_path):
+    import pytest
+
+    from deepnodes.dl.build import LayerBuilder
+    from deepnodes.dl.formats.onnx import ExportError, export_onnx
+    from deepnodes.dl.network import Network
+
+    def net(kind, cfg):
+        s = input_spec([None], "int64", name="ids")
+        s, _ = append_layer([s], "Embedding", {"input_dim": 10, "output_dim": F, "mask_zero": True}, name="emb")
+        s, _ = append_layer([s], kind, cfg, name="layer")
+        return Network(s, builder=LayerBuilder(seed=0))
+
+    export_onnx(net("TransformerEncoder", {"intermediate_dim": 16, "num_heads": 2}), tmp_path / "enc.onnx")
+    with pytest.raises(ExportError, match="a recurrent layer that reads a padding mask .* does not export to ONNX"):
+        export_onnx(net("LSTM", {"units": 4, "return_sequences": True}), tmp_path / "lstm.onnx")

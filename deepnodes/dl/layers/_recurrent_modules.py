@@ -70,6 +70,9 @@ class Recurrent(nn.Module):
                 state = (h0.contiguous(), c0.contiguous())
             else:
                 state = h0.contiguous()
+        if mask is not None and torch.jit.is_tracing():  # the step loop would be traced at one length
+            raise ValueError("a recurrent layer that reads a padding mask (Embedding mask_zero, Masking) does not "
+                             "export to ONNX yet; export a network without the mask")
         stepwise = (mask is not None and not bool(mask.all())) or (self.recurrent_dropout > 0 and self.training)
         if stepwise:
             if self.bidirectional:
