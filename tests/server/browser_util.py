@@ -11,6 +11,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
 STATIC_INDEX = ROOT / "deepnodes" / "server" / "static" / "index.html"
@@ -104,6 +106,32 @@ def chromium(viewport=(1400, 860)):
             yield ctx
         finally:
             browser.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """One headless Chromium for a test module (import it into the module as a fixture). Under CI a missing
+    Playwright is a failure, not a skip."""
+    if os.environ.get("CI") != "true":
+        pytest.importorskip("playwright")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@contextlib.contextmanager
+def tab(browser, size=(1400, 860)):
+    """A fresh tab (its own local storage) of `size`; the test fails if the page raised an error."""
+    ctx = browser.new_context(viewport={"width": size[0], "height": size[1]})
+    pg = ctx.new_page()
+    errors: list[str] = []
+    pg.on("pageerror", lambda e: errors.append(str(e)))
+    yield pg
+    ctx.close()
+    assert not errors, f"the page raised: {errors}"
 
 
 def center(page, selector: str) -> tuple[float, float]:

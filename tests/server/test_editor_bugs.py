@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.server.browser_util import ARTIFACTS, CHROMIUM, ROOT, STATIC_INDEX, Server
+from tests.server.browser_util import ARTIFACTS, CHROMIUM, ROOT, STATIC_INDEX, Server, browser  # noqa: F401
 
 pytestmark = [
     pytest.mark.browser,
@@ -37,20 +37,6 @@ def server(tmp_path_factory):
     s = Server(ws, workflow=ws / FLAGSHIP).start()
     yield s
     s.stop()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if os.environ.get("CI") != "true":  # under CI a missing Playwright is a failure
-        pytest.importorskip("playwright")
-    from playwright.sync_api import sync_playwright
-
-    from tests.server.browser_util import CHROMIUM_ARGS
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import urllib.error
 
 import pytest
 
-from tests.server.browser_util import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, ROOT, STATIC_INDEX, Server
+from tests.server.browser_util import ARTIFACTS, CHROMIUM, ROOT, STATIC_INDEX, Server, browser, tab  # noqa: F401
 
 pytestmark = [
     pytest.mark.browser,
@@ -32,26 +32,10 @@ def server(tmp_path_factory):
     s.stop()
 
 
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
 @pytest.fixture
-def page(browser, request):
-    size = getattr(request, "param", (1280, 800))
-    ctx = browser.new_context(viewport={"width": size[0], "height": size[1]})
-    pg = ctx.new_page()
-    errors: list[str] = []
-    pg.on("pageerror", lambda e: errors.append(str(e)))
-    yield pg
-    ctx.close()
-    assert not errors, f"the page raised: {errors}"
+def page(browser):
+    with tab(browser, (1280, 800)) as pg:
+        yield pg
 
 
 def open_file(page, server, name: str) -> str:

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.server.browser_util import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, ROOT, STATIC_INDEX, Server, center, drag
+from tests.server.browser_util import (  # noqa: F401  (browser: the module's Chromium)
+    ARTIFACTS, CHROMIUM, ROOT, STATIC_INDEX, Server, browser, center, drag, tab)
 
 pytestmark = [
     pytest.mark.browser,
@@ -51,26 +52,10 @@ def server(tmp_path_factory):
     s.stop()
 
 
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
 @pytest.fixture
 def page(browser, request):
-    size = getattr(request, "param", (1400, 860))
-    ctx = browser.new_context(viewport={"width": size[0], "height": size[1]})
-    pg = ctx.new_page()
-    errors: list[str] = []
-    pg.on("pageerror", lambda e: errors.append(str(e)))
-    yield pg
-    ctx.close()
-    assert not errors, f"the page raised: {errors}"
+    with tab(browser, getattr(request, "param", (1400, 860))) as pg:
+        yield pg
 
 
 def fresh(page, server) -> None:
