@@ -151,6 +151,8 @@ class NetworkLearner(Node):
         if res.best_epoch is not None and res.reported.get("epoch") == res.best_epoch:
             ctx.result("best_epoch", res.best_epoch)
         ctx.result("epochs", len([h for h in res.history if not h.get("partial")]))
+        for k, v in throughput(res.history).items():
+            ctx.result(k, v)
         if res.stopped:
             ctx.log(f"training ended early: {res.stopped}")
         return [res.network, history_table(res.history)]
@@ -164,6 +166,16 @@ class NetworkLearner(Node):
         in_classes = {t.name: xi.classes for (_, t, _), xi in zip(ins, x) if xi.classes}
         if in_classes:  # category inputs (one-hot, class index): the executor maps categories the same way
             network.metadata["input_classes"] = in_classes
+
+
+def throughput(history: list[dict]) -> dict:
+    """Training samples/s over all epochs (validation not counted) and seconds per epoch, for the run's results."""
+    rows = [h for h in history if h.get("seconds")]
+    secs = sum(h["seconds"] for h in rows)
+    if not rows or secs <= 0:
+        return {}
+    done = sum(h["seconds"] * h.get("samples_per_s", 0.0) for h in rows)
+    return {"samples_per_s": round(done / secs, 1), "seconds_per_epoch": round(secs / len(rows), 3)}
 
 
 def _class_weights(weights: dict, target, tensor) -> list[float] | None:
