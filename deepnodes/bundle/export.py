@@ -2,8 +2,8 @@
 as a folder that runs without DeepNodes and without torch.
 
 The folder holds `network.onnx`, `bundle.json` (the preprocessing as data: the row-wise steps between the
-Executor's table and its source, each network output's activation and class names), `predict.py` (this
-package's runner, copied: onnxruntime, numpy and pillow only), `requirements.txt` and a `README.md`. It is
+Executor's table and its source, each network output's activation and class names), `predict.py` and `imaging.py`
+(this package's runner and the image preparation DeepNodes itself uses, copied: onnxruntime, numpy and pillow only), `requirements.txt` and a `README.md`. It is
 written beside an old bundle and swapped in (`core.atomic_files.replace_dir`); a folder that is not a bundle is
 never replaced. Preprocessing steps carried so far: Image to Tensor (decode, grayscale/RGB, PIL bilinear
 resize, scale). Any other node between the source and the Executor is refused with a sentence naming it.
@@ -152,7 +152,8 @@ def export_bundle(workflow_path: str | Path, out: str | Path) -> Path:
     def write(tmp: Path) -> None:
         export_onnx(network, tmp / "network.onnx")
         (tmp / MARKER).write_text(json.dumps(bundle, indent=2))
-        shutil.copyfile(Path(__file__).with_name("predict.py"), tmp / "predict.py")
+        for runner in ("predict.py", "imaging.py"):
+            shutil.copyfile(Path(__file__).with_name(runner), tmp / runner)
         (tmp / "requirements.txt").write_text("\n".join(REQUIREMENTS) + "\n")
         (tmp / "README.md").write_text(_readme(bundle))
 

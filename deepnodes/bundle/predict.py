@@ -18,6 +18,11 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
+try:  # inside DeepNodes (deepnodes.bundle.predict)
+    from .imaging import convert_channels, pil_to_chw, scale_values
+except ImportError:  # a script in a bundle: imaging.py, DeepNodes' own image preparation, lies beside it
+    sys.path.insert(0, str(HERE))
+    from imaging import convert_channels, pil_to_chw, scale_values
 
 
 def _image(value, column: str, row: int):
@@ -35,57 +40,13 @@ def _image(value, column: str, row: int):
     return im
 
 
-LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R 601-2, as PIL's convert('L')
-
-
-def convert_channels(x: np.ndarray, mode: str) -> np.ndarray:
-    """(N, C, H, W) -> grayscale (luma) or RGB, as DeepNodes converts an image tensor column."""
-    c = x.shape[1]
-    if mode == "grayscale" and c != 1:
-        g = np.tensordot(x[:, :3].astype(np.float32), LUMA, axes=([1], [0]))[:, None]
-        return np.clip(np.rint(g), 0, 255).astype(x.dtype) if x.dtype == np.uint8 else g.astype(x.dtype)
-    if mode == "rgb":
-        if c == 1:
-            return np.repeat(x, 3, axis=1)
-        if c == 4:
-            return x[:, :3]
-    return x
-
-
 def image_step(values, step: dict) -> np.ndarray:
     """Decode, convert, resize (PIL bilinear) and scale, as DeepNodes' Image to Tensor: (N, C, H, W). A tensor
     from an earlier step is converted and scaled (the export refuses resizing one)."""
     if isinstance(values, np.ndarray):
-        return _scale(convert_channels(values, step["mode"]), step["scale"])
-    from PIL import Image
-
-    pil_mode = {"grayscale": "L", "rgb": "RGB"}.get(step["mode"])
-    size = step.get("size")
-    arrays = []
-    for i, v in enumerate(values):
-        im = _image(v, step["column"], i)
-        if pil_mode is None:
-            if im.mode not in ("L", "RGB", "RGBA"):
-                im = im.convert("RGBA" if "A" in im.mode else ("L" if im.mode in ("1", "I", "I;16", "F") else "RGB"))
-        elif im.mode != pil_mode:
-            im = im.convert(pil_mode)
-        if size is not None and im.size != (size[1], size[0]):
-            im = im.resize((int(size[1]), int(size[0])), Image.BILINEAR)
-        a = np.asarray(im)
-        arrays.append(a[None] if a.ndim == 2 else a.transpose(2, 0, 1))
-    return _scale(np.stack(arrays).astype(np.uint8), step["scale"])
-
-
-def _scale(x: np.ndarray, scale: str) -> np.ndarray:
-    if scale == "none":
-        return x
-    y = x.astype(np.float32)
-    if scale == "unit":
-        y *= np.float32(1 / 255)
-    else:
-        y *= np.float32(1 / 127.5)
-        y -= 1.0
-    return y
+        return scale_values(convert_channels(values, step["mode"]), step["scale"])
+    arrays = [pil_to_chw(_image(v, step["column"], i), step["mode"], step.get("size")) for i, v in enumerate(values)]
+    return scale_values(np.stack(arrays).astype(np.uint8), step["scale"])
 
 
 STEPS = {"image": image_step}

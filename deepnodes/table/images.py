@@ -18,6 +18,8 @@ from typing import Sequence
 import numpy as np
 import pyarrow as pa
 
+from deepnodes.bundle.imaging import LUMA, convert_channels, pil_to_chw, scale_values  # noqa: F401 - shared with bundles
+
 from .arrow import set_column, spec_of, tensor_array, to_numpy
 from .spec import ColumnError, ColumnSpec, TableSpec
 
@@ -27,7 +29,6 @@ MAX_IMAGE_PIXELS = 100_000_000
 
 MODES = ("keep", "grayscale", "rgb")
 SCALES = ("none", "unit", "symmetric")
-LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R 601-2, as PIL's convert('L')
 
 
 def _channels_of_tensor(shape: tuple) -> int | None:
@@ -99,9 +100,6 @@ def open_image(data: bytes, column: str = "image", row: int = 0):
 def decode_images(values: Sequence[bytes | None], size: Sequence[int] | None = None, mode: str = "keep",
                   column: str = "image") -> np.ndarray:
     """Encoded images → one (N, C, H, W) uint8 array (PIL decodes; resizing is bilinear)."""
-    from PIL import Image
-
-    pil_mode = {"grayscale": "L", "rgb": "RGB"}.get(mode)
     out: np.ndarray | None = None
     first = None
     for i, data in enumerate(values):
@@ -113,18 +111,7 @@ def decode_images(values: Sequence[bytes | None], size: Sequence[int] | None = N
         except Exception:  # noqa: BLE001 - PIL raises many types for broken files
             raise ValueError(f"column '{column}' (option 'column') holds bytes in row {i} that are not an image "
                              "PIL can read") from None
-        if pil_mode is None:
-            if im.mode not in ("L", "RGB", "RGBA"):
-                im = im.convert("RGBA" if "A" in im.mode else ("L" if im.mode in ("1", "I", "I;16", "F") else "RGB"))
-        elif im.mode != pil_mode:
-            im = im.convert(pil_mode)
-        if size is not None and im.size != (size[1], size[0]):
-            im = im.resize((int(size[1]), int(size[0])), Image.BILINEAR)
-        a = np.asarray(im)
-        if a.ndim == 2:
-            a = a[None]
-        else:
-            a = a.transpose(2, 0, 1)
+        a = pil_to_chw(im, mode, size)
         if out is None:
             out = np.empty((len(values), *a.shape), dtype=np.uint8)
             first = a.shape
@@ -140,21 +127,6 @@ def decode_images(values: Sequence[bytes | None], size: Sequence[int] | None = N
     return out
 
 
-def convert_channels(x: np.ndarray, mode: str) -> np.ndarray:
-    """(N, C, H, W) → grayscale (luma) or RGB (gray repeated / alpha dropped), vectorised."""
-    c = x.shape[1]
-    if mode == "grayscale" and c != 1:
-        rgb = x[:, :3].astype(np.float32)
-        g = np.tensordot(rgb, LUMA, axes=([1], [0]))[:, None]
-        return np.clip(np.rint(g), 0, 255).astype(x.dtype) if x.dtype == np.uint8 else g.astype(x.dtype)
-    if mode == "rgb":
-        if c == 1:
-            return np.repeat(x, 3, axis=1)
-        if c == 4:
-            return x[:, :3]
-    return x
-
-
 def resize_batch(x: np.ndarray, size: Sequence[int]) -> np.ndarray:
     """(N, C, H, W) → (N, C, h, w) with antialiased bilinear interpolation, one vectorised torch call."""
     h, w = int(size[0]), int(size[1])
@@ -168,18 +140,6 @@ def resize_batch(x: np.ndarray, size: Sequence[int]) -> np.ndarray:
     if x.dtype == np.uint8:
         return y.round_().clamp_(0, 255).to(torch.uint8).numpy()
     return y.numpy().astype(x.dtype, copy=False)
-
-
-def scale_values(x: np.ndarray, scale: str) -> np.ndarray:
-    if scale == "none":
-        return x
-    y = x.astype(np.float32)
-    if scale == "unit":
-        y *= np.float32(1 / 255)
-    elif scale == "symmetric":
-        y *= np.float32(1 / 127.5)
-        y -= 1.0
-    return y
 
 
 def image_to_tensor(table: pa.Table, column: str, output_column: str = "", size: Sequence[int] | None = None,

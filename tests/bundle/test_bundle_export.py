@@ -92,8 +92,8 @@ def test_bundle_predicts_like_the_workflow_without_deepnodes_or_torch(tmp_path, 
     table = engine.output("executor", "table")
     assert main(["export", str(wf_path), "--out", str(tmp_path / "bundle")]) == 0
     out = tmp_path / "bundle"
-    assert sorted(p.name for p in out.iterdir()) == ["README.md", "bundle.json", "network.onnx", "predict.py",
-                                                     "requirements.txt"]
+    assert sorted(p.name for p in out.iterdir()) == ["README.md", "bundle.json", "imaging.py", "network.onnx",
+                                                     "predict.py", "requirements.txt"]
     assert (out / "requirements.txt").read_text().split() == ["onnxruntime", "numpy", "pillow"]
     files = sorted((tmp_path / "images").rglob("*.png"))
     py = _plain_python(tmp_path)
