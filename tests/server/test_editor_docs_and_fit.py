@@ -187,3 +187,11 @@ def test_the_repository_names_a_failed_node_list(page, server):
     alert = page.wait_for_selector(".dn-palette [role=alert]")
     assert alert.inner_text() == "the node list could not be loaded: the catalogue broke"
     assert page.locator(".dn-palette-loading").count() == 0
+
+
+def test_a_document_closed_under_the_page_is_opened_again_from_its_file(page, server):
+    a = open_file(page, server, "fashion_mnist_prep.json")
+    assert server.api("POST", f"/api/docs/{a}/close", {}) == {"closed": True, "id": a}  # a client that names no page
+    page.wait_for_function("a => window.__dn.doc.id !== a && window.__dn.doc.path === 'fashion_mnist_prep.json'", arg=a)
+    page.locator(".dn-toast", has_text="another page closed this workflow").wait_for()
+    assert server_has(server, page.evaluate("window.__dn.doc.id"))

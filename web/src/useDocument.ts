@@ -74,8 +74,8 @@ export function useDocument() {
   }, [docId]);
 
   const recovering = useRef(false);
-  async function recover() {
-    // the server restarted and no longer knows this document: open it again from its file, or send it back
+  async function recover(done = "reconnected to the restarted server") {
+    // the server restarted or another page closed this document: open it again from its file, or send it back
     const d = docRef.current;
     if (!d || recovering.current) return;
     recovering.current = true;
@@ -85,7 +85,7 @@ export function useDocument() {
         : await api("POST", "/api/docs/import", { workflow: d.workflow, example: d.example, dirty: d.dirty });
       history.current.clear();
       setDoc(nd);
-      toast("reconnected to the restarted server", "info");
+      toast(done, "info");
     } catch (e: any) {
       toast(e.message);
     } finally {
@@ -132,7 +132,7 @@ export function useDocument() {
         if (m.code === "no_doc") recover();
         break;
       case "closed": // another page closed the document this one shows: open it again
-        if (m.doc === docRef.current?.id) recover();
+        if (m.doc === docRef.current?.id) recover("another page closed this workflow on the server; it is open again");
         break;
     }
   }
