@@ -68,20 +68,21 @@ def _steps(wf, ex_id: str) -> tuple[list[dict], str]:
     return steps, nid
 
 
-def _network(wf, ex_id: str, results: Path):
+def _network(wf, ex_id: str, workflow_path: Path):
     from deepnodes.core import Engine, WorkflowError
 
     src = wf.upstream(ex_id).get("network")
     if src is None:
         raise BundleError(f"{_label(wf, ex_id)} has no network connected")
     engine = Engine(wf)
+    results = workflow_path.with_suffix(".results")
     if results.is_dir():
         engine.load_results(results)
     try:
         return engine.output(*src)
     except WorkflowError:
         raise BundleError(f"{_label(wf, src[0])} has no saved result; run it first "
-                          f"(deepnodes run WORKFLOW.json --save-results)") from None
+                          f"(deepnodes run {workflow_path} --save-results; results saved under other options do not count)") from None
 
 
 def plan(workflow_path: str | Path) -> tuple[dict, object]:
@@ -92,7 +93,7 @@ def plan(workflow_path: str | Path) -> tuple[dict, object]:
     wf = Workflow.load(workflow_path)
     ex_id = _executor(wf)
     steps, source = _steps(wf, ex_id)
-    network = _network(wf, ex_id, Path(workflow_path).with_suffix(".results"))
+    network = _network(wf, ex_id, Path(workflow_path))
     spec = network.spec
     ex = wf.instantiate(ex_id).config
     if len(spec.inputs) != 1:

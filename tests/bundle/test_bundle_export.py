@@ -1,4 +1,5 @@
 """`deepnodes export`: a trained workflow's bundle runs without DeepNodes and torch, with the workflow's numbers."""
+import base64
 import json
 import os
 import subprocess
@@ -110,6 +111,12 @@ def test_bundle_predicts_like_the_workflow_without_deepnodes_or_torch(tmp_path, 
     by_path = {str(p): i for i, p in enumerate(files)}
     want = table.to_pylist()
     assert len(got) == len(want) == 8
+    rows = tmp_path / "rows.json"  # the same images as base64 rows, the form a service client sends
+    rows.write_text(json.dumps([{"image": base64.b64encode(p.read_bytes()).decode()} for p in files[:3]]))
+    r2 = subprocess.run(py + [str(out / "predict.py"), str(rows)], capture_output=True, text=True, env=env,
+                        timeout=120, cwd=tmp_path)
+    assert r2.returncode == 0, r2.stderr
+    assert [json.loads(line) for line in r2.stdout.splitlines()] == got[:3]
     name = json.loads((out / "bundle.json").read_text())["outputs"][0]["name"]
     for row in want:
         g = got[by_path[row["path"]]]
