@@ -131,3 +131,58 @@ def test_network_writer_node_writes_keras(tmp_path):
     bad = _chain([4, 8], [("LayerNormalization", {})])
     with pytest.raises(NodeError, match="layer_normalization_1"):
         NetworkWriter({"path": str(tmp_path / "e.keras"), "format": "keras"}).execute([bad], Ctx())
+
+
+def test_embedding_lstm_net_predicts_like_deepnodes(tmp_path):
+    net = _chain([7], [("Embedding", {"input_dim": 12, "output_dim": 4}), ("LSTM", {"units": 3}),
+                       ("Dense", {"units": 2, "activation": "softmax"})], dtype="int64")
+    path = export_keras(net, tmp_path / "emb.keras")
+    x = torch.randint(0, 12, (4, 7), generator=torch.Generator().manual_seed(2))
+    want, got = _predict_both(net, path, x)
+    assert np.max(np.abs(want - got)) < 1e-5
+
+
+from hypothesis import HealthCheck, event, given, settings, strategies as st  # noqa: E402
+
+
+@st.composite
+def _image_chains(draw):
+    """Random conv / pool / batchnorm chains on small images, then Flatten or a global pooling, then Dense."""
+    layers = []
+    size = draw(st.integers(6, 10))
+    for _ in range(draw(st.integers(1, 3))):
+        kind = draw(st.sampled_from(["Conv2D", "MaxPooling2D", "AveragePooling2D", "BatchNormalization"]))
+        if kind == "Conv2D":
+            k = draw(st.integers(1, 3))
+            layers.append((kind, {"filters": draw(st.integers(1, 4)), "kernel_size": k,
+                                  "strides": draw(st.integers(1, 2)), "padding": draw(st.sampled_from(["valid", "same"])),
+                                  "activation": draw(st.sampled_from(["linear", "relu", "tanh", "sigmoid", "elu"]))}))
+        elif kind.endswith("Pooling2D"):
+            layers.append((kind, {"pool_size": 2}))
+        else:
+            layers.append((kind, {}))
+    layers.append(draw(st.sampled_from([("Flatten", {}), ("GlobalAveragePooling2D", {}), ("GlobalMaxPooling2D", {})])))
+    layers.append(("Dense", {"units": draw(st.integers(1, 5)), "activation": draw(st.sampled_from(["linear", "softmax"]))}))
+    return [draw(st.integers(1, 3)), size, size], layers
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(_image_chains())
+def test_random_image_chains_predict_like_deepnodes_or_are_refused_in_a_sentence(tmp_path, chain):
+    shape, layers = chain
+    try:
+        net = _chain(shape, layers)
+        net.spec  # noqa: B018 - a chain whose shapes do not fit is not a network: nothing to export
+    except ValueError:
+        event("shapes do not fit")
+        return
+    try:
+        path = export_keras(net, tmp_path / "r.keras")
+    except ExportError as e:  # a refusal names the layer, in one line
+        assert "layer '" in str(e) and "\n" not in str(e)
+        event("refused")
+        return
+    event("exported")
+    x = torch.rand(2, *shape, generator=torch.Generator().manual_seed(4))
+    want, got = _predict_both(net, path, x)
+    assert np.max(np.abs(want - got)) < 1e-5
