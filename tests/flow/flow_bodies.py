@@ -74,3 +74,26 @@ def executing(events: list[dict], prefix: str) -> list[str]:
     """The inner nodes (path `prefix/...`) that started executing, in order."""
     return [e["node"] for e in events if e.get("type") == "state" and e.get("state") == "executing"
             and str(e.get("node", "")).startswith(prefix + "/")]
+
+
+def holdout_body() -> dict:
+    """table -> stratified 70/30 split -> a small dense net trained on 70 % -> Scorer on 30 % -> scores."""
+    return build([("in", IN, {"name": "table"}),
+                  ("part", "deepnodes.data.Partitioning",
+                   {"fraction": 0.7, "method": "stratified", "column": "class_name", "seed": 1}),
+                  ("tt", "deepnodes.data.ImageToTensor", {}), ("ht", "deepnodes.data.ImageToTensor", {}),
+                  ("input", "deepnodes.layers.Input", {"shape": [1, 8, 8], "name": "image"}),
+                  ("flatten", "deepnodes.layers.Flatten", {}),
+                  ("dense", "deepnodes.layers.Dense", {"units": 10, "activation": "softmax"}),
+                  ("learner", "deepnodes.dl.NetworkLearner",
+                   {"epochs": 1, "batch_size": 64, "seed": 1,
+                    "targets": [{"columns": ["class_name"], "loss": "sparse_categorical_crossentropy"}]}),
+                  ("executor", "deepnodes.dl.NetworkExecutor", {}),
+                  ("scorer", "deepnodes.data.Scorer", {"truth_column": "class_name"}),
+                  ("out", OUT, {"name": "scores"})],
+                 [("in", "value", "part", "table"), ("part", "first", "tt", "table"),
+                  ("part", "second", "ht", "table"), ("input", "network", "flatten", "input"),
+                  ("flatten", "network", "dense", "input"), ("dense", "network", "learner", "network"),
+                  ("tt", "table", "learner", "table"), ("learner", "network", "executor", "network"),
+                  ("ht", "table", "executor", "table"), ("executor", "table", "scorer", "table"),
+                  ("scorer", "overall", "out", "value")])
