@@ -59,10 +59,23 @@ class Monitor:
 
 
 class Callback:
+    """No-op hooks; a callback overrides those it needs. `on_batch_end` is called at the display rate
+    (`metrics_interval`) with values already read from the device; `on_result` after the trained network is
+    back on the CPU (for loggers that save it)."""
+
+    def on_train_begin(self, loop: LoopState) -> None:
+        pass
+
+    def on_batch_end(self, loop: LoopState, step: int, values: dict) -> None:
+        pass
+
     def on_epoch_end(self, loop: LoopState, epoch: int, row: dict) -> None:
         pass
 
     def on_train_end(self, loop: LoopState) -> None:
+        pass
+
+    def on_result(self, result) -> None:
         pass
 
 
@@ -197,3 +210,11 @@ def callbacks_for(opts, metric: str, module) -> list[Callback]:
     if opts.early_stopping:
         cbs.append(EarlyStopping(metric, opts.patience, opts.min_delta))
     return cbs
+
+
+def with_loggers(cbs: list[Callback], opts, network) -> list[Callback]:
+    """The loggers the options ask for (MLflow, TensorBoard) run after the training behaviours: they log the
+    epoch's row as the behaviours left it."""
+    from .tracking import tracking_callbacks
+
+    return cbs + tracking_callbacks(opts, network)

@@ -94,5 +94,13 @@ class TrainingOptions(BaseModel):
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="where to train: auto uses CUDA when present")
     mixed_precision: bool = Field(False, description="CUDA only: compute in bfloat16/float16 with float32 weights")
     metrics_interval: float = Field(0.5, ge=0, le=limits.SECONDS, description="seconds between per-batch metric events")
+    log_mlflow: bool = Field(False, description="log the run to MLflow: the config and layer table, metrics per "
+                             "epoch, the trained network (ONNX and native); needs the mlflow extra")
+    mlflow_uri: str = Field("", description="MLflow tracking URI; empty: a local store in ./mlruns "
+                            "(SQLite, artifacts beside it)")
+    mlflow_experiment: str = Field("deepnodes", description="MLflow experiment name")
+    log_tensorboard: bool = Field(False, description="write TensorBoard event files: scalars per epoch and batch; "
+                                  "needs the tensorboard extra")
+    tensorboard_dir: str = Field("", description="folder of the event files; empty: ./runs/<date-time>")
     compile: bool = Field(False, description="compile the network with torch.compile before training (slower to "
                           "start; pays off only for long runs on some networks and devices)")

@@ -24,7 +24,7 @@ import torch
 
 from deepnodes.core.node import Cancelled
 
-from .callbacks import KeepBest, NaNLoss, TerminateOnNaN, callbacks_for, state_of
+from .callbacks import Callback, KeepBest, NaNLoss, TerminateOnNaN, callbacks_for, state_of, with_loggers
 from .convert import Converted, output_activation
 from .losses import CLASS_LOSSES, LossFn, LossSpec, TrainingError, default_loss, from_logits
 from .network import Network
@@ -204,13 +204,16 @@ def train(network: Network, x: Sequence, y: Sequence, opts: TrainingOptions | No
         log(f"no validation table: '{monitor}' is watched on the training data ('{monitor[4:]}')")
         monitor = monitor[4:]
     loop = _Loop(module, opt, log)
-    cbs = callbacks_for(opts, monitor, module)
+    cbs = with_loggers(callbacks_for(opts, monitor, module), opts, net)
     nan_cb = next((c for c in cbs if isinstance(c, TerminateOnNaN)), None)
     last_complete = nan_cb.last_good if nan_cb is not None else (state_of(module) if check_cancelled else None)
     step = 0
     result = TrainResult(net)
     zero = torch.zeros((), device=dev)
 
+    batch_cbs = [c for c in cbs if type(c).on_batch_end is not Callback.on_batch_end]  # only they cost a read
+    for cb in cbs:
+        cb.on_train_begin(loop)
     try:
         for epoch in range(1, opts.epochs + 1):
             module.train()
@@ -274,7 +277,7 @@ def train(network: Network, x: Sequence, y: Sequence, opts: TrainingOptions | No
                     else:
                         cnt_sum.add_(counted)
                 now = time.perf_counter()
-                if on_batch is not None and (now - last_emit >= opts.metrics_interval or b == nb - 1):
+                if (on_batch is not None or batch_cbs) and (now - last_emit >= opts.metrics_interval or b == nb - 1):
                     last_emit = now
                     lv = float(loss_sum) / seen
                     if nan_cb is not None:
@@ -282,7 +285,10 @@ def train(network: Network, x: Sequence, y: Sequence, opts: TrainingOptions | No
                     mv = {"loss": lv, "lr": opt.param_groups[0]["lr"], "samples_per_s": seen / max(now - t0, 1e-9)}
                     if acc_i is not None:
                         mv["accuracy"] = float(corr_sum) / max(float(cnt_sum) + cnt_int, 1)
-                    on_batch({"epoch": epoch, "batch": b + 1, "batches": nb, "step": step, "values": mv})
+                    for cb in batch_cbs:
+                        cb.on_batch_end(loop, step, mv)
+                    if on_batch is not None:
+                        on_batch({"epoch": epoch, "batch": b + 1, "batches": nb, "step": step, "values": mv})
             secs = time.perf_counter() - t0
             stopped = loop.stop
             if stopped and seen == 0:
@@ -342,6 +348,8 @@ def train(network: Network, x: Sequence, y: Sequence, opts: TrainingOptions | No
     _finish(net, result, opts, y)
     if keep is not None and keep.best_row is not None and loop.stop != "stop requested":
         result.reported = dict(keep.best_row)
+    for cb in cbs:
+        cb.on_result(result)
     return result
 
 

@@ -51,4 +51,7 @@ LEARNER_UI = annotate({
 
     "freeze_batchnorm": ui(ADVANCED), "device": ui(ADVANCED), "mixed_precision": ui(ADVANCED),
     "metrics_interval": ui(ADVANCED), "compile": ui(ADVANCED),
+    "log_mlflow": ui(ADVANCED), "mlflow_uri": ui(ADVANCED, {"log_mlflow": [True]}),
+    "mlflow_experiment": ui(ADVANCED, {"log_mlflow": [True]}), "log_tensorboard": ui(ADVANCED),
+    "tensorboard_dir": ui(ADVANCED, {"log_tensorboard": [True]}),
 })
