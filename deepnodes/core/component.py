@@ -177,12 +177,15 @@ def configure_body(body: Body, specs: dict[str, Any], owner: str) -> tuple[dict[
 
 
 def run_body(body: Body, feeds: dict[str, tuple[Any, str, Any]], ctx: ExecutionContext, owner: str,
-             cancel_inside: bool = True) -> tuple[dict[str, Any], dict[str, Any], BodyEngine]:
+             cancel_inside: bool = True, watch=None) -> tuple[dict[str, Any], dict[str, Any], BodyEngine]:
     """Run the body once: (outputs by port name, scalars by 'node.name', the engine). Inner events go to the
-    outer stream as `owner/node`; a cancel reaches inside when `cancel_inside` (a loop lets its iteration end)."""
+    outer stream as `owner/node`; a cancel reaches inside when `cancel_inside` (a loop lets its iteration end).
+    `watch(event, engine)` sees every inner event first (a search's pruner reads the learner's epochs)."""
     eng = BodyEngine(body, feeds, ctx.device)
 
     def forward(ev: dict) -> None:
+        if watch is not None:
+            watch(ev, eng)
         if ev.get("type") == "run":
             return
         if "node" in ev:
@@ -192,12 +195,12 @@ def run_body(body: Body, feeds: dict[str, tuple[Any, str, Any]], ctx: ExecutionC
     unsubscribe = eng.subscribe(forward)
     done = threading.Event()
 
-    def watch() -> None:
+    def watch_cancel() -> None:
         while not done.wait(0.05):
             if ctx.cancelled:
                 eng.cancel()
                 return
-    watcher = threading.Thread(target=watch, daemon=True, name="deepnodes-body-cancel")
+    watcher = threading.Thread(target=watch_cancel, daemon=True, name="deepnodes-body-cancel")
     if cancel_inside:
         watcher.start()
     try:

@@ -68,3 +68,28 @@ def test_an_objective_that_names_no_scalar_is_one_sentence():
     res = eng.run()
     msg = eng.status["search"].message
     assert not res.ok and "option 'objective' names no scalar" in msg and "scorer.accuracy" in msg
+
+
+def test_pruning_stops_a_clearly_worse_trial_after_an_epoch():
+    body = holdout_body()
+    for n in body["nodes"]:
+        if n["id"] == "learner":
+            n["config"]["epochs"] = 4
+    space = {"lr": {"option": "learner.learning_rate", "kind": "choice", "choices": [0.02, 0.00001]}}
+    wf = outer(PS, {"body": body, "objective": "scorer.accuracy", "space": space, "strategy": "grid",
+                    "seed": 1, "pruning": True, "prune_on": "learner.accuracy"}, holder="search")
+    eng = Engine(wf)
+    epochs: dict[int, int] = {}
+    eng.subscribe(lambda ev: ev.get("type") == "metrics" and ev.get("kind") == "epoch"
+                  and ev.get("node") == "search/learner" and epochs.update({len(epochs): ev["epoch"]}))
+    res = eng.run()
+    assert res.ok, eng.status["search"].message
+    trials = {float(t["lr"]): t for t in eng.output("search", "trials").to_pylist()}
+    # the grid's order is seeded (seed 1: 0.02 first); the pruner compares the second trial with the first
+    assert trials[0.02]["state"] == "complete" and trials[0.00001]["state"] == "pruned"
+    assert 4 < len(epochs) < 8  # the pruned trial did not train its 4 epochs
+    best = {r["parameter"]: r["value"] for r in eng.output("search", "best").to_pylist()}
+    assert float(best["lr"]) == 0.02
+    assert "prune_on" in Engine(outer(PS, {"body": holdout_body(), "objective": "scorer.accuracy", "space": space,
+                                          "pruning": True, "prune_on": "nope.accuracy"}, holder="search")
+                                ).configure()["search"].message

@@ -4,12 +4,13 @@ trial with options already tried is a cache hit; with `study_file` the study is 
 and a stopped search resumes where it was."""
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any, Literal
 
 from pydantic import Field
 
-from deepnodes.core import NodeConfig, NodeError, Out, WorkflowError, node
+from deepnodes.core import Cancelled, NodeConfig, NodeError, Out, WorkflowError, node
 from deepnodes.core import limits
 from deepnodes.core.component import configure_body, load_body, run_body
 
@@ -43,6 +44,9 @@ class ParameterSearch(Component):
         trials: int = Field(16, ge=1, le=limits.EPOCHS, description="number of trials (a grid stops when done)")
         grid_points: int = Field(3, ge=2, le=limits.EPOCHS, description="values per float range on a grid")
         seed: int = Field(0, ge=0, le=limits.SEED, description="random seed of the sampler")
+        pruning: bool = Field(False, description="stop clearly worse trials early (Optuna's median pruner)")
+        prune_on: str = Field("learner.accuracy", description="the per-epoch metric the pruner compares, as "
+                              "node.metric; it must improve in the objective's direction")
         study_file: str = Field("", description="SQLite file the study is kept in (empty: in memory); "
                                 "an existing study resumes", json_schema_extra={"x-path": "file"})
 
@@ -63,6 +67,9 @@ class ParameterSearch(Component):
         if node_id not in body.workflow.nodes or not result:
             raise NodeError(f"node '{self.label}': option 'objective' is '{c.objective}'; it names a scalar result "
                             f"of a body node as node.result (body nodes: {', '.join(body.workflow.nodes)})")
+        if c.pruning and c.prune_on.partition(".")[0] not in body.workflow.nodes:
+            raise NodeError(f"node '{self.label}': option 'prune_on' is '{c.prune_on}'; it names a per-epoch metric "
+                            f"of a body node (a learner) as node.metric")
         for name, p in c.space.items():
             if p.kind == "choice" and not p.choices:
                 raise NodeError(f"node '{self.label}': parameter '{name}' is a choice without choices")
@@ -124,11 +131,14 @@ class ParameterSearch(Component):
         feeds = {p.name: (PORT_TYPES[p.type].io.spec_of(x) if x is not None else None,
                           ctx.input_keys.get(p.name, "-"), x) for p, x in zip(self.inputs, inputs)}
         storage = f"sqlite:///{c.study_file}" if c.study_file else None
-        study = optuna.create_study(study_name=self.label, storage=storage, load_if_exists=True,
+        pruner = optuna.pruners.MedianPruner(n_startup_trials=1, n_warmup_steps=0) if c.pruning else \
+            optuna.pruners.NopPruner()
+        study = optuna.create_study(study_name=self.label, storage=storage, load_if_exists=True, pruner=pruner,
                                     direction=c.direction, sampler=self._sampler(optuna, 0))
         if study.trials:
             study.sampler = self._sampler(optuna, len(study.trials))
-        done = len([t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE])
+        done = len([t for t in study.trials if t.state in (optuna.trial.TrialState.COMPLETE,
+                                                            optuna.trial.TrialState.PRUNED)])
 
         def objective(trial):
             ctx.progress(trial.number / c.trials, f"trial {trial.number + 1} of {c.trials}")
@@ -141,7 +151,24 @@ class ParameterSearch(Component):
                 else:
                     values[n] = trial.suggest_float(n, p.low, p.high, log=p.log)
             t0 = time.perf_counter()
-            _, scalars, _ = run_body(self._trial_body(values), feeds, ctx, self.label, cancel_inside=False)
+            pruned = threading.Event()
+            prune_node, _, metric = c.prune_on.partition(".")
+
+            def watch(ev, eng):  # the learner's epochs -> the pruner; a trial it prunes is cancelled inside
+                if (c.pruning and ev.get("type") == "metrics" and ev.get("kind") == "epoch"
+                        and ev.get("node") == prune_node and metric in ev.get("values", {})):
+                    trial.report(float(ev["values"][metric]), int(ev.get("epoch") or 0))
+                    if trial.should_prune():
+                        pruned.set()
+                        eng.cancel()
+            try:
+                _, scalars, _ = run_body(self._trial_body(values), feeds, ctx, self.label, cancel_inside=False,
+                                         watch=watch)
+            except Cancelled:
+                if pruned.is_set():
+                    ctx.log(f"trial {trial.number + 1}: {values} pruned")
+                    raise optuna.TrialPruned() from None
+                raise
             if c.objective not in scalars:
                 raise NodeError(f"node '{self.label}': option 'objective' names no scalar: '{c.objective}' is "
                                 f"not among the body's results ({', '.join(scalars) or 'none'})")
@@ -170,4 +197,8 @@ class ParameterSearch(Component):
         ctx.result("best objective", best.value)
         for n in names:
             ctx.result(f"best {n}", best.params[n])
+        if ctx.cancelled and len(study.trials) < c.trials:  # the finished trials are kept, marked partial
+            stopped = Cancelled()
+            stopped.outputs = [trials, best_table]
+            raise stopped
         return [trials, best_table]
