@@ -86,10 +86,15 @@ def serve_workflow(args: Any) -> int:
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="deepnodes-metrics-")
     del app
     config = uvicorn.Config("deepnodes.service.serve:worker_app", factory=True, workers=args.workers,
-                            log_level="warning", http=guarded_protocol())
+                            log_level="warning", http="deepnodes.service.protocol:GuardedH11")
     from uvicorn.supervisors import Multiprocess
 
-    Multiprocess(config, sockets=[sock]).run()
+    try:
+        Multiprocess(config, sockets=[sock]).run()
+    finally:
+        import shutil
+
+        shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
     return 0
 
 

@@ -195,3 +195,16 @@ def test_a_failing_node_is_a_500_and_the_service_keeps_running(tmp_path):
         assert post(url, {"rows": [{"x": 1, "word": "a"}]}, token=None).json()["rows"] == [{"y": 3.0}]
     finally:
         stop(proc)
+
+
+def test_workers_share_the_socket_and_their_metrics_add_up(trained):
+    proc, url = start(trained, "--workers", "2", "--token", TOKEN)
+    try:
+        imgs, _ = digit_images(8)
+        classes, _ = reference(trained, imgs)
+        with ThreadPoolExecutor(4) as pool:
+            got = list(pool.map(lambda i: post(url, {"rows": [{"image": png_b64(imgs[i])}]}), range(8)))
+        assert [r.json()["rows"][0]["prediction"] for r in got] == classes
+        assert _metric(url, 'deepnodes_service_requests_total{status="2xx"}') == 8  # summed over both processes
+    finally:
+        stop(proc)
