@@ -59,7 +59,6 @@ def port_name(wf: Workflow, nid: str) -> str:
 def load_body(config: dict, owner: str = "component") -> Body:
     """The body a holding node's config names (`body` inline or `body_file`), checked, exposed options set."""
     inline, file = config.get("body"), config.get("body_file") or ""
-    where = f"node '{owner}'"
     try:
         if file:
             text = read_text(Path(file))
@@ -67,19 +66,19 @@ def load_body(config: dict, owner: str = "component") -> Body:
         elif inline:
             data, digest = inline, hash_of(inline)
         else:
-            raise NodeError(f"{where} has no body: set 'body' (an inline workflow) or 'body_file' (a workflow file)")
+            raise NodeError(f"there is no body: set 'body' (an inline workflow) or 'body_file' (a workflow file)")
         if isinstance(data, dict):
             data = {"format": "deepnodes.workflow/1", "name": owner, "connections": [], **data}
         wf = Workflow.from_json(data)
     except WorkflowError as e:
-        raise NodeError(f"{where}: its body {'file ' + repr(short(file)) + ' ' if file else ''}is not valid: "
+        raise NodeError(f"the body {'file ' + repr(short(file)) + ' ' if file else ''}is not valid: "
                         f"{e}") from None
-    _check_ports(wf, where)
-    _apply_exposed(wf, config, where)
+    _check_ports(wf)
+    _apply_exposed(wf, config)
     return Body(wf, digest)
 
 
-def _check_ports(wf: Workflow, where: str) -> None:
+def _check_ports(wf: Workflow) -> None:
     seen: dict[tuple[str, str], str] = {}
     for nid, e in wf.nodes.items():
         if e.type not in (INPUT_TYPE, OUTPUT_TYPE):
@@ -87,34 +86,34 @@ def _check_ports(wf: Workflow, where: str) -> None:
         kind = "input" if e.type == INPUT_TYPE else "output"
         name = port_name(wf, nid)
         if (kind, name) in seen:
-            raise NodeError(f"{where}: its body has two Component {kind.title()} nodes named '{name}' "
+            raise NodeError(f"the body has two Component {kind.title()} nodes named '{name}' "
                             f"('{seen[kind, name]}' and '{nid}')")
         seen[kind, name] = nid
         used = any(c.source == nid for c in wf.connections) if kind == "input" else \
             any(c.target == nid for c in wf.connections)
         if not used:
-            raise NodeError(f"{where}: the body's Component {kind.title()} '{nid}' is not connected "
+            raise NodeError(f"the body's Component {kind.title()} '{nid}' is not connected "
                             f"(a dangling port)")
 
 
-def _apply_exposed(wf: Workflow, config: dict, where: str) -> None:
+def _apply_exposed(wf: Workflow, config: dict) -> None:
     for name, target in (config.get("expose") or {}).items():
         node_id, _, option = target.partition(".")
         if node_id not in wf.nodes or not option:
-            raise NodeError(f"{where}: exposed option '{name}' names '{short(target)}', but the body has no node "
+            raise NodeError(f"exposed option '{name}' names '{short(target)}', but the body has no node "
                             f"'{short(node_id)}' (write it as node.option)")
         if name in config:
             try:
                 wf.set_option(node_id, option, config[name])
             except WorkflowError as e:
-                raise NodeError(f"{where}: exposed option '{name}' ({target}): {e}") from None
+                raise NodeError(f"exposed option '{name}' ({target}): {e}") from None
         else:  # the path must exist even while the option keeps the body's value
             try:
                 current = wf.instantiate(node_id).config.model_dump(mode="json")
                 for k in option.split("."):
                     current = current[int(k) if isinstance(current, list) else k]
             except (KeyError, IndexError, ValueError, TypeError):
-                raise NodeError(f"{where}: exposed option '{name}' names '{short(target)}', but node "
+                raise NodeError(f"exposed option '{name}' names '{short(target)}', but node "
                                 f"'{node_id}' has no option '{short(option)}'") from None
 
 
@@ -171,7 +170,7 @@ def configure_body(body: Body, specs: dict[str, Any], owner: str) -> tuple[dict[
     for nid in body.workflow.topological_order():
         st = status[nid]
         if st.state == "idle" and not st.message.startswith("waiting for"):
-            raise NodeError(f"node '{owner}': inside its body, node '{nid}': {st.message}")
+            raise NodeError(f"inside the body, node '{nid}': {st.message}")
     outs = {name: (status[nid].specs[0] if status[nid].specs else None) for nid, name, _ in body.outputs}
     return outs, hash_of({"body": body.digest, "keys": {n: s.key for n, s in status.items()}})
 
@@ -212,7 +211,7 @@ def run_body(body: Body, feeds: dict[str, tuple[Any, str, Any]], ctx: ExecutionC
         raise Cancelled()
     if not res.ok:
         bad = (res.failed or res.blocked)[0]
-        raise NodeError(f"node '{owner}': inside its body, node '{bad}' "
+        raise NodeError(f"inside the body, node '{bad}' "
                         f"{'failed' if res.failed else 'did not run'}: {eng.status[bad].message}")
     outputs = {name: eng.status[nid].outputs[0] for nid, name, _ in body.outputs}
     scalars = {f"{nid}.{k}": v for nid, st in eng.status.items() for k, v in st.scalars.items()}

@@ -109,7 +109,7 @@ def _cycle_body() -> dict:
     (build([("in", IN, {"name": "table"}), ("in2", IN, {"name": "table"}), ("out", OUT, {}),
             ("out2", OUT, {})], [("in", "value", "out", "value"), ("in2", "value", "out2", "value")]),
      "two Component Input nodes named 'table'"),
-    (None, "has no body"),
+    (None, "there is no body"),
 ])
 def test_a_broken_body_is_one_sentence_naming_the_node_before_anything_runs(body, words):
     wf = Workflow("outer")

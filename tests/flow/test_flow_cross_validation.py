@@ -119,7 +119,7 @@ def test_bad_folds_are_one_sentence_on_the_node_before_any_fold_runs(cfg, words)
 
 
 def test_a_loop_without_a_body_or_with_the_wrong_ports_is_refused_on_the_node():
-    assert "has no body" in Engine(outer(CV, {}, holder="cv")).configure()["cv"].message
+    assert "there is no body" in Engine(outer(CV, {}, holder="cv")).configure()["cv"].message
     wrong = outer(CV, {"body": _renamed_body()}, holder="cv")
     msg = Engine(wrong).configure()["cv"].message
     assert "needs Component Inputs 'training' and 'held_out'" in msg and "it has held_out, train" in msg

@@ -81,7 +81,7 @@ class Component(BodyNode):
         try:
             return load_body(config, node_id).ports()
         except NodeError as e:
-            raise WorkflowError(str(e)) from None
+            raise WorkflowError(f"node '{node_id}': {e}") from None
 
     def configure(self, specs):
         body = self.checked_body()

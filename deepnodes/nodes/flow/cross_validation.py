@@ -44,7 +44,7 @@ class CrossValidation(BodyNode):
         outs = {name: t for _, name, t in body.outputs}
         if ins.get("training") != "table" or ins.get("held_out") != "table" or outs.get("predictions") != "table":
             have = ", ".join(sorted(ins)) or "no inputs"
-            raise NodeError(f"node '{self.label}': its body needs {_NEEDS}; it has {have} and outputs "
+            raise NodeError(f"its body needs {_NEEDS}; it has {have} and outputs "
                             f"{', '.join(sorted(outs)) or 'none'}")
         return body
 
@@ -69,7 +69,7 @@ class CrossValidation(BodyNode):
         try:  # before any fold runs
             folds = fold_indices(table, c.folds, c.method, c.seed, c.class_column)
         except FoldError as e:
-            raise NodeError(f"node '{self.label}': {e}") from None
+            raise NodeError(f"{e}") from None
         base = (ctx.input_keys.get("table", "-"), c.method, len(folds), c.seed, c.class_column)
         preds, rows = [], []
         for k, (train_idx, held_idx) in enumerate(folds):

@@ -61,20 +61,20 @@ class ParameterSearch(Component):
     def configure(self, specs):
         c = self.config
         if not c.space:
-            raise NodeError(f"node '{self.label}': the search space is empty; add a parameter to option 'space'")
+            raise NodeError(f"the search space is empty; add a parameter to option 'space'")
         node_id, _, result = c.objective.partition(".")
         body = self.checked_body()
         if node_id not in body.workflow.nodes or not result:
-            raise NodeError(f"node '{self.label}': option 'objective' is '{c.objective}'; it names a scalar result "
+            raise NodeError(f"option 'objective' is '{c.objective}'; it names a scalar result "
                             f"of a body node as node.result (body nodes: {', '.join(body.workflow.nodes)})")
         if c.pruning and c.prune_on.partition(".")[0] not in body.workflow.nodes:
-            raise NodeError(f"node '{self.label}': option 'prune_on' is '{c.prune_on}'; it names a per-epoch metric "
+            raise NodeError(f"option 'prune_on' is '{c.prune_on}'; it names a per-epoch metric "
                             f"of a body node (a learner) as node.metric")
         for name, p in c.space.items():
             if p.kind == "choice" and not p.choices:
-                raise NodeError(f"node '{self.label}': parameter '{name}' is a choice without choices")
+                raise NodeError(f"parameter '{name}' is a choice without choices")
             if p.kind != "choice" and (p.low is None or p.high is None or p.low > p.high or (p.log and p.low <= 0)):
-                raise NodeError(f"node '{self.label}': parameter '{name}' needs low <= high"
+                raise NodeError(f"parameter '{name}' needs low <= high"
                                 + (" and low > 0 on a log scale" if p.log else ""))
             self._trial_body({name: p.choices[0] if p.kind == "choice" else p.low})  # the option exists
         # the body configures on these inputs; the key covers every inner key
@@ -170,7 +170,7 @@ class ParameterSearch(Component):
                     raise optuna.TrialPruned() from None
                 raise
             if c.objective not in scalars:
-                raise NodeError(f"node '{self.label}': option 'objective' names no scalar: '{c.objective}' is "
+                raise NodeError(f"option 'objective' names no scalar: '{c.objective}' is "
                                 f"not among the body's results ({', '.join(scalars) or 'none'})")
             ctx.log(f"trial {trial.number + 1}: {values} -> {scalars[c.objective]:.4g} "
                     f"({time.perf_counter() - t0:.1f} s)")
@@ -183,7 +183,7 @@ class ParameterSearch(Component):
             study.optimize(objective, n_trials=c.trials - done, callbacks=[stop_on_cancel])
         finished = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
         if not finished:
-            raise NodeError(f"node '{self.label}': no trial finished")
+            raise NodeError(f"no trial finished")
         names = list(c.space)
         trials = pa.table({"trial": [t.number for t in study.trials],
                            **{n: [str(t.params.get(n, "")) for t in study.trials] for n in names},
