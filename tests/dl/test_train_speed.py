@@ -132,3 +132,17 @@ def test_trained_network_is_handed_back_in_the_default_layout(data):
     with torch.no_grad():
         out = r.network.module(xb)
         assert torch.allclose(out, r.network.module(xb.contiguous(memory_format=torch.channels_last)), atol=1e-5)
+
+
+@pytest.mark.slow
+def test_compile_is_opt_in_and_trains_alike(data):
+    """`compile: true` compiles the forward pass (about a minute here on the CPU, hence not the default); inductor's
+    dropout draws other numbers than eager's, so the loss agrees within noise, not bit for bit."""
+    (x, y), _ = data
+    lines = []
+    opts = TrainingOptions(epochs=1, batch_size=64, compile=True)
+    compiled = train(net(), x, y, opts, SCE, log=lines.append)
+    eager = train(net(), x, y, TrainingOptions(epochs=1, batch_size=64), SCE)
+    assert any("torch.compile" in s for s in lines)
+    assert compiled.history[0]["loss"] == pytest.approx(eager.history[0]["loss"], rel=0.05)
+    assert all(p.is_contiguous() for p in compiled.network.module.parameters())
