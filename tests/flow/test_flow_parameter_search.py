@@ -77,7 +77,8 @@ def test_pruning_stops_a_clearly_worse_trial_after_an_epoch():
             n["config"]["epochs"] = 4
     space = {"lr": {"option": "learner.learning_rate", "kind": "choice", "choices": [0.02, 0.00001]}}
     wf = outer(PS, {"body": body, "objective": "scorer.accuracy", "space": space, "strategy": "grid",
-                    "seed": 1, "pruning": True, "prune_on": "learner.accuracy"}, holder="search")
+                    "seed": 1, "pruning": True, "prune_on": "learner.accuracy", "prune_startup_trials": 1,
+                    "prune_warmup_epochs": 0}, holder="search")
     eng = Engine(wf)
     epochs: dict[int, int] = {}
     eng.subscribe(lambda ev: ev.get("type") == "metrics" and ev.get("kind") == "epoch"

@@ -47,6 +47,9 @@ class ParameterSearch(Component):
         pruning: bool = Field(False, description="stop clearly worse trials early (Optuna's median pruner)")
         prune_on: str = Field("learner.accuracy", description="the per-epoch metric the pruner compares, as "
                               "node.metric; it must improve in the objective's direction")
+        prune_startup_trials: int = Field(2, ge=0, le=limits.EPOCHS,
+                                          description="trials that finish before the pruner prunes any")
+        prune_warmup_epochs: int = Field(1, ge=0, le=limits.EPOCHS, description="epochs a trial always trains")
         study_file: str = Field("", description="SQLite file the study is kept in (empty: in memory); "
                                 "an existing study resumes", json_schema_extra={"x-path": "file"})
 
@@ -131,8 +134,9 @@ class ParameterSearch(Component):
         feeds = {p.name: (PORT_TYPES[p.type].io.spec_of(x) if x is not None else None,
                           ctx.input_keys.get(p.name, "-"), x) for p, x in zip(self.inputs, inputs)}
         storage = f"sqlite:///{c.study_file}" if c.study_file else None
-        pruner = optuna.pruners.MedianPruner(n_startup_trials=1, n_warmup_steps=0) if c.pruning else \
-            optuna.pruners.NopPruner()
+        pruner = (optuna.pruners.MedianPruner(n_startup_trials=c.prune_startup_trials,
+                                              n_warmup_steps=c.prune_warmup_epochs)
+                  if c.pruning else optuna.pruners.NopPruner())
         study = optuna.create_study(study_name=self.label, storage=storage, load_if_exists=True, pruner=pruner,
                                     direction=c.direction, sampler=self._sampler(optuna, 0))
         if study.trials:
