@@ -19,6 +19,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from deepnodes.core import Engine, Workflow, WorkflowError, registry
+from deepnodes.core.workflow import node_ports
 
 from .hub import Hub
 
@@ -157,8 +158,27 @@ class Document:
         with self.lock:
             return {"id": self.id, "name": self.workflow.name, "path": self.path, "example": self.example,
                     "version": self.version, "dirty": self.dirty, "running": self.running,
-                    "workflow": self.workflow.to_json(),
+                    "workflow": self._workflow_json(),
                     "status": {nid: self.status_json(nid) for nid in self.workflow.nodes}}
+
+    def _workflow_json(self) -> dict:
+        """The workflow as its file holds it, plus `ports` on each node whose configuration defines its ports
+        (a component's come from its body): the editor draws those instead of its type's."""
+        wf = self.workflow.to_json()
+        for n in wf["nodes"]:
+            entry = self.workflow.nodes.get(n["id"])
+            try:
+                cls = registry.get(n["type"])
+            except KeyError:
+                continue
+            if entry is None or not hasattr(cls, "ports_for"):
+                continue
+            try:
+                ins, outs = node_ports(entry)
+            except Exception:  # noqa: BLE001 - a broken body: the node shows its error, drawn with no ports
+                ins, outs = [], []
+            n["ports"] = {"inputs": [p.to_json() for p in ins], "outputs": [p.to_json() for p in outs]}
+        return wf
 
     @property
     def running(self) -> bool:

@@ -5,7 +5,7 @@ import { useCallback, useEffect, useMemo, useState } from "react";
 import { Canvas } from "./Canvas";
 import { ColumnInfo, ConfigDialog } from "./ConfigDialog";
 import { EditorContext } from "./context";
-import type { Catalogue } from "./graph";
+import { type Catalogue, portsOf } from "./graph";
 import { Palette } from "./Palette";
 import { rememberRecent, StartPage } from "./StartPage";
 import { OpenDialog, SaveAsDialog } from "./panels/FileDialogs";
@@ -21,14 +21,14 @@ import { type KeyActions, useKeys } from "./useKeys";
 /** The spec of what feeds a node's first connected input of a port type ("table", "network"), when known. */
 function inputSpec(d: DocSnapshot, catalogue: Catalogue, nodeId: string, type: string, ok: (spec: any) => boolean): any {
   const n = d.workflow.nodes.find((x) => x.id === nodeId);
-  const desc = n && catalogue[n.type];
+  const desc = catalogue[n?.type ?? ""] && portsOf(catalogue, n);
   if (!desc) return null;
   for (const p of desc.inputs) {
     if (p.type !== type) continue;
     const c = d.workflow.connections.find((x) => x.target === nodeId && x.target_port === p.name);
     if (!c) continue;
     const src = d.workflow.nodes.find((x) => x.id === c.source);
-    const sdesc = src && catalogue[src.type];
+    const sdesc = src && catalogue[src.type] && portsOf(catalogue, src);
     const idx = sdesc ? sdesc.outputs.findIndex((o) => o.name === c.source_port) : -1;
     const spec = idx >= 0 ? d.status[c.source]?.specs?.[idx] : null;
     if (spec && ok(spec)) return spec;

@@ -6,7 +6,7 @@ import {
   type Connection, type Edge, type EdgeChange, type Node,
 } from "@xyflow/react";
 import { type MutableRefObject, useCallback, useEffect, useRef, useState } from "react";
-import { canConnect, Catalogue, Op } from "./graph";
+import { canConnect, Catalogue, Op, portsOf } from "./graph";
 import { NodeData, NodeView, PORT_COLORS } from "./NodeView";
 import { portTexts } from "./specText";
 import type { DocSnapshot } from "./types";
@@ -50,10 +50,11 @@ export function Canvas({ doc, catalogue, perform, toast, addNode, pendingSelect,
     const cache = dataCache.current;
     const next: Node[] = doc.workflow.nodes.map((n) => {
       const desc = catalogue[n.type];
+      const ports = desc && portsOf(catalogue, n);
       const st = doc.status[n.id];
       const old = cache.get(n.id);
       const data: NodeData = {
-        label: n.label, typeName: desc?.name ?? n.type, category: desc?.category ?? "", inputs: desc?.inputs ?? [], outputs: desc?.outputs ?? [],
+        label: n.label, typeName: desc?.name ?? n.type, category: desc?.category ?? "", inputs: ports?.inputs ?? [], outputs: ports?.outputs ?? [],
         state: st?.state ?? "idle", message: st?.message ?? "", progress: st?.progress ?? null, progressMessage: st?.progressMessage ?? "",
         partial: !!st?.partial, missing: !desc, ...portTexts(doc, catalogue, n.id),
       };
@@ -71,7 +72,7 @@ export function Canvas({ doc, catalogue, perform, toast, addNode, pendingSelect,
       const prevE = new Map(prevEdges.map((e) => [e.id, e]));
       return doc.workflow.connections.map((c) => {
         const id = `${c.target}:${c.target_port}`;
-        const type = catalogue[doc.workflow.nodes.find((n) => n.id === c.source)?.type ?? ""]?.outputs.find((p) => p.name === c.source_port)?.type ?? "table";
+        const type = portsOf(catalogue, doc.workflow.nodes.find((n) => n.id === c.source))?.outputs.find((p) => p.name === c.source_port)?.type ?? "table";
         const old = prevE.get(id);
         if (old && old.source === c.source && old.sourceHandle === c.source_port) return old;
         return { id, source: c.source, sourceHandle: c.source_port, target: c.target, targetHandle: c.target_port, style: { stroke: PORT_COLORS[type] ?? "#555", strokeWidth: 1.6 } };

@@ -26,6 +26,14 @@ export interface GNode {
   label: string;
   position: [number, number];
   config: Record<string, unknown>;
+  /** set by the server for a node whose ports its configuration defines (a component's come from its body) */
+  ports?: { inputs: PortDesc[]; outputs: PortDesc[] };
+}
+
+/** A node's ports: those the server sent for this node, else its type's. */
+export function portsOf(cat: Catalogue, n: GNode | undefined): { inputs: PortDesc[]; outputs: PortDesc[] } | undefined {
+  if (!n) return undefined;
+  return n.ports ?? cat[n.type];
 }
 
 export interface GEdge {
@@ -222,8 +230,8 @@ export function canConnect(g: Graph, cat: Catalogue, source: string, sourcePort:
   const t = g.nodes.find((n) => n.id === target);
   if (!s || !t) return { ok: false, reason: "both ends must be nodes of this workflow" };
   if (source === target) return { ok: false, reason: "a node cannot be connected to itself" };
-  const sd = cat[s.type];
-  const td = cat[t.type];
+  const sd = cat[s.type] && portsOf(cat, s);
+  const td = cat[t.type] && portsOf(cat, t);
   if (!sd || !td) return { ok: false, reason: `the node type '${!sd ? s.type : t.type}' is not installed` };
   const sp = sd.outputs.find((p) => p.name === sourcePort);
   const tp = td.inputs.find((p) => p.name === targetPort);

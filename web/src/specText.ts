@@ -1,6 +1,6 @@
 // What a port carries, in words, from its configure-time spec (the server's TableSpec / NetworkSpec JSON):
 // a layer node's output shape on the canvas and a port's hover text. Pure.
-import type { Catalogue } from "./graph";
+import { type Catalogue, portsOf } from "./graph";
 import { shapeText } from "./networkLayout";
 import type { DocSnapshot } from "./types";
 
@@ -49,15 +49,17 @@ function indexOf(doc: DocSnapshot): DocIndex {
 export function portTexts(doc: DocSnapshot, catalogue: Catalogue, id: string): { shape: string; inTips: string; outTips: string } {
   const ix = indexOf(doc);
   const n = ix.nodes.get(id);
-  const desc = n && catalogue[n.type];
-  if (!desc) return { shape: "", inTips: "", outTips: "" };
+  const type = n && catalogue[n.type];
+  const ports = type && portsOf(catalogue, n);
+  if (!type || !ports) return { shape: "", inTips: "", outTips: "" };
+  const desc = { ...ports, category: type.category };
   const specs = doc.status[id]?.specs ?? [];
   const outTips = desc.outputs.map((_, i) => specSummary(specs[i])).join(TIP_SEP);
   const inTips = desc.inputs.map((p) => {
     const c = ix.feeds.get(`${id}/${p.name}`);
     if (!c) return "not connected";
     const src = ix.nodes.get(c.source);
-    const idx = src ? catalogue[src.type]?.outputs.findIndex((o) => o.name === c.source_port) ?? -1 : -1;
+    const idx = src ? portsOf(catalogue, src)?.outputs.findIndex((o) => o.name === c.source_port) ?? -1 : -1;
     return specSummary(idx >= 0 ? doc.status[c.source]?.specs?.[idx] : null);
   }).join(TIP_SEP);
   const net = desc.outputs.findIndex((o) => o.type === "network");
