@@ -49,45 +49,48 @@ def _find_module(module: torch.nn.Module, layer: str) -> torch.nn.Module | None:
 
 
 class Tap(torch.nn.Module):
-    """`module` returning the outputs of named submodules (feature extraction) after / instead of its own."""
+    """`module` returning the outputs of named submodules (feature extraction) after / instead of its own.
+
+    The hooks live only for one forward call, on the submodules of *this* Tap's `inner`: a copy of a Tap (an
+    exporter's or a consumer's own view, `copy.deepcopy`) taps its own copy, and no hook stays behind."""
 
     def __init__(self, module: torch.nn.Module, layers: Sequence[str], keep_outputs: Sequence[int] = ()):
         super().__init__()
         self.inner = module
         self.layers = list(layers)
         self.keep = list(keep_outputs)
-        self._seen: dict[str, Any] = {}
-        self._handles = []
-        names = [layer.split(":")[0] for layer in self.layers]
-        for layer, name in zip(self.layers, names):
-            m = _find_module(module, name)
-            if m is None:
+        for layer in self.layers:
+            name = layer.split(":")[0]
+            if _find_module(module, name) is None:
                 raise InferenceError(f"option 'layers': the network has no layer '{name}'")
-            idx = int(layer.split(":")[1]) if ":" in layer else None
-            self._handles.append(m.register_forward_hook(self._hook(layer, idx)))
 
     def close(self) -> None:
-        """Remove the hooks from the wrapped module."""
-        for h in self._handles:
-            h.remove()
-        self._handles = []
+        """Nothing to remove: hooks are registered and removed within each forward call."""
 
-    def _hook(self, key: str, idx: int | None):
+    @staticmethod
+    def _hook(seen: dict, key: str, idx: int | None):
         def hook(mod, args, out):
             if isinstance(out, (tuple, list)):
                 out = out[idx or 0]
             elif idx:
                 raise InferenceError(f"option 'layers': layer '{key.split(':')[0]}' has one output")
-            self._seen[key] = out
+            seen[key] = out
         return hook
 
     def forward(self, *xs):
-        self._seen = {}
-        out = self.inner(*xs)
+        seen: dict[str, Any] = {}
+        handles = []
+        try:
+            for layer in self.layers:
+                m = _find_module(self.inner, layer.split(":")[0])
+                idx = int(layer.split(":")[1]) if ":" in layer else None
+                handles.append(m.register_forward_hook(self._hook(seen, layer, idx)))
+            out = self.inner(*xs)
+        finally:
+            for h in handles:
+                h.remove()
         out = out if isinstance(out, tuple) else (out,)
-        got = tuple(out[i] for i in self.keep) + tuple(self._seen[k] for k in self.layers)
-        self._seen = {}
-        return got
+        return tuple(out[i] for i in self.keep) + tuple(seen[k] for k in self.layers)
 
 
 def layer_spec(network: Network, layer: str) -> TensorSpec | None:
