@@ -134,8 +134,18 @@ def tab(browser, size=(1400, 860)):
     assert not errors, f"the page raised: {errors}"
 
 
-def center(page, selector: str) -> tuple[float, float]:
-    box = page.locator(selector).first.bounding_box()
+def center(page, selector: str, settle_s: float = 5.0) -> tuple[float, float]:
+    """The centre of the first element matching `selector`, once it has stopped moving (the view may still be
+    fitting or re-fitting after a drop or a resized pane: a drag aimed at a moving handle misses it)."""
+    loc = page.locator(selector).first
+    box = loc.bounding_box()
+    end = time.monotonic() + settle_s
+    while time.monotonic() < end:
+        page.wait_for_timeout(150)
+        again = loc.bounding_box()
+        if again == box:
+            break
+        box = again
     assert box is not None, f"{selector} is not on screen"
     return box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
 
