@@ -15,7 +15,7 @@ setup: $(STAMP) system web
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --disable-pip-version-check torch==2.13.0
-	$(PIP) install -q --disable-pip-version-check -e ".[test,h2o,mlflow,tensorboard]"
+	$(PIP) install -q --disable-pip-version-check -e ".[test,h2o,mlflow,tensorboard,ray,tensorflow]"
 	touch $(STAMP)
 
 # Debian packages the datasets, examples and browser tests need (installed when missing; needs root)
