@@ -49,6 +49,8 @@ class Network:
         self._builder = builder
         self.metadata: dict = dict(metadata or {})
         self._lock = threading.RLock()
+        #: bumped by `weights_changed`: what is derived from the weights (dl/infer.py's ONNX export) is redone
+        self.weights_version = 0
 
     @property
     def module(self):
@@ -87,6 +89,13 @@ class Network:
                 module = build_module(self.spec, seed=seed)
             self._module = module
         return self._module
+
+    def weights_changed(self) -> None:
+        """Record that the module's weights changed in place. Every in-place change must call it (the training
+        loop after each step and at its end, ...): a fused optimizer step, batch-norm statistics, a write through
+        `.data` or numpy do not move torch's version counters, so `dl/infer.py`'s cached export could not see them."""
+        with self._lock:
+            self.weights_version += 1
 
     def inference_module(self, device=None):
         """A module to run inference with, in eval mode on `device`, that is not this network's module: a node
@@ -127,6 +136,7 @@ class Network:
 
     def __setstate__(self, d):
         self.__dict__.update(d)
+        self.__dict__.setdefault("weights_version", 0)
         self._lock = threading.RLock()
 
     def __repr__(self) -> str:

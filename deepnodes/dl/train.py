@@ -129,11 +129,13 @@ def train(network: Network, x: Sequence, y: Sequence, opts: TrainingOptions | No
           val_y: Sequence | None = None, on_batch: Callable[[dict], None] | None = None,
           on_epoch: Callable[[dict], None] | None = None, should_stop: Callable[[], bool] | None = None,
           check_cancelled: Callable[[], None] | None = None, log: Callable[[str], None] | None = None,
-          device: str | None = None, speedups: bool = True) -> TrainResult:
+          device: str | None = None, speedups: bool = True, dist=None) -> TrainResult:
     """Train a copy of `network` on inputs `x` (one per network input) and targets `y` (one per output;
     None for an output without a loss). Returns the trained copy and one history row per epoch.
     `speedups=False` trains the plain way a hand-written loop does (`deepnodes.dl.speed`), for comparisons.
-    A NaN loss (with `terminate_on_nan`) raises `NaNLoss` whose `.result` holds the last good model."""
+    A NaN loss (with `terminate_on_nan`) raises `NaNLoss` whose `.result` holds the last good model.
+    `dist` (`deepnodes.dl.distributed.hooks.WorkerHooks`): this process is one rank of a data-parallel group: the
+    forward pass goes through DDP, epoch sums are all-reduced, and it checkpoints / resumes at epoch ends."""
     opts = opts or TrainingOptions()
     log = log or (lambda s: None)
     x = [_as_conv(t) for t in x]
@@ -161,12 +163,15 @@ def train(network: Network, x: Sequence, y: Sequence, opts: TrainingOptions | No
     bn_frozen = frozen_batchnorms(module) if opts.freeze_batchnorm else []
     reg = regularization_term(net, module)
     # a module drawing random numbers (dropout, noise) draws from the learner's own stream, under the lock
-    stream = GlobalStream(opts.seed, "train") if draws_random(module) else None
+    rk = dist.stream_key if dist is not None else ()  # rank 0 draws what a local run draws
+    stream = GlobalStream(opts.seed, "train", *rk) if draws_random(module) else None
 
     losses = list(losses) if losses is not None else [LossSpec("mse")] * len(y)
     fns = loss_functions(net, losses, y, dev)
     acc_i = next((i for i, f in enumerate(fns) if f is not None and f.classify), None)
     out_names = [t.name for t in net.spec.outputs] or [f"output_{i}" for i in range(len(fns))]
+    if dist is not None:
+        fwd = dist.wrap(module, fwd, dev, find_unused=None in fns)
 
     amp = opts.mixed_precision and dev.type == "cuda"
     if opts.mixed_precision and not amp:
@@ -177,7 +182,7 @@ def train(network: Network, x: Sequence, y: Sequence, opts: TrainingOptions | No
     x, y = _place(x, dev), _place(y, dev)
     if has_val:
         val_x, val_y = _place(val_x, dev), _place(val_y, dev)
-    gen = torch_generator(opts.seed, "shuffle")
+    gen = torch_generator(opts.seed, "shuffle", *rk)
     bs = opts.batch_size
     nb = (n + bs - 1) // bs
 
@@ -214,8 +219,13 @@ def train(network: Network, x: Sequence, y: Sequence, opts: TrainingOptions | No
     batch_cbs = [c for c in cbs if type(c).on_batch_end is not Callback.on_batch_end]  # only they cost a read
     for cb in cbs:
         cb.on_train_begin(loop)
+    first = 1
+    if dist is not None:  # a restarted worker group continues after its last checkpointed epoch
+        first, step = dist.resume(loop, cbs, gen, stream, history)
+        result.epochs_done = loop.epochs_done = first - 1
+        last_complete = state_of(module) if last_complete is not None and first > 1 else last_complete
     try:
-        for epoch in range(1, opts.epochs + 1):
+        for epoch in range(first, opts.epochs + 1):
             module.train()
             for m in bn_frozen:
                 m.eval()
@@ -263,7 +273,10 @@ def train(network: Network, x: Sequence, y: Sequence, opts: TrainingOptions | No
                     scaler.update()
                 else:
                     opt.step()
+                net.weights_changed()  # a fused step moves no version counter: say so (dl/infer.py's export cache)
                 step += 1
+                if dist is not None:
+                    dist.after_step(module, step)
                 seen += m_b
                 loss_sum.add_(loss.detach(), alpha=m_b)
                 if len(fns) > 1:
@@ -280,7 +293,7 @@ def train(network: Network, x: Sequence, y: Sequence, opts: TrainingOptions | No
                 if (on_batch is not None or batch_cbs) and (now - last_emit >= opts.metrics_interval or b == nb - 1):
                     last_emit = now
                     lv = float(loss_sum) / seen
-                    if nan_cb is not None:
+                    if nan_cb is not None and dist is None:  # ranks decide together, at the epoch's end
                         nan_cb.check(lv, epoch, b + 1)
                     mv = {"loss": lv, "lr": opt.param_groups[0]["lr"], "samples_per_s": seen / max(now - t0, 1e-9)}
                     if acc_i is not None:
@@ -290,6 +303,8 @@ def train(network: Network, x: Sequence, y: Sequence, opts: TrainingOptions | No
                     if on_batch is not None:
                         on_batch({"epoch": epoch, "batch": b + 1, "batches": nb, "step": step, "values": mv})
             secs = time.perf_counter() - t0
+            if dist is not None:  # the epoch's sums over every rank's shard
+                seen, cnt_int = dist.all_sum([loss_sum, corr_sum, cnt_sum, *part_sums], seen, cnt_int)
             stopped = loop.stop
             if stopped and seen == 0:
                 break
@@ -322,6 +337,8 @@ def train(network: Network, x: Sequence, y: Sequence, opts: TrainingOptions | No
                 last_complete = state_of(module)
             elif nan_cb is not None:
                 last_complete = nan_cb.last_good
+            if dist is not None:
+                dist.epoch_end(loop, epoch, step, history, cbs, gen, stream)
             if loop.stop:
                 break
     except Cancelled:
@@ -356,6 +373,7 @@ def train(network: Network, x: Sequence, y: Sequence, opts: TrainingOptions | No
 def _finish(net: Network, result: TrainResult, opts: TrainingOptions, y) -> None:
     net.module.eval()
     net.module.to("cpu", memory_format=torch.contiguous_format)  # the network handed on is in the default layout
+    net.weights_changed()  # kept-best / last-good weights restored, batch-norm statistics updated
     md = net.metadata
     md["history"] = list(md.get("history", [])) + result.history
     md["seed"] = md.get("seed", opts.seed)
