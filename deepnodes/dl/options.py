@@ -104,3 +104,21 @@ class TrainingOptions(BaseModel):
     tensorboard_dir: str = Field("", description="folder of the event files; empty: ./runs/<date-time>")
     compile: bool = Field(False, description="compile the network with torch.compile before training (slower to "
                           "start; pays off only for long runs on some networks and devices)")
+
+
+class DistributedOptions(BaseModel):
+    """Where the Network Learner trains: in this process, or data-parallel on Ray Train (`dl/distributed/`)."""
+
+    backend: Literal["none", "ray"] = Field("none", description="none: train here; ray: data-parallel training "
+                                            "on Ray Train (torch DistributedDataParallel), one shard of the "
+                                            "table per worker; needs the ray extra")
+    workers: int = Field(2, ge=1, le=limits.THREADS, description="ray: worker processes (one CPU each, or one "
+                         "GPU each with use_gpu); batch_size stays the global batch, split across the workers")
+    use_gpu: bool = Field(False, description="ray: one GPU per worker (NCCL); off: CPU workers (gloo)")
+    address: str = Field("", description="ray: empty = start a local Ray on this machine's cores; 'auto' or "
+                         "'ray://host:port' = an existing cluster")
+    max_failures: int = Field(1, ge=0, le=limits.EPOCHS, description="ray: times a failed worker group is "
+                              "restarted; it resumes from the last epoch's checkpoint")
+    checkpoint_folder: str = Field("", description="ray: where the per-epoch checkpoints go (a folder every "
+                                   "worker can reach on a cluster); empty = a temporary folder, removed after "
+                                   "a successful run")

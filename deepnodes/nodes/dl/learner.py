@@ -4,7 +4,7 @@ from __future__ import annotations
 from pydantic import ConfigDict, Field
 
 from deepnodes.core import In, Node, NodeConfig, NodeError, Out, node
-from deepnodes.dl.options import InputColumns, TargetColumns, TrainingOptions
+from deepnodes.dl.options import DistributedOptions, InputColumns, TargetColumns, TrainingOptions
 from deepnodes.nodes.dl.learner_ui import LEARNER_UI
 
 HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr", "seconds", "samples_per_s")
@@ -32,6 +32,8 @@ class NetworkLearner(Node):
                                            "or the table's only tensor column")
         targets: list[TargetColumns] = Field(default_factory=list, description="one entry per trained network "
                                              "output: target column(s), converter and loss")
+        distributed: DistributedOptions = Field(default_factory=DistributedOptions, description="train here, or "
+                                                "data-parallel on Ray Train (backend, workers, use_gpu, address)")
 
     def _bindings(self, net_spec, table_spec):
         from deepnodes.dl.convert import bind, check_binding
@@ -47,6 +49,11 @@ class NetworkLearner(Node):
     def configure(self, specs):
         from deepnodes.table.spec import ColumnSpec, TableSpec
 
+        if self.config.distributed.backend == "ray":  # before anything runs: the extra and the address
+            from deepnodes.core.ray_runtime import check_address, require_ray
+
+            require_ray("distributed.backend")
+            check_address(self.config.distributed.address, "distributed.address")
         net, table, val = specs
         if net is None or table is None:
             return [None, None]
@@ -124,10 +131,20 @@ class NetworkLearner(Node):
                 f"{k} {val_:.4g}" for k, val_ in v.items() if k not in ("seconds",)))
 
         opts = TrainingOptions.model_validate(c.model_dump(include=set(TrainingOptions.model_fields)))
+        hooks = dict(on_batch=on_batch, on_epoch=on_epoch, should_stop=lambda: ctx.stop_requested,
+                     check_cancelled=ctx.check_cancelled, log=ctx.log)
         try:
-            res = train(network, x, y, opts, losses, val_x=vx, val_y=vy, on_batch=on_batch, on_epoch=on_epoch,
-                        should_stop=lambda: ctx.stop_requested, check_cancelled=ctx.check_cancelled, log=ctx.log,
-                        device=ctx.device)
+            if c.distributed.backend == "ray":
+                from deepnodes.core.ray_runtime import ray_session
+                from deepnodes.dl.distributed.ray_train import train_on_ray
+
+                ray_session(ctx, c.distributed.address, option="distributed.address",
+                            backend_option="distributed.backend")  # up for the rest of the run
+                res = train_on_ray(network, table, ins, outs, losses, opts, c.distributed, val=val,
+                                   input_classes=[t.classes for t in x],
+                                   target_classes=[None if t is None else t.classes for t in y], **hooks)
+            else:
+                res = train(network, x, y, opts, losses, val_x=vx, val_y=vy, device=ctx.device, **hooks)
         except TrainingCancelled as e:
             r = e.result
             cancelled = Cancelled()

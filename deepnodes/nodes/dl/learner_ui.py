@@ -5,6 +5,7 @@ from __future__ import annotations
 from deepnodes.core.ui import annotate, ui
 
 GENERAL, OPTIMIZER, SCHEDULE, ADVANCED = "General", "Optimizer", "Early stopping and schedule", "Advanced"
+DISTRIBUTED = "Distributed"
 
 _ADAM = ["adam", "adamw", "adamax", "nadam"]
 _EPS = ["adam", "adamw", "rmsprop", "adagrad", "adadelta", "adamax", "nadam"]
@@ -54,4 +55,5 @@ LEARNER_UI = annotate({
     "log_mlflow": ui(ADVANCED), "mlflow_uri": ui(ADVANCED, {"log_mlflow": [True]}),
     "mlflow_experiment": ui(ADVANCED, {"log_mlflow": [True]}), "log_tensorboard": ui(ADVANCED),
     "tensorboard_dir": ui(ADVANCED, {"log_tensorboard": [True]}),
+    "distributed": ui(DISTRIBUTED),
 })
