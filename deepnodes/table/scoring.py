@@ -1,4 +1,5 @@
-"""Scoring predictions against the truth: class metrics (scikit-learn) and numeric metrics.
+"""Scoring predictions against the truth: class metrics and numeric metrics (numpy, scikit-learn's definitions;
+scikit-learn itself is not imported: it costs ~50 MB of memory and seconds of import).
 
 `score_classes` gives accuracy, error rate and Cohen's kappa, a confusion matrix table (one row per
 actual class, one column per predicted class), per-class statistics (TP, FP, TN, FN, precision,
@@ -75,8 +76,6 @@ class ClassScores:
 
 
 def score_classes(table: pa.Table, truth: str, prediction: str) -> ClassScores:
-    from sklearn.metrics import accuracy_score, cohen_kappa_score, confusion_matrix, precision_recall_fscore_support
-
     score_classes_spec(spec_of(table), truth, prediction)
     require_rows(table)
     y, p = _labels(table.column(truth)), _labels(table.column(prediction))
@@ -93,16 +92,17 @@ def score_classes(table: pa.Table, truth: str, prediction: str) -> ClassScores:
         if extra not in seen:
             labels.append(extra)
             seen.add(extra)
-    cm = confusion_matrix(y, p, labels=labels)
-    acc = float(accuracy_score(y, p))
-    kappa = float(cohen_kappa_score(y, p, labels=labels))
-    if np.isnan(kappa):
-        kappa = 1.0 if acc == 1.0 else 0.0
-    prec, rec, f1, support = precision_recall_fscore_support(y, p, labels=labels, zero_division=0)
+    cm = confusion(y, p, labels)
     tp = np.diag(cm).astype(np.int64)
     fp = cm.sum(axis=0) - tp
     fn = cm.sum(axis=1) - tp
     tn = cm.sum() - tp - fp - fn
+    acc = float(tp.sum() / len(y))
+    off = 1.0 - np.eye(len(labels))  # Cohen's kappa: 1 - observed / chance disagreement (as scikit-learn)
+    chance = float((off * np.outer(cm.sum(axis=0), cm.sum(axis=1))).sum()) / len(y)
+    kappa = 1.0 - float((off * cm).sum()) / chance if chance else (1.0 if acc == 1.0 else 0.0)
+    support = cm.sum(axis=1)
+    prec, rec, f1 = _ratio(tp, tp + fp), _ratio(tp, support), _ratio(2 * tp, 2 * tp + fp + fn)  # 0 where 0/0
     conf = {"actual": pa.array(labels, pa.string())}
     for j, name in enumerate(labels):
         conf[name] = pa.array(cm[:, j].astype(np.int64))
@@ -120,6 +120,19 @@ def score_classes(table: pa.Table, truth: str, prediction: str) -> ClassScores:
     return ClassScores(acc, 1.0 - acc, kappa, labels, cm, pa.table(conf), class_table, overall_table)
 
 
+def confusion(y: np.ndarray, p: np.ndarray, labels: list[str]) -> np.ndarray:
+    """The confusion matrix (rows: truth, columns: prediction, in the order of `labels`, which hold every value)."""
+    uniq, inv = np.unique(np.concatenate([y, p]), return_inverse=True)
+    index = {c: i for i, c in enumerate(labels)}
+    codes = np.array([index[u] for u in uniq], dtype=np.int64)[inv.reshape(-1)]
+    k = len(labels)
+    return np.bincount(codes[:len(y)] * k + codes[len(y):], minlength=k * k).reshape(k, k).astype(np.int64)
+
+
+def _ratio(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.divide(a, b, out=np.zeros(len(a), dtype=np.float64), where=b != 0)
+
+
 def score_numbers_spec(spec: TableSpec, truth: str, prediction: str) -> TableSpec:
     require_column(spec, truth, "truth_column", NUMBER_KINDS)
     require_column(spec, prediction, "prediction_column", NUMBER_KINDS)
@@ -128,8 +141,6 @@ def score_numbers_spec(spec: TableSpec, truth: str, prediction: str) -> TableSpe
 
 def score_numbers(table: pa.Table, truth: str, prediction: str) -> dict[str, float]:
     """R², MAE, MSE, RMSE and mean signed difference (prediction - truth), as a dict and a one-row table."""
-    from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
-
     score_numbers_spec(spec_of(table), truth, prediction)
     require_rows(table)
     y = pc.fill_null(table.column(truth).cast(pa.float64()), float("nan")).to_numpy()
@@ -138,9 +149,10 @@ def score_numbers(table: pa.Table, truth: str, prediction: str) -> dict[str, flo
     y, p = y[ok], p[ok]
     if len(y) == 0:
         raise ColumnError(f"every row misses the truth (column '{truth}') or the prediction (column '{prediction}')")
-    mse = float(mean_squared_error(y, p))
-    r2 = float(r2_score(y, p)) if len(y) > 1 else float("nan")
-    return {"r2": r2, "mae": float(mean_absolute_error(y, p)), "mse": mse, "rmse": float(np.sqrt(mse)),
+    mse = float(np.mean((y - p) ** 2))
+    ss_tot = float(np.sum((y - y.mean()) ** 2))  # a constant truth: 1 if predicted exactly, else 0 (as scikit-learn)
+    r2 = float("nan") if len(y) < 2 else 1.0 - mse * len(y) / ss_tot if ss_tot else (1.0 if mse == 0 else 0.0)
+    return {"r2": r2, "mae": float(np.mean(np.abs(y - p))), "mse": mse, "rmse": float(np.sqrt(mse)),
             "mean_signed_difference": float(np.mean(p - y)), "rows": int(len(y)), "rows_ignored": int((~ok).sum())}
 
 

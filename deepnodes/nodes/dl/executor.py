@@ -38,7 +38,8 @@ class NetworkExecutor(Node):
         keep_columns: bool = Field(True, description="keep the input table's columns (else only the new ones)")
         backend: Literal["auto", "torch", "onnxruntime"] = Field("auto", description="auto: ONNX Runtime when the "
                                                                  "network exports cleanly, torch otherwise")
-        batch_size: int = Field(1024, ge=1, le=limits.BATCH, description="rows per inference batch")
+        batch_size: int = Field(256, ge=1, le=limits.BATCH, description="rows per inference batch (memory grows with "
+                                "it; on the CPU larger batches are not faster)")
         device: Literal["auto", "cpu", "cuda"] = Field("auto", description="torch backend: where to run")
 
     def _plan(self, net_spec, table_spec):
