@@ -136,7 +136,8 @@ def _child_main() -> None:  # the child's loop: one request in, one answer out, 
 # ---------------------------------------------------------------- the parent side
 
 
-def _child_env(threads: int | None) -> dict:
+def child_env(threads: int | None = None) -> dict:
+    """The environment of a TensorFlow child (quiet logs, oneDNN off, Keras on TensorFlow, deepnodes importable)."""
     env = dict(os.environ)
     root = str(Path(__file__).resolve().parents[3])
     env["PYTHONPATH"] = os.pathsep.join([root] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
@@ -165,7 +166,7 @@ class TFWorker:
         require_tensorflow("running TensorFlow")
         self._log = tempfile.TemporaryFile()
         self._proc = subprocess.Popen([sys.executable, "-m", "deepnodes.dl.formats.tf_env"], stdin=subprocess.PIPE,
-                                      stdout=subprocess.PIPE, stderr=self._log, env=_child_env(self.threads),
+                                      stdout=subprocess.PIPE, stderr=self._log, env=child_env(self.threads),
                                       start_new_session=True)
         self._finalizer = weakref.finalize(self, _stop, self._proc)
         if self.setup:

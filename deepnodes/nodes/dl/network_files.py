@@ -9,10 +9,12 @@ from pydantic import Field
 from deepnodes.core import In, Node, NodeConfig, NodeError, Out, node
 from deepnodes.dl.convert import OUTPUT_ACTIVATION_HELP, OutputActivation, record_output_activation
 
-READ_FORMATS = ("auto", "native", "onnx", "torchscript", "keras")
+READ_FORMATS = ("auto", "native", "onnx", "torchscript", "keras", "savedmodel")
 
 
 def _detect(path: Path) -> str:
+    if path.is_dir() and (path / "saved_model.pb").exists():
+        return "savedmodel"
     if path.is_dir() or path.suffix in (".dnn", ".zip"):
         return "native"
     if path.suffix in (".keras", ".h5", ".hdf5"):
@@ -28,8 +30,12 @@ def _detect(path: Path) -> str:
 class NetworkReader(Node):
     """Reads a network: the native format (a folder or a .dnn file: spec JSON + safetensors weights + metadata),
     an ONNX model (run by ONNX Runtime; for inference and feature extraction, not training), a TorchScript archive
-    written by the Network Writer, or a Keras 3 `.keras` / `.h5` model (imported on Keras' torch backend; it keeps
-    Keras' channels-last layout and trains and executes like any network).
+    written by the Network Writer, a Keras 3 `.keras` / `.h5` model (imported on Keras' torch backend; it keeps
+    Keras' channels-last layout and trains and executes like any network), or a TensorFlow SavedModel folder
+    (option `signature`: its inputs and outputs become the network's; run by ONNX Runtime after conversion with
+    tf2onnx when that matches TensorFlow's outputs within 1e-5, else by TensorFlow in a child process, with a
+    warning; needs the extra `deepnodes[tensorflow]`). A SavedModel is for inference and feature extraction:
+    fine-tuning one is not supported (a Keras model saved as `.keras` trains like any network).
 
     Nothing is unpickled unless `trust` is on."""
 
@@ -38,10 +44,14 @@ class NetworkReader(Node):
 
     class Config(NodeConfig):
         path: str = Field("", description="the network file or folder")
-        format: Literal["auto", "native", "onnx", "torchscript", "keras"] = Field(
-            "auto", description="file format; auto = from the file name (.dnn or folder, .onnx, .pt, .keras/.h5)")
-        trust: bool = Field(False, description="allow code inside the file to run: pickled torch modules (native) "
-                            "or Keras Lambda layers; only for files from a source you trust")
+        format: Literal["auto", "native", "onnx", "torchscript", "keras", "savedmodel"] = Field(
+            "auto", description="file format; auto = from the file name (.dnn or folder, .onnx, .pt, .keras/.h5, "
+            "a folder with saved_model.pb)")
+        signature: str = Field("serving_default", max_length=200,
+                               description="savedmodel: the signature to read (its inputs and outputs)")
+        trust: bool = Field(False, description="allow code inside the file to run: pickled torch modules (native), "
+                            "Keras Lambda layers, or SavedModel ops that reach files, Python or the network; only "
+                            "for files from a source you trust")
         output_activation: OutputActivation = Field("recorded", description=OUTPUT_ACTIVATION_HELP)
 
     def _path(self) -> Path:
@@ -93,6 +103,10 @@ class NetworkReader(Node):
                 from deepnodes.dl.formats.torchscript import import_torchscript
 
                 net = import_torchscript(p)
+            elif fmt == "savedmodel":
+                from deepnodes.dl.formats.savedmodel_read import import_savedmodel
+
+                net = import_savedmodel(p, signature=self.config.signature, trust=self.config.trust, warn=ctx.warn)
             else:
                 from deepnodes.dl.formats.keras import import_keras
 
@@ -110,8 +124,13 @@ class NetworkReader(Node):
 class NetworkWriter(Node):
     """Writes a network: native (a folder, or one .dnn file: spec JSON + safetensors + metadata, versioned, no
     pickle), ONNX (dynamic batch axis; checked with the ONNX checker and against torch with ONNX Runtime),
-    TorchScript (traced; checked against the network), or Keras 3 `.keras` (networks built from layer nodes; images
-    channels last; loaded back in Keras and checked against the network).
+    TorchScript (traced; checked against the network), Keras 3 `.keras` (networks built from layer nodes; images
+    channels last; loaded back in Keras and checked against the network), a TensorFlow SavedModel folder (for TF
+    Serving: through the Keras export, written by Keras on TensorFlow in a child process, a `serving_default`
+    signature named after the network's inputs and outputs; loaded back with `tf.saved_model.load` and checked
+    against the network within 1e-5) or a TFLite `.tflite` file (converted from that SavedModel; checked in the
+    TFLite interpreter within 1e-5). SavedModel and TFLite need the `tensorflow` extra and a network built from
+    layer nodes or imported from Keras; a layer without a Keras counterpart is named before anything is written.
 
     It never deletes or replaces what it did not write: the new file or folder is written beside the old one,
     verified, then switched into place; a non-empty folder that is not a DeepNodes network, or a file of another
@@ -123,8 +142,12 @@ class NetworkWriter(Node):
 
     class Config(NodeConfig):
         path: str = Field("", description="file or folder to write (native: a folder, or a file ending in .dnn)")
-        format: Literal["native", "onnx", "torchscript", "keras"] = Field(
-            "native", description="file format (keras: a .keras file, Keras 3, for networks built from layer nodes)")
+        format: Literal["native", "onnx", "torchscript", "keras", "savedmodel", "tflite"] = Field(
+            "native", description="file format (keras: a .keras file, Keras 3, for networks built from layer nodes; "
+            "savedmodel: a TensorFlow SavedModel folder; tflite: a .tflite file)")
+        layout: Literal["network", "channels_last"] = Field(
+            "network", description="savedmodel / tflite: image tensors in the signature as the network has them "
+            "(channels first, as ONNX and the Network Executor) or channels last (TensorFlow's own layout)")
         opset: int = Field(17, ge=9, le=21, description="ONNX opset version")
         allow_pickle: bool = Field(False, description="native: pickle torch modules that cannot be rebuilt from a "
                                    "description (a module from a Python script); reading them needs trust")
@@ -150,6 +173,12 @@ class NetworkWriter(Node):
                 from deepnodes.dl.formats.keras_export import export_keras
 
                 export_keras(net, p)
+            elif self.config.format in ("savedmodel", "tflite"):
+                from deepnodes.dl.formats import savedmodel_write
+
+                write = savedmodel_write.export_savedmodel if self.config.format == "savedmodel" else \
+                    savedmodel_write.export_tflite
+                write(net, p, layout=self.config.layout)
             else:
                 from deepnodes.dl.formats.torchscript import export_torchscript
 
