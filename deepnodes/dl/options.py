@@ -52,8 +52,9 @@ class TrainingOptions(BaseModel):
     epochs: int = Field(10, ge=1, le=limits.EPOCHS, description="passes over the training table")
     batch_size: int = Field(128, ge=1, le=limits.BATCH,
         description="rows per training step; the last partial batch is used as it is")
-    validation_batch_size: int = Field(1024, ge=1, le=limits.BATCH,
-        description="rows per step when computing the validation metrics")
+    validation_batch_size: int = Field(256, ge=1, le=limits.BATCH,
+        description="rows per step when computing the validation metrics (memory grows with it; larger is hardly "
+                    "faster on the CPU)")
     shuffle: bool = Field(True, description="shuffle the rows before each epoch")
     seed: int = Field(42, le=limits.SEED, description="one seed for weight initialisation, shuffling and dropout")
 

@@ -39,7 +39,7 @@ class NetworkExecutor(Node):
         backend: Literal["auto", "torch", "onnxruntime"] = Field("auto", description="auto: ONNX Runtime when the "
                                                                  "network exports cleanly, torch otherwise")
         batch_size: int = Field(256, ge=1, le=limits.BATCH, description="rows per inference batch (memory grows with "
-                                "it; on the CPU larger batches are not faster)")
+                                "it; larger batches are hardly faster on the CPU)")
         device: Literal["auto", "cpu", "cuda"] = Field("auto", description="torch backend: where to run")
 
     def _plan(self, net_spec, table_spec):
