@@ -1,0 +1,122 @@
+"""The TensorFlow side of the SavedModel and TFLite writers: jobs run in the TensorFlow child process
+(`tf_env.run_tf`), never in the torch process. This module imports no torch and no TensorFlow at its top.
+
+`write_savedmodel` loads the `.keras` file the torch side wrote, on Keras' TensorFlow backend, and writes a
+SavedModel whose `serving_default` signature takes and returns the network's tensors by name (in the layout
+asked for: the network's own, or channels last); `write_tflite` also converts that SavedModel with the TFLite
+converter. Each checks what it wrote, read back the way a user reads it (`tf.saved_model.load`, the TFLite
+interpreter), against the torch network's outputs on sample inputs, and raises a one-sentence `ValueError`
+when an output differs by more than the tolerance.
+"""
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from .tf_env import tensorflow
+
+
+def _perm(p):
+    return None if p is None else list(p)
+
+
+def _to(x: np.ndarray, perm) -> np.ndarray:
+    return x if perm is None else np.transpose(x, perm)
+
+
+def _serving_fn(tf, model, args: dict):
+    """The signature function: named inputs in the chosen layout -> {output name: tensor} in that layout."""
+    in_perm = [_perm(p) for p in args["in_perm"]]    # the signature's layout -> Keras' layout, per input
+    out_perm = [_perm(p) for p in args["out_perm"]]  # Keras' layout -> the signature's layout, per output
+    out_names = args["out_names"]
+
+    def serve(*xs):
+        ks = [x if p is None else tf.transpose(x, p) for x, p in zip(xs, in_perm)]
+        ys = model(ks[0] if len(ks) == 1 else ks, training=False)
+        ys = list(ys) if isinstance(ys, (list, tuple)) else [ys]
+        return {n: (y if p is None else tf.transpose(y, p)) for n, y, p in zip(out_names, ys, out_perm)}
+
+    specs = [tf.TensorSpec([None, *shape], tf.as_dtype(dt), name=n)
+             for n, shape, dt in zip(args["in_names"], args["in_shapes"], args["in_dtypes"])]
+    return serve, specs
+
+
+def _samples(args: dict, arrays: dict) -> tuple[dict, dict]:
+    """Sample inputs (by signature name, in the signature's layout) and the torch network's outputs for them."""
+    xs = {n: _to(arrays[f"in_{i}"], args["sample_in_perm"][i]) for i, n in enumerate(args["in_names"])}
+    want = {n: _to(arrays[f"out_{i}"], args["sample_out_perm"][i]) for i, n in enumerate(args["out_names"])}
+    return xs, want
+
+
+def _check(got: dict, want: dict, tolerance: float, what: str) -> float:
+    worst = 0.0
+    for name, w in want.items():
+        if name not in got:
+            raise ValueError(f"the {what} has no output '{name}' (it has {sorted(got)}); nothing was written")
+        g = np.asarray(got[name])
+        if g.shape != w.shape:
+            raise ValueError(f"the {what}'s output '{name}' has shape {g.shape[1:]}, the network's "
+                             f"{w.shape[1:]}; nothing was written")
+        diff = float(np.max(np.abs(g.astype(np.float64) - w.astype(np.float64)))) if w.size else 0.0
+        if not diff <= tolerance:
+            raise ValueError(f"the {what}'s output '{name}' differs from DeepNodes' by {diff:.2e} (more than "
+                             f"{tolerance:g}); nothing was written")
+        worst = max(worst, diff)
+    return worst
+
+
+def _save(tf, args: dict, folder: Path) -> None:
+    import keras
+
+    model = keras.saving.load_model(args["keras"], compile=False)
+    serve, specs = _serving_fn(tf, model, args)
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.add_endpoint("serving_default", serve, input_signature=specs)
+    archive.write_out(str(folder), verbose=False)
+
+
+def _fresh(job):
+    """A job that leaves no Keras state behind in the long-lived child (names, graphs of earlier models)."""
+    def run(args: dict, arrays: dict) -> dict:
+        tensorflow()  # TensorFlow first (its thread counts), then Keras on it
+        import keras
+
+        try:
+            return job(args, arrays)
+        finally:
+            keras.backend.clear_session()
+    run.__doc__ = job.__doc__
+    return run
+
+
+@_fresh
+def write_savedmodel(args: dict, arrays: dict) -> dict:
+    """Job: write the SavedModel into the (empty) folder `args['out']`, load it back with `tf.saved_model.load`
+    and compare its `serving_default` outputs with the network's."""
+    tf = tensorflow()
+    out = Path(args["out"])
+    _save(tf, args, out)
+    sig = tf.saved_model.load(str(out)).signatures["serving_default"]
+    xs, want = _samples(args, arrays)
+    got = {k: v.numpy() for k, v in sig(**{n: tf.constant(x) for n, x in xs.items()}).items()}
+    return {"max_difference": _check(got, want, args["tolerance"], "SavedModel")}
+
+
+@_fresh
+def write_tflite(args: dict, arrays: dict) -> dict:
+    """Job: write the network as a SavedModel in a scratch folder, convert it with the TFLite converter into
+    the file `args['out']`, run that file in the TFLite interpreter and compare its outputs with the network's."""
+    tf = tensorflow()
+    with tempfile.TemporaryDirectory(prefix="deepnodes-tflite-") as scratch:
+        _save(tf, args, Path(scratch))
+        converter = tf.lite.TFLiteConverter.from_saved_model(scratch, signature_keys=["serving_default"])
+        data = converter.convert()
+    Path(args["out"]).write_bytes(data)
+    interpreter = tf.lite.Interpreter(model_path=args["out"])
+    runner = interpreter.get_signature_runner("serving_default")
+    xs, want = _samples(args, arrays)
+    got = runner(**xs)
+    return {"max_difference": _check(got, want, args["tolerance"], "TFLite model"), "bytes": len(data)}
