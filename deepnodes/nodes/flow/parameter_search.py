@@ -12,6 +12,7 @@ from pydantic import Field
 
 from deepnodes.core import Cancelled, NodeConfig, NodeError, Out, WorkflowError, node
 from deepnodes.core import limits
+from deepnodes.core.ui import ui
 from deepnodes.core.component import configure_body, load_body, run_body
 
 from .component import BodyOptions, Component
@@ -26,6 +27,7 @@ class Param(NodeConfig):
     choices: list[Any] = Field(default_factory=list, description="the values of a choice")
 
 
+_RAY = {"backend": ["ray"]}
 _OUTS = [Out("trials", "table", "one row per trial: number, parameters, objective, state, seconds"),
          Out("best", "table", "the best trial's parameters (parameter, value) and its objective")]
 
@@ -52,6 +54,23 @@ class ParameterSearch(Component):
         prune_warmup_epochs: int = Field(1, ge=0, le=limits.EPOCHS, description="epochs a trial always trains")
         study_file: str = Field("", description="SQLite file the study is kept in (empty: in memory); "
                                 "an existing study resumes", json_schema_extra={"x-path": "file"})
+        backend: Literal["local", "ray"] = Field("local", description="run the trials here one after another "
+                                                 "(local) or in parallel as Ray Tune trials (ray)",
+                                                 json_schema_extra=ui(group="Scale out"))
+        address: str = Field("", description="Ray cluster: empty starts a local Ray with this machine's cores, "
+                             "'auto' joins the cluster this machine belongs to",
+                             json_schema_extra=ui(group="Scale out", show_if=_RAY))
+        max_concurrent: int = Field(0, ge=0, le=limits.EPOCHS, description="trials running at once "
+                                    "(0: as many as the cluster's resources allow)",
+                                    json_schema_extra=ui(group="Scale out", show_if=_RAY))
+        cpus_per_trial: float = Field(1.0, ge=0, le=4096, description="CPUs Ray reserves for each trial",
+                                      json_schema_extra=ui(group="Scale out", show_if=_RAY))
+        gpus_per_trial: float = Field(0.0, ge=0, le=64, description="GPUs Ray reserves for each trial "
+                                      "(more than 0: the body trains on CUDA)",
+                                      json_schema_extra=ui(group="Scale out", show_if=_RAY))
+        prune_reduction_factor: int = Field(2, ge=2, le=100, description="with Ray: ASHA keeps the best "
+                                            "1/factor of the trials at each rung (2: better than the median)",
+                                            json_schema_extra=ui(group="Scale out", show_if=_RAY))
 
     def __init__(self, config=None, label: str = ""):
         super().__init__(config, label)
@@ -80,6 +99,11 @@ class ParameterSearch(Component):
                 raise NodeError(f"parameter '{name}' needs low <= high"
                                 + (" and low > 0 on a log scale" if p.log else ""))
             self._trial_body({name: p.choices[0] if p.kind == "choice" else p.low})  # the option exists
+        if c.backend == "ray":  # before anything runs: Ray is there and the address is one
+            from deepnodes.core.ray_runtime import check_address, require_ray
+
+            require_ray("backend")
+            check_address(c.address, "address")
         # the body configures on these inputs; the key covers every inner key
         _, self._signature = configure_body(body, {p.name: s for p, s in zip(self.inputs, specs)}, self.label)
         return [None, None]
@@ -123,6 +147,17 @@ class ParameterSearch(Component):
                 grid[n] = [float(x) for x in pts]
         return optuna.samplers.GridSampler(grid, seed=c.seed)  # grid ids index its order: keep it
 
+    def _grid_size(self) -> int:
+        """Points a grid search has (a sampler of another strategy draws without end)."""
+        import math
+
+        c = self.config
+        if c.strategy != "grid":
+            return c.trials
+        return math.prod(len(p.choices) if p.kind == "choice" else
+                         (int(p.high) - int(p.low) + 1) if p.kind == "int" else c.grid_points
+                         for p in c.space.values())
+
     def execute(self, inputs, ctx):
         import optuna
         import pyarrow as pa
@@ -133,7 +168,9 @@ class ParameterSearch(Component):
         c = self.config
         feeds = {p.name: (PORT_TYPES[p.type].io.spec_of(x) if x is not None else None,
                           ctx.input_keys.get(p.name, "-"), x) for p, x in zip(self.inputs, inputs)}
-        storage = f"sqlite:///{c.study_file}" if c.study_file else None
+        # one storage object: Ray Tune's searcher opens the same study on it
+        storage = (optuna.storages.RDBStorage(f"sqlite:///{c.study_file}") if c.study_file
+                   else optuna.storages.InMemoryStorage())
         pruner = (optuna.pruners.MedianPruner(n_startup_trials=c.prune_startup_trials,
                                               n_warmup_steps=c.prune_warmup_epochs)
                   if c.pruning else optuna.pruners.NopPruner())
@@ -146,14 +183,7 @@ class ParameterSearch(Component):
 
         def objective(trial):
             ctx.progress(trial.number / c.trials, f"trial {trial.number + 1} of {c.trials}")
-            values = {}
-            for n, p in c.space.items():
-                if p.kind == "choice":
-                    values[n] = trial.suggest_categorical(n, p.choices)
-                elif p.kind == "int":
-                    values[n] = trial.suggest_int(n, int(p.low), int(p.high), log=p.log)
-                else:
-                    values[n] = trial.suggest_float(n, p.low, p.high, log=p.log)
+            values = suggest(trial)
             t0 = time.perf_counter()
             pruned = threading.Event()
             prune_node, _, metric = c.prune_on.partition(".")
@@ -173,6 +203,8 @@ class ParameterSearch(Component):
                     ctx.log(f"trial {trial.number + 1}: {values} pruned")
                     raise optuna.TrialPruned() from None
                 raise
+            except NodeError as e:  # both backends name the trial
+                raise NodeError(f"trial {trial.number + 1} ({shown_values(values)}): {e}") from None
             if c.objective not in scalars:
                 raise NodeError(f"option 'objective' names no scalar: '{c.objective}' is "
                                 f"not among the body's results ({', '.join(scalars) or 'none'})")
@@ -183,7 +215,13 @@ class ParameterSearch(Component):
         def stop_on_cancel(study, _trial):  # a cancel ends the search after the current trial
             if ctx.cancelled:
                 study.stop()
-        if done < c.trials:
+        suggest = trial_suggester(c.space)
+        if done < c.trials and c.backend == "ray":
+            from deepnodes.flow.ray_tune import optimize_on_ray
+
+            optimize_on_ray(self, study, storage, study.sampler, suggest, inputs, ctx,
+                            min(c.trials, self._grid_size()) - done, done)
+        elif done < c.trials:
             study.optimize(objective, n_trials=c.trials - done, callbacks=[stop_on_cancel])
         finished = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
         if not finished:
@@ -201,8 +239,31 @@ class ParameterSearch(Component):
         ctx.result("best objective", best.value)
         for n in names:
             ctx.result(f"best {n}", best.params[n])
-        if ctx.cancelled and len(study.trials) < c.trials:  # the finished trials are kept, marked partial
+        ended = [t for t in study.trials if t.state in (optuna.trial.TrialState.COMPLETE,
+                                                          optuna.trial.TrialState.PRUNED)]
+        if ctx.cancelled and len(ended) < min(c.trials, self._grid_size()):  # finished trials kept, as partial
             stopped = Cancelled()
             stopped.outputs = [trials, best_table]
             raise stopped
         return [trials, best_table]
+
+
+def trial_suggester(space: dict):
+    """The define-by-run space both backends draw from: one Optuna suggest call per parameter, in order."""
+
+    def suggest(trial) -> dict[str, Any]:
+        values = {}
+        for n, p in space.items():
+            if p.kind == "choice":
+                values[n] = trial.suggest_categorical(n, p.choices)
+            elif p.kind == "int":
+                values[n] = trial.suggest_int(n, int(p.low), int(p.high), log=p.log)
+            else:
+                values[n] = trial.suggest_float(n, p.low, p.high, log=p.log)
+        return values
+
+    return suggest
+
+
+def shown_values(values: dict | None) -> str:
+    return ", ".join(f"{k}={v}" for k, v in (values or {}).items())

@@ -1,0 +1,97 @@
+"""Parameter Search on Ray Tune (backend: ray): parallel trials on a real local Ray (the shared `ray_local`
+fixture), ASHA pruning from the learner's epochs, the same tables as the local backend, errors in a sentence."""
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+pytest.importorskip("optuna")
+pytest.importorskip("ray")  # under CI=true a skip is a failure (tests/conftest.py)
+
+from deepnodes.core import Engine  # noqa: E402
+from deepnodes.core.component import memo_clear  # noqa: E402
+from tests.flow.flow_bodies import IN, OUT, build, holdout_body, outer  # noqa: E402
+
+PS = "deepnodes.flow.ParameterSearch"
+GOOD, BAD = 0.02, 1e-7  # after one epoch on digits: ~0.8 accuracy against chance
+
+
+def body(epochs: int = 1, **learner) -> dict:
+    b = holdout_body()
+    for n in b["nodes"]:
+        if n["id"] == "learner":
+            n["config"].update(epochs=epochs, **learner)
+    return b
+
+
+def search(backend: str, **cfg) -> Engine:
+    memo_clear()
+    config = {"body": body(), "objective": "scorer.accuracy", "strategy": "grid", "seed": 1,
+              "space": {"lr": {"option": "learner.learning_rate", "kind": "choice", "choices": [GOOD, BAD]}},
+              "backend": backend, **({"max_concurrent": 2} if backend == "ray" else {}), **cfg}
+    return Engine(outer(PS, config, holder="search"))
+
+
+@pytest.fixture(scope="module")
+def asha_run(ray_local):
+    """4 trials, 3 epochs each, 2 at a time: a good and a bad learning rate twice (a grid over 4 choices)."""
+    space = {"lr": {"option": "learner.learning_rate", "kind": "choice", "choices": [GOOD, BAD, GOOD * 1.5, BAD / 2]}}
+    eng = search("ray", body=body(epochs=3), space=space, pruning=True, prune_on="learner.accuracy",
+                 prune_warmup_epochs=1, trials=4)
+    events: list[dict] = []
+    eng.subscribe(events.append)
+    res = eng.run()
+    return eng, res, events
+
+
+def test_a_ray_tune_search_with_asha_prunes_the_clearly_bad_trials(asha_run):
+    eng, res, events = asha_run
+    assert res.ok, eng.status["search"].message
+    trials = eng.output("search", "trials").to_pylist()
+    assert len(trials) == 4 and sorted(t["trial"] for t in trials) == [0, 1, 2, 3]
+    states = {float(t["lr"]): t["state"] for t in trials}
+    assert any(s == "pruned" for s in states.values()), trials
+    assert all(states[lr] == "complete" for lr in (GOOD, GOOD * 1.5)), trials  # a good trial is never cut
+    best = {r["parameter"]: r["value"] for r in eng.output("search", "best").to_pylist()}
+    assert float(best["lr"]) in (GOOD, GOOD * 1.5) and float(best["objective"]) > 0.5
+    # the learner's epochs came back to the node's event stream as search/learner, as locally
+    epochs = [e for e in events if e.get("type") == "metrics" and e.get("node") == "search/learner"
+              and e.get("kind") == "epoch"]
+    assert len(epochs) >= 2 * 3 + 1 and all("accuracy" in e["values"] for e in epochs)
+    assert len(epochs) < 4 * 3  # a pruned trial did not train its 3 epochs
+    logs = [e["line"] for e in events if e.get("type") == "log" and e.get("node") == "search"]
+    assert sum("pruned" in ln for ln in logs) == sum(s == "pruned" for s in states.values())
+
+
+def test_the_tables_look_exactly_as_with_the_local_backend(asha_run):
+    eng, _, _ = asha_run
+    local = search("local", trials=2)
+    assert local.run().ok, local.status["search"].message
+    for port in ("trials", "best"):
+        assert eng.output("search", port).schema == local.output("search", port).schema
+    ray_two = search("ray", trials=2)
+    assert ray_two.run().ok, ray_two.status["search"].message
+    a, b = ray_two.output("search", "trials").to_pylist(), local.output("search", "trials").to_pylist()
+    # the same seeded sampler on the same space: the same points, the same (deterministic) objectives
+    assert [(t["trial"], t["lr"], t["state"]) for t in a] == [(t["trial"], t["lr"], t["state"]) for t in b]
+    assert [t["objective"] for t in a] == pytest.approx([t["objective"] for t in b], abs=1e-6)
+
+
+def test_a_body_error_is_one_sentence_naming_the_trial_and_the_node(ray_local):
+    failing = build([("in", IN, {"name": "table"}),
+                     ("script", "deepnodes.python.PythonScript", {"script": "output_table = input_table.x / 0"}),
+                     ("out", OUT, {"name": "scores"})],
+                    [("in", "value", "script", "table"), ("script", "table", "out", "value")])
+    eng = search("ray", body=failing, objective="script.accuracy", trials=1,
+                 space={"api": {"option": "script.table_api", "kind": "choice", "choices": ["pyarrow"]}})
+    res = eng.run()
+    msg = eng.status["search"].message
+    assert not res.ok and msg.startswith("trial 1 (api=pyarrow): inside the body, node 'script' failed")
+    assert "\n" not in msg and "Traceback" not in msg, msg
+
+
+def test_without_ray_the_sentence_names_the_extra(monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)
+    st = search("ray").configure()["search"]
+    assert st.state == "idle" and "pip install \"deepnodes[ray]\"" in st.message and "'backend'" in st.message
