@@ -31,6 +31,7 @@ import torch
 from deepnodes.core.atomic_files import RefusedWrite, replace_dir, replace_file
 
 from .onnx import ExportError, example_inputs
+from .savedmodel_read import is_savedmodel
 from .tf_env import TFError, TFWorker, require_tensorflow
 
 TOLERANCE = 1e-5
@@ -149,10 +150,6 @@ def _run(job: str, args: dict, arrays: dict, what: str) -> dict:
 def _spec_json(network, layout: str) -> str:
     spec = network.spec.with_(layers=(), output_layers=())
     return json.dumps({"spec": spec.to_json(), "metadata": network.metadata, "layout": layout}, default=str)
-
-
-def is_savedmodel(path: Path) -> bool:
-    return (Path(path) / "saved_model.pb").is_file()
 
 
 def _export(network, path: Path, layout: str, tolerance: float, what: str, job: str, replace, owned,
