@@ -1,6 +1,7 @@
 """Quality of the two text examples in their default configurations (docs/benchmarks.md, section "Text").
 
     .venv/bin/python benchmarks/bench_text_quality.py [--train-seconds 1800] [--only lm|translation] [--out f.json]
+        [--translation-example translation_transformer_en_de.json]
 
 Runs examples/language_model.json and examples/translation_en_de.json as they are, except that each
 Learner is stopped (keeping its model) after --train-seconds of training, and prints:
@@ -69,10 +70,10 @@ def language_model(seconds: float, log, limit: int | None = None) -> dict:
             "samples": [g[len(s):][:200] for g, s in zip(gen[:3], seeds[:3])]}
 
 
-def translation(seconds: float, log, limit: int | None = None) -> dict:
+def translation(seconds: float, log, limit: int | None = None, example: str = "translation_en_de.json") -> dict:
     from deepnodes.dl.text_metrics import corpus_bleu, corpus_chrf
 
-    wf = Workflow.load(ROOT / "examples" / "translation_en_de.json")
+    wf = Workflow.load(ROOT / "examples" / example)
     if limit:  # a smoke run of the script itself
         for n in ("train_pairs", "val_pairs", "test_pairs"):
             wf.set_option(n, "limit", limit if n == "train_pairs" else limit // 10)
@@ -109,6 +110,8 @@ def main() -> None:
     ap.add_argument("--only", choices=("lm", "translation"))
     ap.add_argument("--out", default="")
     ap.add_argument("--limit", type=int, default=None, help="training rows (a smoke run of this script)")
+    ap.add_argument("--translation-example", default="translation_en_de.json",
+                    help="the translation workflow in examples/ (translation_transformer_en_de.json: the Transformer)")
     a = ap.parse_args()
     log = lambda s: print(s, flush=True)  # noqa: E731
     import torch
@@ -121,7 +124,7 @@ def main() -> None:
         if a.out:
             Path(a.out).write_text(json.dumps(res, indent=1, ensure_ascii=False))
     if a.only in (None, "translation"):
-        res["translation"] = translation(a.train_seconds, log, a.limit)
+        res["translation"] = translation(a.train_seconds, log, a.limit, a.translation_example)
         print(json.dumps(res["translation"], indent=1, ensure_ascii=False), flush=True)
     if a.out:
         Path(a.out).write_text(json.dumps(res, indent=1, ensure_ascii=False))

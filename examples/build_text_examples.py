@@ -106,6 +106,16 @@ SRC_VOCAB = 2000
 TGT_VOCAB = 2000
 
 
+def _decoder_and_scorer(wf: Workflow, nid: str, scorer: str, options: dict, label: str, row: int) -> None:
+    """A Sequence-to-Sequence Decoder of the test English and the BLEU / chrF scorer of its translations."""
+    wf.add("deepnodes.text.SequenceDecoder", nid, {"source_column": "english", "output_column": "translation",
+                                                   **options, "add_end": True, "max_length": 60},
+           f"Decoder ({label})", (10 * 230.0, row * 150.0))
+    wf.add("deepnodes.text.TranslationScorer", scorer, {"reference_column": "german",
+                                                        "prediction_column": "translation"},
+           "BLEU / chrF" + (" (greedy)" if options["method"] == "greedy" else ""), (11 * 230.0, row * 150.0))
+
+
 def translation() -> Workflow:
     """Ding pairs → subword tokenizers → encoder-decoder LSTM with Luong attention, built from layer nodes
     (the encoder's states start the decoder; the decoder reads the target shifted by one) → Learner →
@@ -161,12 +171,7 @@ def translation() -> Workflow:
         "epochs": 12, "batch_size": 64, "optimizer": "adam", "learning_rate": 0.002, "clipnorm": 1.0, "seed": 42,
         "early_stopping": True, "patience": 2, "restore_best_weights": True,
     }, "Network Learner", at(9, 1))
-    wf.add("deepnodes.text.SequenceDecoder", "decoder_node", {
-        "source_column": "english", "output_column": "translation", "method": "beam", "beam_width": 4,
-        "add_end": True, "max_length": 60}, "Decoder (beam 4)", at(10, 2))
-    wf.add("deepnodes.text.TranslationScorer", "scorer", {"reference_column": "german",
-                                                          "prediction_column": "translation"},
-           "BLEU / chrF", at(11, 2))
+    _decoder_and_scorer(wf, "decoder_node", "scorer", {"method": "beam", "beam_width": 4}, "beam 4", 2)
     for a, ap, b, bp in [
         ("train_pairs", "table", "en_tok", "table"), ("train_pairs", "table", "de_tok", "table"),
         ("train_pairs", "table", "train_src", "table"), ("en_tok", "dictionary", "train_src", "dictionary"),
@@ -191,8 +196,67 @@ def translation() -> Workflow:
     return wf
 
 
+def translation_transformer() -> Workflow:
+    """The translation example's data, tokenizers, test split, learner and scorers around an encoder-decoder
+    Transformer (pre-norm, learned positions, padding masks from Embedding(mask_zero)): 2 encoder blocks over the
+    English ids, 2 decoder blocks (causal self-attention, cross-attention on the encoder) over the German ids
+    shifted by one, Layer Normalization, Dense softmax. Decoded both greedily and by beam search."""
+    wf = translation()
+    wf.name = "English to German translation (encoder-decoder Transformer)"
+    wf.description = ("An encoder-decoder Transformer learns to translate English sentences into German on the same "
+                      "pairs, subword tokenizers and test split as the LSTM example; greedy decoding and beam search, "
+                      "scored by BLEU and chrF.")
+    wf.runtime = "aimed at 30 min on a laptop CPU (not measured at full size yet)"
+    for nid in ("source", "src_emb", "encoder", "target_in", "tgt_emb", "decoder", "attention", "concat", "hidden",
+                "dropout", "probs"):
+        wf.remove(nid)
+
+    def at(col, row):
+        return (col * 230.0, row * 150.0)
+
+    dim = 128
+    block = {"intermediate_dim": 256, "num_heads": 4, "dropout": 0.1, "activation": "gelu", "normalize_first": True}
+    for prefix, inp, label, row in (("src", "source", "English ids", 4), ("tgt", "target_in", "German ids shifted", 5)):
+        wf.add("deepnodes.layers.Input", inp, {"name": inp, "shape": [-1], "dtype": "int64"}, f"Input: {label}",
+               at(0, row))
+        wf.add("deepnodes.layers.Embedding", f"{prefix}_emb", {"name": f"{prefix}_emb", "output_dim": dim,
+                                                              "mask_zero": True}, "Embedding 128 (mask padding)",
+               at(1, row))
+        wf.add("deepnodes.layers.PositionEmbedding", f"{prefix}_pos", {"name": f"{prefix}_pos", "sequence_length": 256},
+               "Positions (learned)", at(2, row))
+    for kind, side, row, col, note in (("TransformerEncoder", "encoder", 4, 3, ""),
+                                       ("TransformerDecoder", "decoder", 5, 6, " (cross-attention)")):
+        for i in (1, 2):
+            wf.add(f"deepnodes.layers.{kind}", f"{side}_{i}", {"name": f"{side}_{i}", **block},
+                   f"Transformer {side.capitalize()} {i}{note}", at(col + i - 1, row))
+        wf.add("deepnodes.layers.LayerNormalization", f"{side}_norm", {"name": f"{side}_norm"}, "Layer Normalization",
+               at(col + 2, row))
+    wf.add("deepnodes.layers.Dense", "probs", {"name": "probs", "activation": "softmax"}, "Dense softmax", at(9, 5))
+    wf.set_option("learner", "learning_rate", 0.001)
+    wf.set_option("learner", "epochs", 20)
+    wf.set_option("learner", "patience", 3)
+    _decoder_and_scorer(wf, "greedy_node", "greedy_scorer", {"method": "greedy"}, "greedy", 3)
+    for a, ap, b, bp in [
+        ("source", "network", "src_emb", "input"), ("en_tok", "dictionary", "src_emb", "dictionary"),
+        ("src_emb", "network", "src_pos", "input"), ("src_pos", "network", "encoder_1", "input"),
+        ("encoder_1", "network", "encoder_2", "input"), ("encoder_2", "network", "encoder_norm", "input"),
+        ("target_in", "network", "tgt_emb", "input"), ("de_tok", "dictionary", "tgt_emb", "dictionary"),
+        ("tgt_emb", "network", "tgt_pos", "input"), ("tgt_pos", "network", "decoder_1", "decoder_sequence"),
+        ("encoder_norm", "network", "decoder_1", "encoder_sequence"),
+        ("decoder_1", "network", "decoder_2", "decoder_sequence"),
+        ("encoder_norm", "network", "decoder_2", "encoder_sequence"),
+        ("decoder_2", "network", "decoder_norm", "input"), ("decoder_norm", "network", "probs", "input"),
+        ("de_tok", "dictionary", "probs", "dictionary"), ("probs", "network", "learner", "network"),
+        ("learner", "network", "greedy_node", "network"), ("test_pairs", "table", "greedy_node", "table"),
+        ("greedy_node", "table", "greedy_scorer", "table"),
+    ]:
+        wf.connect(a, ap, b, bp)
+    return wf
+
+
 if __name__ == "__main__":
     for name, make in (("language_model.json", language_model), ("translation_en_de.json", translation),
-                       ("language_model_transformer.json", language_model_transformer)):
+                       ("language_model_transformer.json", language_model_transformer),
+                       ("translation_transformer_en_de.json", translation_transformer)):
         make().save(HERE / name)
         print("wrote", HERE / name)

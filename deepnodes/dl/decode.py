@@ -463,10 +463,10 @@ def translate(network, src_ids: Sequence[np.ndarray], tgt_vocab, method: str = "
               max_length: int = 50, length_penalty: float = 1.0, batch_size: int = 64, padding: str = "post",
               decoder_input: str | None = None, progress: Callable[[float], None] | None = None,
               cancelled: Callable[[], None] | None = None) -> list[str]:
-    """Decode each source id sequence with the encoder-decoder `network`; returns the target texts."""
+    """Decode each source id sequence with the encoder-decoder `network` (or its GraphRunner); returns the texts."""
     from .text import pad_sequences
 
-    runner = GraphRunner(network, decoder_input or None)
+    runner = network if isinstance(network, GraphRunner) else GraphRunner(network, decoder_input or None)
     if not runner.reads_static:
         raise DecodeError(f"the decoder part of the network (after input '{runner.step_input}') reads nothing "
                           "from the encoder: connect the encoder LSTM's state outputs (return_state) to the "

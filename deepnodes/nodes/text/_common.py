@@ -42,10 +42,11 @@ def warn_unknown(ctx, enc, column: str) -> None:
                  f"dictionary and were mapped to <unk>" + (f", e.g. {shown}" if shown else ""))
 
 
-def network_dictionary(vocab, net, port: str = "dictionary", role: str = "output"):
+def network_dictionary(vocab, net, port: str = "dictionary", role: str = "output", source_input: str | None = None):
     """The connected dictionary, else the one the network carries (`carried_dictionary`): for role "output" the
-    dictionary of the layer producing the network's output, for "source" the one of an Embedding reading the
-    first input; else the only one it carries. One sentence when there is none."""
+    dictionary of the layer producing the network's output, for "source" the one of an Embedding reading
+    `source_input` (the encoder's input; the network's inputs are in graph order, so the first may be the
+    decoder's); else the only one it carries. One sentence when there is none."""
     if vocab is not None:
         return vocab
     from deepnodes.dl.carried_dictionary import carried
@@ -54,7 +55,7 @@ def network_dictionary(vocab, net, port: str = "dictionary", role: str = "output
     if role == "output":
         names = [t.partition(":")[0] for t in spec.output_layers]
     else:
-        first = spec.inputs[0].name if spec.inputs else None
+        first = source_input or (spec.inputs[0].name if spec.inputs else None)
         names = [e.name for e in spec.layers if e.kind == "Embedding" and any(t.partition(":")[0] == first
                                                                             for t in e.inputs)]
     found = carried(net, names) or carried(net)

@@ -126,7 +126,7 @@ class SequenceDecoder(Node):
         import numpy as np
         import pyarrow as pa
 
-        from deepnodes.dl.decode import DecodeError, translate
+        from deepnodes.dl.decode import DecodeError, GraphRunner, translate
         from deepnodes.dl.text import END, PAD, START
         from deepnodes.table.arrow import get_column, kind_of, set_column, to_numpy
 
@@ -135,8 +135,13 @@ class SequenceDecoder(Node):
         c = self.config
         get_column(table, c.source_column, "source_column")
         kind = kind_of(table.schema.field(c.source_column))
+        try:
+            runner = GraphRunner(net, c.decoder_input or None)  # which input is the decoder's, once
+        except DecodeError as e:
+            raise NodeError(str(e)) from None
         if kind in ("string", "category"):
-            src_vocab = network_dictionary(src_vocab, net, "source_dictionary", "source")
+            source = runner.static_inputs[0] if len(runner.static_inputs) == 1 else None
+            src_vocab = network_dictionary(src_vocab, net, "source_dictionary", "source", source)
             enc = src_vocab.encode(texts(table, c.source_column, "source_column"))
             warn_unknown(ctx, enc, c.source_column)
             head = np.array([START] if c.add_start else [], np.int64)
@@ -150,7 +155,7 @@ class SequenceDecoder(Node):
                 a = np.asarray(r if r is not None else [], dtype=np.int64)
                 src.append(a[a != PAD])  # padding is removed, then redone per batch (option 'padding')
         try:
-            out = translate(net, src, tgt_vocab, c.method, c.beam_width, c.max_length, c.length_penalty, c.batch_size,
+            out = translate(runner, src, tgt_vocab, c.method, c.beam_width, c.max_length, c.length_penalty, c.batch_size,
                             c.padding, c.decoder_input or None, lambda f: ctx.progress(f, "decoding"),
                             ctx.check_cancelled)
         except DecodeError as e:
