@@ -134,3 +134,52 @@ def test_two_inputs_and_an_image_output_keep_names_and_layouts(tmp_path):
     fmap = np.asarray(got["outputs"][out_names[1]])
     assert fmap.shape == (4, 6, 6, 4)  # channels last, as asked
     assert np.max(np.abs(np.moveaxis(fmap, -1, 1) - want[out_names[1]])) < 1e-5
+
+
+def _tree(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.slow
+def test_a_failed_write_leaves_what_was_there(tmp_path, monkeypatch):
+    net = _chain([4], [("Dense", {"units": 3, "activation": "relu"}), ("Dense", {"units": 2})])
+    sm, lite = smw.export_savedmodel(net, tmp_path / "sm"), smw.export_tflite(net, tmp_path / "n.tflite")
+    before, lite_before = _tree(sm), lite.read_bytes()
+    other = _chain([4], [("Dense", {"units": 2, "activation": "sigmoid"})], seed=9)
+    for write, path in ((smw.export_savedmodel, sm), (smw.export_tflite, lite)):
+        # a check that cannot pass: what TensorFlow wrote differs "too much" from the network, so it is not kept
+        with pytest.raises(ExportError, match="differs from DeepNodes' by .* nothing was written"):
+            write(other, path, tolerance=-1.0)
+    monkeypatch.setattr(smw, "TIMEOUT", 0.5)  # TensorFlow stopped mid-write by the time limit (its child too)
+    with pytest.raises(ExportError, match="did not finish within 0.5 s"):
+        smw.export_savedmodel(other, sm)
+    assert _tree(sm) == before and lite.read_bytes() == lite_before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["n.tflite", "sm"]  # no temporary sibling left
+
+
+@pytest.mark.slow
+def test_a_keras_import_is_written_by_the_node_and_read_back_by_the_reader(tmp_path):
+    from deepnodes.dl.formats.keras import import_keras
+    from deepnodes.dl.formats.keras_export import export_keras
+    from deepnodes.dl.formats.savedmodel_read import import_savedmodel
+    from deepnodes.nodes.dl.network_files import NetworkWriter
+
+    layered = _chain([5], [("Dense", {"units": 4, "activation": "tanh"}), ("Dense", {"units": 3,
+                                                                                      "activation": "softmax"})])
+    imported = import_keras(export_keras(layered, tmp_path / "k.keras"))  # Keras' own model, on torch
+    logs = []
+
+    class Ctx:
+        def log(self, line, *_):
+            logs.append(line)
+
+    target = tmp_path / "from_keras"
+    NetworkWriter({"path": str(target), "format": "savedmodel"}).execute([imported], Ctx())
+    assert logs == [f"wrote {target}"]
+    x = np.random.default_rng(5).random((6, 5), dtype=np.float32)
+    (want,) = _torch_predict(imported, x)
+    back = import_savedmodel(target)  # the Network Reader's format savedmodel
+    assert [t.name for t in back.spec.inputs] == [t.name for t in imported.spec.inputs]
+    assert [t.name for t in back.spec.outputs] == [t.name for t in imported.spec.outputs]
+    (got,) = back.forward(torch.from_numpy(x))
+    assert np.max(np.abs(got.numpy() - want)) < 1e-5
