@@ -256,7 +256,7 @@ def optimize_on_ray(node, study, storage, sampler, suggest, inputs, ctx, n_trial
                                     {"cpu": c.cpus_per_trial, "gpu": c.gpus_per_trial})
     tuner = tune.Tuner(trainable, tune_config=tune.TuneConfig(
         search_alg=searcher, scheduler=scheduler, num_samples=n_trials,
-        max_concurrent_trials=c.max_concurrent or None, reuse_actors=False),
+        max_concurrent_trials=c.max_concurrent or None, reuse_actors=True),  # a worker serves on
         run_config=tune.RunConfig(name="search", storage_path=folder, verbose=0, stop=CancelOrError(token),
                                   callbacks=[Relay(token)], log_to_file=False,
                                   failure_config=tune.FailureConfig(max_failures=0)))
