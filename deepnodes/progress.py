@@ -6,6 +6,7 @@ thread, never re-entrantly; what it prints goes to the real stderr. Library warn
 """
 from __future__ import annotations
 
+import re
 import sys
 import threading
 
@@ -13,6 +14,8 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
+
+STEP = re.compile(r"^\w+ \d+ of \d+$")  # a loop's progress: 'fold 2 of 5', 'trial 3 of 16', 'file 1 of 40'
 
 
 class LiveDisplay:
@@ -58,9 +61,14 @@ class LiveDisplay:
             kind = ev["type"]
             if kind == "state":
                 st = ev["state"]
-                if st == "executing" and nid not in self.tasks:
-                    self.tasks[nid] = self.progress.add_task("", total=1.0, node=nid)
+                if st == "executing":
+                    if nid in self.tasks:  # a loop's body node, again in the next iteration
+                        self.progress.reset(self.tasks[nid], total=1.0, start=True, description="")
+                    else:
+                        self.tasks[nid] = self.progress.add_task("", total=1.0, node=nid)
                     self._plain(f"{nid}: executing")
+                elif st == "configured" and not ev.get("message"):
+                    pass  # configured again (a loop body's next iteration): nothing happened to show
                 elif nid in self.tasks and st in ("executed", "failed", "configured"):
                     tid = self.tasks[nid]
                     done = st == "executed"
@@ -72,6 +80,8 @@ class LiveDisplay:
                 frac = ev.get("fraction")
                 self.progress.update(self.tasks[nid], completed=frac if frac is not None else None,
                                      description=ev.get("message", ""))
+                if STEP.match(ev.get("message", "")):  # a loop's "iteration 3 of 10": a line without a terminal
+                    self._plain(f"{nid}: {ev['message']}")
             elif kind == "metrics":
                 if ev.get("kind") == "epoch":
                     vals = ev["values"]

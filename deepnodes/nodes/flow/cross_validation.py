@@ -7,12 +7,13 @@ from typing import Literal
 
 from pydantic import Field
 
-from deepnodes.core import Cancelled, In, NodeError, Out, node
+from deepnodes.core import In, NodeError, Out, node
 from deepnodes.core import limits
 from deepnodes.core.component import configure_body, feed_key, run_body
 from deepnodes.table import ColumnSpec, TableSpec
 
 from .component import BodyNode, BodyOptions
+from .iterations import concat_with_column, finish, numeric, run_loop
 
 _NEEDS = "Component Inputs 'training' and 'held_out' and a Component Output 'predictions', all of type table"
 SUMMARY_SPEC = TableSpec((ColumnSpec("result", "string", "string"), ColumnSpec("mean", "number", "double"),
@@ -71,30 +72,20 @@ class CrossValidation(BodyNode):
         except FoldError as e:
             raise NodeError(f"{e}") from None
         base = (ctx.input_keys.get("table", "-"), c.method, len(folds), c.seed, c.class_column)
-        preds, rows = [], []
-        for k, (train_idx, held_idx) in enumerate(folds):
-            if ctx.cancelled:
-                break
-            ctx.progress(k / len(folds), f"fold {k + 1} of {len(folds)}")
+
+        def fold(k):
+            train_idx, held_idx = folds[k]
             train, held = table.take(pa.array(train_idx)), table.take(pa.array(held_idx))
             spec = TABLE_IO.spec_of(train)
             feeds = {"training": (spec, feed_key(*base, k, "training"), train),
                      "held_out": (spec, feed_key(*base, k, "held_out"), held)}
             outs, scalars, _ = run_body(body, feeds, ctx, self.label, cancel_inside=False)
-            p = outs["predictions"]
-            preds.append(p.append_column(c.fold_column, pa.array([k + 1] * p.num_rows, pa.int64())))
-            numbers = {n: float(v) for n, v in scalars.items() if isinstance(v, (int, float))}
-            rows.append({c.fold_column: k + 1, **numbers})
+            numbers = numeric(scalars)
             ctx.log(f"fold {k + 1} of {len(folds)}: " + ", ".join(f"{n} {v:.4g}" for n, v in numbers.items()))
-        ctx.progress(len(rows) / len(folds), f"{len(rows)} of {len(folds)} folds")
-        if not rows:
-            raise Cancelled()
-        result = self._collect(preds, rows, ctx)
-        if len(rows) < len(folds):  # cancelled: the finished folds are kept, marked partial
-            stopped = Cancelled()
-            stopped.outputs = result
-            raise stopped
-        return result
+            return outs["predictions"], {c.fold_column: k + 1, **numbers}
+        done, complete = run_loop(ctx, len(folds), "fold", fold)
+        preds = concat_with_column([p for p, _ in done], c.fold_column, [r[c.fold_column] for _, r in done])
+        return finish(self._collect(preds, [r for _, r in done], ctx), complete)
 
     def _collect(self, preds, rows, ctx):
         import numpy as np
@@ -112,4 +103,4 @@ class CrossValidation(BodyNode):
             ctx.result(f"{n} std", stds[-1])
         summary = pa.table({"result": pa.array(names, pa.string()), "mean": pa.array(means, pa.float64()),
                             "std": pa.array(stds, pa.float64()), "folds": pa.array([len(rows)] * len(names), pa.int64())})
-        return [pa.concat_tables(preds, promote_options="default"), per_fold, summary]
+        return [preds, per_fold, summary]
