@@ -181,6 +181,7 @@ def run_body(body: Body, feeds: dict[str, tuple[Any, str, Any]], ctx: ExecutionC
     outer stream as `owner/node`; a cancel reaches inside when `cancel_inside` (a loop lets its iteration end).
     `watch(event, engine)` sees every inner event first (a search's pruner reads the learner's epochs)."""
     eng = BodyEngine(body, feeds, ctx.device)
+    eng.folder = ctx.folder  # the body's default output folders are the outer workflow's
 
     def forward(ev: dict) -> None:
         if watch is not None:

@@ -45,6 +45,7 @@ class Engine(SavedResults):
         self.device = device
         self.running = False
         self.resources = RunResources()
+        self.folder = workflow.path.resolve().parent if workflow.path is not None else None  # ExecutionContext.folder
 
     # ------------------------------------------------------------------ events
     def subscribe(self, fn: Callable[[dict], None]) -> Callable[[], None]:
@@ -281,6 +282,7 @@ class Engine(SavedResults):
         stop.clear()
         ctx = ExecutionContext(nid, self._node_emit(nid), self._cancel, stop, self.device)
         ctx.resources = self.resources
+        ctx.folder = self.folder
         # input port -> the key of what arrives there (a loop derives its iterations' keys from it)
         ctx.input_keys = {p: f"{self.status[s].key}:{sp}" for p, (s, sp) in self.workflow.upstream(nid).items()}
         t0 = time.perf_counter()

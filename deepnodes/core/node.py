@@ -101,6 +101,9 @@ class ExecutionContext:
         self._stop = stop_event or threading.Event()
         self.scalars: dict[str, float | int | str] = {}
         self.device = device
+        #: the workflow file's folder (None for a workflow not loaded from a file): where a node's default output
+        #: folders go (the Learner's MLflow store), so they do not depend on the current directory
+        self.folder = None
 
     def progress(self, fraction: float | None, message: str = "") -> None:
         self._emit({"type": "progress", "node": self.node_id, "fraction": fraction, "message": message})

@@ -97,12 +97,13 @@ class TrainingOptions(BaseModel):
     metrics_interval: float = Field(0.5, ge=0, le=limits.SECONDS, description="seconds between per-batch metric events")
     log_mlflow: bool = Field(False, description="log the run to MLflow: the config and layer table, metrics per "
                              "epoch, the trained network (ONNX and native); needs the mlflow extra")
-    mlflow_uri: str = Field("", description="MLflow tracking URI; empty: a local store in ./mlruns "
-                            "(SQLite, artifacts beside it)")
+    mlflow_uri: str = Field("", description="MLflow tracking URI, or a local folder for a store of its own "
+                            "(SQLite, artifacts beside it); empty: the folder mlruns beside the workflow file")
     mlflow_experiment: str = Field("deepnodes", description="MLflow experiment name")
     log_tensorboard: bool = Field(False, description="write TensorBoard event files: scalars per epoch and batch; "
                                   "needs the tensorboard extra")
-    tensorboard_dir: str = Field("", description="folder of the event files; empty: ./runs/<date-time>")
+    tensorboard_dir: str = Field("", description="folder of the event files; empty: runs/<date-time> beside the "
+                                 "workflow file")
     compile: bool = Field(False, description="compile the network with torch.compile before training (slower to "
                           "start; pays off only for long runs on some networks and devices)")
 

@@ -2,6 +2,9 @@
 
     TrainingOptions(log_mlflow=True)            # ./mlruns (a local SQLite store + artifacts), or mlflow_uri
     TrainingOptions(log_tensorboard=True)       # event files under ./runs/<time>, or tensorboard_dir
+    opts = beside(opts, folder)                 # the Learner: those defaults under the workflow's folder instead
+
+`mlflow_uri` is a tracking URI (`sqlite:///...`, `http://...`) or a local folder, which gets a store of its own.
 
 MLflow gets the Learner's whole config and the network's layer table as parameters (and the table as a JSON
 artifact), one metric row per epoch, and the trained network as artifacts: `network.onnx` (where it exports) and
@@ -39,14 +42,15 @@ class MLflowLogger(Callback):
         _need("mlflow", "mlflow", "log_mlflow")
         from mlflow.tracking import MlflowClient
 
-        folder = Path("mlruns").resolve()
-        if not uri:  # mlflow's file store is deprecated: a local SQLite store with the artifacts beside it
+        local = not _is_uri(uri)
+        folder = Path(uri or "mlruns").expanduser().resolve()
+        if local:  # mlflow's file store is deprecated: a local SQLite store with the artifacts beside it
             folder.mkdir(parents=True, exist_ok=True)
-        self.uri = uri or f"sqlite:///{folder / 'mlflow.db'}"
+        self.uri = f"sqlite:///{folder / 'mlflow.db'}" if local else uri
         self.client = MlflowClient(tracking_uri=self.uri)
         exp = self.client.get_experiment_by_name(experiment)
         exp_id = exp.experiment_id if exp is not None else self.client.create_experiment(
-            experiment, artifact_location=None if uri else (folder / "artifacts").as_uri())
+            experiment, artifact_location=(folder / "artifacts").as_uri() if local else None)
         self.run_id = self.client.create_run(exp_id, tags={"mlflow.source.name": "deepnodes"}).info.run_id
         self.opts, self.network = opts, network
 
@@ -102,6 +106,26 @@ class TensorBoardLogger(Callback):
 
     def on_train_end(self, loop):
         self.writer.close()
+
+
+def _is_uri(uri: str) -> bool:
+    """A tracking URI (`scheme:...`, `databricks`), not a local folder ('' is the default folder)."""
+    import re
+
+    return bool(uri) and (uri == "databricks" or re.match(r"^[A-Za-z][A-Za-z0-9+.-]+:", uri) is not None)
+
+
+def beside(opts, folder: Path | None):
+    """`opts` with the default MLflow store and TensorBoard folder under `folder` (the workflow's folder) instead of
+    the current directory; relative folders given in the options are taken relative to it too."""
+    if folder is None:
+        return opts
+    update = {}
+    if opts.log_mlflow and not _is_uri(opts.mlflow_uri):
+        update["mlflow_uri"] = str(folder / (opts.mlflow_uri or "mlruns"))
+    if opts.log_tensorboard:
+        update["tensorboard_dir"] = str(folder / (opts.tensorboard_dir or Path("runs") / time.strftime("%Y%m%d-%H%M%S")))
+    return opts.model_copy(update=update) if update else opts
 
 
 def tracking_callbacks(opts, network) -> list[Callback]:

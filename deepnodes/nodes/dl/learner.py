@@ -73,6 +73,7 @@ class NetworkLearner(Node):
     def execute(self, inputs, ctx):
         from deepnodes.core import Cancelled
         from deepnodes.dl.convert import convert
+        from deepnodes.dl.tracking import beside
         from deepnodes.dl.train import (LossSpec, NaNLoss, TrainingCancelled, TrainingError, default_loss,
                                         history_table, output_activation, train)
         from deepnodes.table.arrow import require_rows, spec_of
@@ -130,7 +131,8 @@ class NetworkLearner(Node):
             ctx.log(f"epoch {ev['epoch']}/{epochs}: " + ", ".join(
                 f"{k} {val_:.4g}" for k, val_ in v.items() if k not in ("seconds",)))
 
-        opts = TrainingOptions.model_validate(c.model_dump(include=set(TrainingOptions.model_fields)))
+        opts = beside(TrainingOptions.model_validate(c.model_dump(include=set(TrainingOptions.model_fields))),
+                      ctx.folder)
         hooks = dict(on_batch=on_batch, on_epoch=on_epoch, should_stop=lambda: ctx.stop_requested,
                      check_cancelled=ctx.check_cancelled, log=ctx.log)
         try:
