@@ -9,42 +9,15 @@ import threading
 import pytest
 import torch
 
-from deepnodes.core import Engine, Workflow
+from deepnodes.core import Engine
 
 pytest.importorskip("ray")
 
-LEARNER = {"epochs": 4, "batch_size": 64, "seed": 5, "metrics_interval": 0, "learning_rate": 0.01,
-           "targets": [{"columns": ["class_name"]}]}
+from tests.ray.ray_workflows import LEARNER  # noqa: E402
+from tests.ray.ray_workflows import digits_workflow as _workflow  # noqa: E402
 
 
-def _workflow(distributed: dict | None = None, **learner) -> Workflow:
-    """digits -> 75/25 stratified partition -> Flatten -> Dense 32 relu -> Dense 10 softmax -> Learner."""
-    wf = Workflow("ray-train")
-    wf.add("deepnodes.data.DatasetReader", "data", {"dataset": "digits"})
-    wf.add("deepnodes.data.ImageToTensor", "tensor", {"column": "image", "scale": "unit"})
-    wf.connect("data", "table", "tensor", "table")
-    wf.add("deepnodes.data.Partitioning", "split", {"fraction": 0.75, "method": "stratified",
-                                                     "column": "class_name", "seed": 1})
-    wf.connect("tensor", "table", "split", "table")
-    wf.add("deepnodes.layers.Input", "input", {"shape": [1, 8, 8], "name": "image"})
-    prev = "input"
-    for nid, typ, cfg in [("flatten", "deepnodes.layers.Flatten", {}),
-                          ("hidden", "deepnodes.layers.Dense", {"units": 32, "activation": "relu"}),
-                          ("out", "deepnodes.layers.Dense", {"units": 10, "activation": "softmax"})]:
-        wf.add(typ, nid, cfg)
-        wf.connect(prev, "network", nid, "input")
-        prev = nid
-    cfg = {**LEARNER, **learner}
-    if distributed is not None:
-        cfg["distributed"] = distributed
-    wf.add("deepnodes.dl.NetworkLearner", "learner", cfg)
-    wf.connect(prev, "network", "learner", "network")
-    wf.connect("split", "first", "learner", "table")
-    wf.connect("split", "second", "learner", "validation")
-    return wf
-
-
-def _run(wf: Workflow, **kw):
+def _run(wf, **kw):
     eng = Engine(wf)
     events = []
     eng.subscribe(events.append)
@@ -56,12 +29,21 @@ def _weights(eng) -> dict:
     return {k: v.clone() for k, v in eng.output("learner", "network").module.state_dict().items()}
 
 
-def test_two_workers_reach_one_workers_accuracy_and_one_worker_trains_what_a_local_run_trains(ray_local):
-    local, r0, _ = _run(_workflow())
-    one, r1, ev1 = _run(_workflow({"backend": "ray", "workers": 1}))
-    two, r2, ev2 = _run(_workflow({"backend": "ray", "workers": 2}))
-    for r in (r0, r1, r2):
-        assert not r.failed, r
+@pytest.fixture(scope="module")
+def runs(ray_local):
+    """The same training here, on 1 Ray worker and on 2."""
+    out = {}
+    for key, dist in (("local", None), ("one", {"backend": "ray", "workers": 1}),
+                      ("two", {"backend": "ray", "workers": 2})):
+        eng, res, events = _run(_workflow(dist))
+        assert not res.failed, (key, res, eng.status["learner"].message)
+        out[key] = (eng, events)
+    return out
+
+
+@pytest.mark.slow
+def test_two_workers_reach_one_workers_accuracy_and_one_worker_trains_what_a_local_run_trains(runs):
+    (local, _), (one, _), (two, ev2) = runs["local"], runs["one"], runs["two"]
     # 1 worker: the same shard (all rows, in order), the same seeds, the same batches: the local run's weights
     w0, w1 = _weights(local), _weights(one)
     assert all(torch.allclose(w0[k], w1[k], atol=1e-5) for k in w0)
@@ -71,16 +53,15 @@ def test_two_workers_reach_one_workers_accuracy_and_one_worker_trains_what_a_loc
     epochs = [e for e in ev2 if e.get("type") == "metrics" and e.get("kind") == "epoch" and e.get("node") == "learner"]
     assert [e["epoch"] for e in epochs] == [1, 2, 3, 4]
     assert "val_accuracy" in epochs[-1]["values"]
-    hist = two.output("learner", "history")
-    assert hist.column("epoch").to_pylist() == [1, 2, 3, 4]
+    assert two.output("learner", "history").column("epoch").to_pylist() == [1, 2, 3, 4]
     assert two.output("learner", "network").metadata["class_names"][:3] == ["0", "1", "2"]
 
 
-def test_one_seed_gives_one_result_for_a_worker_count(ray_local):
-    a, ra, _ = _run(_workflow({"backend": "ray", "workers": 2}, epochs=2))
-    b, rb, _ = _run(_workflow({"backend": "ray", "workers": 2}, epochs=2))
-    assert not ra.failed and not rb.failed
-    wa, wb = _weights(a), _weights(b)
+@pytest.mark.slow
+def test_one_seed_gives_one_result_for_a_worker_count(runs):
+    again, res, _ = _run(_workflow({"backend": "ray", "workers": 2}))
+    assert not res.failed
+    wa, wb = _weights(runs["two"][0]), _weights(again)
     assert all(torch.equal(wa[k], wb[k]) for k in wa)
 
 
@@ -100,24 +81,7 @@ def _digits_bindings(n=600):
     return net, table, ins, outs, y
 
 
-def test_ddp_synchronises_the_workers_weights_after_every_step(ray_local):
-    from deepnodes.dl.distributed.ray_train import train_on_ray
-    from deepnodes.dl.options import DistributedOptions, TrainingOptions
-    from deepnodes.dl.train import LossSpec
-
-    net, table, ins, outs, y = _digits_bindings()
-    events = []
-    res = train_on_ray(net, table, ins, outs, [LossSpec("sparse_categorical_crossentropy")],
-                       TrainingOptions(epochs=2, batch_size=64, seed=3), DistributedOptions(backend="ray", workers=2),
-                       input_classes=[None], target_classes=[y[0].classes], on_event=events.append, check_sync=True)
-    digests = {e["rank"]: e["digests"] for e in events if e["kind"] == "digests"}
-    assert sorted(digests) == [0, 1]
-    steps = 2 * -(-300 // 32)  # 2 epochs of a 300-row shard in batches of 64 / 2 workers
-    assert len(digests[0]) == steps and digests[0] == digests[1]
-    assert len(set(digests[0])) == steps  # the weights changed at every step (the digests are not constant)
-    assert res.epochs_done == 2 and len(res.history) == 2
-
-
+@pytest.mark.slow
 def test_stop_during_a_distributed_run_keeps_the_model(ray_local):
     wf = _workflow({"backend": "ray", "workers": 2}, epochs=200)
     eng = Engine(wf)
@@ -141,16 +105,19 @@ def test_stop_during_a_distributed_run_keeps_the_model(ray_local):
     assert eng.output("learner", "network").metadata["trained"] is True
 
 
-def test_a_killed_worker_resumes_from_the_last_checkpoint(ray_local):
+@pytest.mark.slow
+def test_a_killed_worker_resumes_from_the_last_checkpoint_and_ddp_keeps_the_ranks_identical(ray_local):
     from deepnodes.dl.distributed.ray_train import train_on_ray
     from deepnodes.dl.options import DistributedOptions, TrainingOptions
     from deepnodes.dl.train import LossSpec
 
     net, table, ins, outs, y = _digits_bindings(n=1200)
-    pids, epochs, killed, logs = {}, [], [], []
+    pids, epochs, killed, logs, digests = {}, [], [], [], {}
 
     def on_event(ev):
-        if ev["kind"] == "worker":
+        if ev["kind"] == "digests":  # each rank's weights after every step of the (restarted) group
+            digests[ev["rank"]] = ev["digests"]
+        elif ev["kind"] == "worker":
             pids[ev["rank"]] = ev["pid"]
         elif ev["kind"] == "epoch":
             epochs.append(ev["epoch"])
@@ -161,7 +128,8 @@ def test_a_killed_worker_resumes_from_the_last_checkpoint(ray_local):
     res = train_on_ray(net, table, ins, outs, [LossSpec("sparse_categorical_crossentropy")],
                        TrainingOptions(epochs=5, batch_size=32, seed=3),
                        DistributedOptions(backend="ray", workers=2, max_failures=1),
-                       input_classes=[None], target_classes=[y[0].classes], on_event=on_event, log=logs.append)
+                       input_classes=[None], target_classes=[y[0].classes], on_event=on_event, log=logs.append,
+                       check_sync=True)
     assert killed
     assert any("resuming after epoch" in line for line in logs), logs
     k = epochs.index(2)
@@ -170,6 +138,10 @@ def test_a_killed_worker_resumes_from_the_last_checkpoint(ray_local):
     # kill landed), never from epoch 1
     assert resumed and resumed[0] in (3, 4) and resumed[-1] == 5, epochs
     assert [h["epoch"] for h in res.history] == [1, 2, 3, 4, 5]
+    # DDP really synchronises: after every optimizer step both ranks hold the same weights, and they change
+    steps = (5 - resumed[0] + 1) * -(-600 // 16)  # epochs after the resume x steps of a 600-row shard by 16
+    assert sorted(digests) == [0, 1] and len(digests[0]) == steps, (len(digests.get(0, [])), steps)
+    assert digests[0] == digests[1] and len(set(digests[0])) == steps
 
 
 def test_ray_backend_without_ray_is_one_sentence_naming_the_extra(monkeypatch):
@@ -184,3 +156,16 @@ def test_ray_backend_without_ray_is_one_sentence_naming_the_extra(monkeypatch):
     eng.configure()
     st = eng.status["learner"]
     assert "deepnodes[ray]" in (st.message or "") and "\n" not in st.message, st
+
+
+def test_set_reaches_the_distributed_options_and_a_bad_address_is_a_sentence():
+    wf = _workflow()
+    wf.set_option("learner", "distributed.backend", "ray")
+    wf.set_option("learner", "distributed.workers", 3)
+    assert wf.nodes["learner"].config["distributed"]["backend"] == "ray"
+    assert wf.nodes["learner"].config["distributed"]["workers"] == 3
+    wf.set_option("learner", "distributed.address", "http://head:8265")
+    eng = Engine(wf)
+    eng.configure()
+    msg = eng.status["learner"].message or ""
+    assert "option 'distributed.address' must be empty" in msg and "\n" not in msg, msg

@@ -172,7 +172,7 @@ def test_learner_dialog_tabs_pickers_conditions_and_a_run_to_the_confusion_matri
 
     config_dialog(page, "learner")
     tabs = page.locator(".dn-tabs button").all_inner_texts()
-    assert tabs == ["General", "Optimizer", "Early stopping and schedule", "Advanced"]
+    assert tabs == ["General", "Optimizer", "Early stopping and schedule", "Distributed", "Advanced"]
     # General: the target is edited with pickers filled from the input table and the input network
     entry = page.locator('[data-entry="targets.0"]')
     cols = entry.locator('[data-field="targets.0.columns"] label').all_inner_texts()

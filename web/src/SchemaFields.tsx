@@ -23,7 +23,7 @@ export function FieldRows({ fields, values, setValue, ctx, errors, prefix = "" }
     <>
       {fields.filter((f) => visible(f, values)).map((f) => {
         const path = prefix + f.name;
-        const err = Object.entries(errors).filter(([k]) => k === path || (f.kind !== "objects" && k.startsWith(path + "."))).map(([, m]) => m).join("; ");
+        const err = Object.entries(errors).filter(([k]) => k === path || (f.kind !== "objects" && f.kind !== "object" && k.startsWith(path + "."))).map(([, m]) => m).join("; ");
         return (
           <div key={f.name} className={`dn-field kind-${f.kind}${err ? " has-error" : ""}`} data-field={path}>
             <label htmlFor={`f-${path}`} title={f.title}>{f.name}</label>
@@ -66,6 +66,13 @@ export function FieldInput(props: FieldProps) {
   switch (f.kind) {
     case "objects":
       return <ObjectList {...props} />;
+    case "object": // a nested option group: its fields as a sub-form, conditions among its own fields
+      return (
+        <fieldset className="dn-object" id={id} data-entry={path}>
+          <FieldRows fields={f.fields!} values={v ?? {}} setValue={(n, x) => set({ ...(v ?? {}), [n]: x })} ctx={props.ctx}
+            errors={props.errors} prefix={`${path}.`} />
+        </fieldset>
+      );
     case "bool":
       return <input id={id} type="checkbox" checked={!!v} onChange={(e) => set(e.target.checked)} />;
     case "enum": {

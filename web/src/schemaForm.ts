@@ -18,7 +18,7 @@ export interface InputContext {
 
 export type FieldKind =
   | "bool" | "number" | "integer" | "enum" | "string" | "code" | "column" | "columns" | "multienum" | "list"
-  | "json" | "objects";
+  | "json" | "objects" | "object";
 
 /** One condition set: every key must hold one of its values. A field is shown if any set matches. */
 export type Condition = Record<string, unknown[]>;
@@ -38,7 +38,8 @@ export interface Field {
   itemType?: string;
   /** a column field that names a column the node creates: any new name is allowed, the input's columns are suggestions */
   creates?: boolean;
-  /** the fields of one entry of a list of objects (the Learner's inputs and targets) */
+  /** the fields of one entry of a list of objects (the Learner's inputs and targets), or of a nested option group
+   *  (kind "object": the Learner's `distributed`) */
   fields?: Field[];
   group: string;
   showIf: Condition[] | null;
@@ -93,6 +94,7 @@ export function fieldsOf(schema: any, root: any = schema): Field[] {
     if (hint("x-enum-map")) { f.enumMap = hint("x-enum-map"); f.enumDepends = hint("x-enum-depends"); }
     if (hint("x-enum")) f.suggest = hint("x-enum").map(String);
     if (widget === "json") f.kind = "json";
+    else if (s.type === "object" && s.properties) { f.kind = "object"; f.fields = fieldsOf(s, root); }
     else if (widget === "code" || s.format === "python" || isCodeName(name)) f.kind = "code";
     else if (widget === "columns" || (s.type === "array" && isColumnsName(name))) f.kind = "columns";
     else if (widget === "column" || widget === "new_column" || (s.type === "string" && !s.enum && (isColumnName(name) || raw.column === true))) {
@@ -156,6 +158,7 @@ export function initValues(fields: Field[], config: Record<string, unknown>): Re
   for (const f of fields) {
     const cur = config && f.name in config ? config[f.name] : f.default;
     if (f.kind === "objects") v[f.name] = (Array.isArray(cur) ? cur : []).map((item) => initValues(f.fields!, item ?? {}));
+    else if (f.kind === "object") v[f.name] = initValues(f.fields!, (cur && typeof cur === "object" ? cur : {}) as Record<string, unknown>);
     else v[f.name] = DIRECT.includes(f.kind) ? cur : toText(cur, f);
   }
   return v;
@@ -209,6 +212,10 @@ export function collect(fields: Field[], values: Record<string, any>, prefix = "
         Object.assign(errors, r.errors);
         return r.config;
       });
+    } else if (f.kind === "object") {
+      const r = collect(f.fields!, v ?? {}, `${path}.`);
+      Object.assign(errors, r.errors);
+      config[f.name] = r.config;
     } else if (DIRECT.includes(f.kind)) config[f.name] = v === undefined ? f.default : v;
     else {
       const p = parse(String(v ?? ""), f);

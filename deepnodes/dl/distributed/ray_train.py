@@ -139,7 +139,8 @@ def _run(ray, session, network, table, ins, outs, losses, opts, dist, input_clas
               "validation": ray.put(_ipc(val.select(cols))) if val is not None and val.num_rows else None,
               "inputs": [(b, t) for b, t, _ in ins], "targets": [None if o is None else (o[0], o[1]) for o in outs],
               "input_classes": list(input_classes), "target_classes": list(target_classes),
-              "losses": list(losses), "opts": per_worker, "use_gpu": dist.use_gpu, "check_sync": check_sync}
+              "losses": list(losses), "opts": per_worker, "use_gpu": dist.use_gpu, "check_sync": check_sync,
+              "run_dir": str(Path(storage) / name)}
     trainer = TorchTrainer(
         train_loop, train_loop_config=config,
         scaling_config=ScalingConfig(num_workers=w, use_gpu=dist.use_gpu,

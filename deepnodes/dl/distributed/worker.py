@@ -41,6 +41,24 @@ def _load(folder: Path, name: str):
     return torch.load(folder / name, map_location="cpu", weights_only=True)
 
 
+def _resume_state(ckpt, run_dir: Path) -> dict | None:
+    """The last epoch's state: from the checkpoint Ray hands a restarted group, else the newest readable one in
+    the run's folder (Ray registers a reported checkpoint only when it next polls the workers, so one a worker
+    wrote just before another died may be in the folder but not yet known to Ray)."""
+    found = []
+    if ckpt is not None:
+        with ckpt.as_directory() as d:
+            if (Path(d) / "state.pt").exists():
+                found.append(_load(Path(d), "state.pt"))
+    for f in sorted(run_dir.glob("checkpoint_*/state.pt"), key=lambda p: p.stat().st_mtime, reverse=True):
+        try:
+            found.append(_load(f.parent, "state.pt"))
+            break
+        except Exception:  # noqa: BLE001 - a checkpoint cut short by the failure: try the one before
+            continue
+    return max(found, key=lambda st: int(st["epoch"])) if found else None
+
+
 def train_loop(config: dict) -> None:
     import ray
     import ray.train
@@ -79,13 +97,9 @@ def train_loop(config: dict) -> None:
 
         device = str(ray.train.torch.get_device())
 
-    resume = None
-    ckpt = ray.train.get_checkpoint()
-    if ckpt is not None:
-        with ckpt.as_directory() as d:
-            if (Path(d) / "state.pt").exists():
-                resume = _load(Path(d), "state.pt")
-                send({"kind": "resumed", "epoch": int(resume["epoch"])})
+    resume = _resume_state(ray.train.get_checkpoint(), Path(config["run_dir"]))
+    if resume is not None:
+        send({"kind": "resumed", "epoch": int(resume["epoch"])})
 
     def on_checkpoint(state: dict, epoch: int) -> None:
         metrics = {"epoch": epoch, **{k: v for k, v in state["history"][-1].items() if isinstance(v, (int, float))}}

@@ -11,6 +11,7 @@ _ADAM = ["adam", "adamw", "adamax", "nadam"]
 _EPS = ["adam", "adamw", "rmsprop", "adagrad", "adadelta", "adamax", "nadam"]
 _MONITOR = [{"early_stopping": [True]}, {"keep_best": [True]}, {"reduce_lr_on_plateau": [True]}]
 _TOKENS = {"converter": ["tokens"]}
+_RAY = {"backend": ["ray"]}
 
 
 def _column_entry(key: str, source: str) -> dict:
@@ -56,4 +57,6 @@ LEARNER_UI = annotate({
     "mlflow_experiment": ui(ADVANCED, {"log_mlflow": [True]}), "log_tensorboard": ui(ADVANCED),
     "tensorboard_dir": ui(ADVANCED, {"log_tensorboard": [True]}),
     "distributed": ui(DISTRIBUTED),
+    **{f"distributed.{k}": ui(show_if=_RAY) for k in ("workers", "use_gpu", "address", "max_failures",
+                                                       "checkpoint_folder")},
 })
