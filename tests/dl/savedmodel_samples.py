@@ -66,6 +66,29 @@ def main(out: Path) -> None:
     save("readfile", m, {"serving_default": m.serve})
     (out / "secret.txt").write_text("four")
 
+    class Hidden(tf.Module):  # a clean signature; the loader also restores `leak`, which writes a file
+        @tf.function(input_signature=[tf.TensorSpec([None, 2], tf.float32, name="x")])
+        def serve(self, x):
+            return {"y": x * 2.0}
+
+        @tf.function(input_signature=[tf.TensorSpec([], tf.string)])
+        def leak(self, s):
+            tf.io.write_file(str(out / "leaked.txt"), s)
+            return s
+
+    m = Hidden()
+    save("hidden", m, {"serving_default": m.serve})
+
+    class Branch(tf.Module):  # the file read sits in one branch of a tf.cond (an If op's function attribute)
+        @tf.function(input_signature=[tf.TensorSpec([None, 2], tf.float32, name="x")])
+        def serve(self, x):
+            y = tf.cond(tf.reduce_sum(x) > 1e9, lambda: x + tf.cast(tf.strings.length(tf.io.read_file(
+                str(out / "secret.txt"))), tf.float32), lambda: x)
+            return {"y": y}
+
+    m = Branch()
+    save("branch", m, {"serving_default": m.serve})
+
     class Unknown(tf.Module):  # a variable-size axis the model cannot take at any size: needs 4
         def __init__(self):
             self.w = tf.Variable(rng.normal(size=(4, 2)).astype(np.float32))

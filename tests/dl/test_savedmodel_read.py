@@ -130,6 +130,44 @@ def test_ops_that_reach_files_are_refused_unless_trusted(models):
     assert torch.allclose(net.forward(torch.zeros(2, 2))[0], torch.full((2, 2), 4.0))  # len("four")
 
 
+@pytest.mark.parametrize("name,op,where", [("hidden", "WriteFile", "function '__inference_leak"),
+                                           ("branch", "ReadFile", "function '")])
+def test_a_dangerous_op_anywhere_the_loader_or_a_signature_reaches_is_refused(models, name, op, where):
+    with pytest.raises(ValueError, match=rf"the SavedModel {name} contains the TensorFlow op {op} \(in {where}"):
+        import_savedmodel(models / name)
+    assert not (models / "leaked.txt").exists()
+
+
+def test_every_stateful_op_of_this_tensorflow_is_reviewed():
+    """The screen's rule over TensorFlow's whole op registry: each stateful op is of a family that reaches
+    outside (refused) or of a reviewed in-process family; the ops layers use pass."""
+    from deepnodes.dl.formats.tf_env import run_tf
+
+    if importlib.util.find_spec("tensorflow") is None:
+        pytest.skip('the TensorFlow extra is not installed (pip install "deepnodes[tensorflow]")')
+    r, _ = run_tf("deepnodes.dl.formats.savedmodel_jobs:review")
+    assert len(r["ops"]) > 1000 and len(r["stateful"]) > 300
+    assert [op for op, why in r["refused"].items() if "reviewed" in why or "knows" in why] == []
+    refused = {"ReadFile": "files", "WriteFile": "files", "MatchingFiles": "files", "SaveV2": "files",
+               "RestoreV2": "files", "MergeV2Checkpoints": "files", "InitializeTableFromTextFileV2": "files",
+               "ImmutableConst": "files", "WholeFileReaderV2": "files", "LoadAndRemapMatrix": "files",
+               "WriteScalarSummary": "files", "CreateSummaryFileWriter": "files", "DecodeProtoV2": "files",
+               "TFRecordDatasetV2": "files", "SqlDataset": "files", "MapDataset": "tf.data", "FixedLengthRecordDatasetV2": "files",
+               "PyFunc": "Python", "EagerPyFunc": "Python", "PyFuncStateless": "Python", "PrintV2": "console",
+               "DebugIdentityV3": "debug", "RemoteCall": "machines", "CollectiveReduceV2": "machines",
+               "CollectiveBcastSendV2": "machines", "NcclAllReduce": "machines"}
+    for op, word in refused.items():
+        assert op in r["ops"] and word in r["refused"].get(op, ""), (op, r["refused"].get(op))
+    layers = ["MatMul", "BatchMatMulV2", "Einsum", "Conv2D", "Conv3D", "DepthwiseConv2dNative", "BiasAdd", "Relu",
+              "Softmax", "LogSoftmax", "FusedBatchNormV3", "MaxPool", "AvgPool", "Mean", "Sum", "Erf", "Tanh",
+              "Sigmoid", "Rsqrt", "ReadVariableOp", "VarHandleOp", "AssignVariableOp", "StatefulPartitionedCall",
+              "PartitionedCall", "While", "If", "Identity", "Reshape", "Transpose", "ConcatV2", "GatherV2",
+              "ResourceGather", "StridedSlice", "Cast", "Const", "Placeholder", "NoOp", "AddV2", "Pack", "Shape",
+              "RandomUniform", "StatelessRandomUniformV2", "HashTableV2", "LookupTableFindV2", "TensorListReserve",
+              "Lgamma", "DecodeCSV", "StringToNumber"]
+    assert [op for op in layers if op in r["refused"] or op not in r["ops"]] == []
+
+
 def test_unknown_dimensions_are_kept_or_named(models):
     pooled = import_savedmodel(models / "pooled")
     assert pooled.spec.inputs[0].shape == (None, 3)
@@ -201,3 +239,36 @@ def test_missing_extra_names_it(tmp_path, monkeypatch):
 
 def test_the_test_process_never_imported_tensorflow():
     assert "tensorflow" not in sys.modules and "tf2onnx" not in sys.modules
+
+
+def test_a_savedmodel_is_served_by_serve_workflow(models, tmp_path):
+    sys.path.insert(0, str(HERE.parent / "service"))
+    from service_http_util import CLI, ENV, post, start, stop
+
+    registry.discover()
+    names = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
+    wf = Workflow("savedmodel service")
+    wf.add("deepnodes.dl.NetworkReader", "reader", {"path": str(models / "dense")})
+    wf.add("deepnodes.service.ServiceInput", "request", {
+        "columns": [{"name": n, "kind": "number"} for n in names], "example": dict.fromkeys(names, 1.0)})
+    wf.add("deepnodes.dl.NetworkExecutor", "exec", {"inputs": [{"columns": names, "converter": "numbers"}],
+                                                    "keep_columns": False, "append_class": False})
+    wf.add("deepnodes.service.ServiceOutput", "response", {"columns": ["probabilities"]})
+    wf.connect("reader", "network", "exec", "network")
+    wf.connect("request", "table", "exec", "table")
+    wf.connect("exec", "table", "response", "table")
+    path = tmp_path / "served.json"
+    wf.save(path)
+    r = subprocess.run(CLI + ["run", str(path), "--save-results", "--quiet"], env=ENV, capture_output=True,
+                       text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    rows = [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]
+    want = import_savedmodel(models / "dense").forward(torch.tensor(rows))[0].numpy()
+    proc, url = start(path, "--token", "t0ken")
+    try:
+        resp = post(url, {"rows": [dict(zip(names, row)) for row in rows]}, token="t0ken")
+    finally:
+        stop(proc)
+    assert resp.status_code == 200, resp.text
+    got = np.array([row["probabilities"] for row in resp.json()["rows"]], dtype=np.float32)
+    assert np.max(np.abs(got - want)) <= 1e-5

@@ -13,6 +13,7 @@ process; this module imports neither torch nor, at import, TensorFlow).
 """
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -24,10 +25,23 @@ from .tf_env import tensorflow
 DANGEROUS = {
     "runs Python code": re.compile(r"PyFunc"),
     "reads or writes files": re.compile(r"File|Save|Restore|Reader|Record|Summary|TextLine|Snapshot|Checkpoint|"
-                                        r"Sharded|ImmutableConst|LoadAndRemap|Sql|LMDB|CSV|Proto|Dataset"),
-    "talks to other processes or machines": re.compile(r"Rpc|Gcs|BigQuery|Collective|^_?Send|^_?Recv|^_Host"),
-    "writes to the console or debug sinks": re.compile(r"Print|Debug"),
+                                        r"Sharded|ImmutableConst|LoadAndRemap|Sql|LMDB|Proto"),
+    "runs a tf.data pipeline (which can read files)": re.compile(r"Dataset"),
+    "talks to other processes or machines": re.compile(r"Rpc|Gcs|BigQuery|Collective|^_?Send|^_?Recv|^_Host|"
+                                                       r"RemoteCall|AllToAll|CrossReplica|Nccl|feed|TPU|Heartbeat"),
+    "writes to the console or debug sinks": re.compile(r"Print|Debug|Event"),
 }
+#: stateful ops reviewed as staying inside the process (variables, random numbers, tables, queues, iterators, ...);
+#: any other stateful op is refused as unreviewed (tests/dl/test_savedmodel_read.py lists TensorFlow's registry)
+SAFE_STATEFUL = re.compile(
+    r"Variable|VarHandle|VarIsInitialized|^Assign|^Resource(Apply|SparseApply|Scatter|Gather|StridedSliceAssign|"
+    r"CountUpTo|Accumulator|ConditionalAccumulator)|Random|Rng|Seed|Candidate|Multinomial|Truncated|Poisson|Gamma|"
+    r"Binomial|Stateful(Uniform|Standard|Truncated|Random|PartitionedCall)|SampleDistortedBoundingBox|HashTable|"
+    r"LookupTable|^InitializeTableV2$|Queue|Stack|TensorArray|Iterator|Mutex|Accumulator|Barrier|Stage|"
+    r"SparseToTensorsMap|SparseFromTensorsMap|MemoryCache|^Assert$|CheckNumerics|^(If|While|Case)$|^DeepCopy$|"
+    r"^Empty$|GuaranteeConst|DisableCopyOnRead|DestroyResourceOp|DeviceIndex|BoostedTrees|^Timestamp$|ThreadPool|"
+    r"StatsAggregator|Session|^Cudnn|NonDeterministicInts|DummyIterationCounter|GlobalIterId|^Xla|Minibatch|"
+    r"CooTensor|Fdo|SyncDevice|^Map(Clear|IncompleteSize|Peek|Size|Unstage|UnstageNoKey)$|^OrderedMap|^Unstage")
 #: the most a saved_model.pb may hold (protobuf's own limit is 2 GiB)
 MAX_GRAPH_BYTES = 1 << 30
 
@@ -36,10 +50,34 @@ _DTYPES = {"float32": "float32", "float64": "float64", "float16": "float16", "bf
 
 
 def danger(op: str) -> str | None:
+    """Why op type `op` may reach outside the process, or None: by family name, else (in the TensorFlow child) a
+    stateful op that is not of a reviewed family, or an op this TensorFlow does not know."""
     for why, pat in DANGEROUS.items():
         if pat.search(op):
             return why
+    if os.environ.get("DEEPNODES_TF_CHILD") == "1":
+        tensorflow()
+        from tensorflow.python.framework import op_def_registry
+
+        d = op_def_registry.get(op)
+        if d is None:
+            return "is not an op this TensorFlow knows"
+        if d is not None and d.is_stateful and not SAFE_STATEFUL.search(op):
+            return "keeps state DeepNodes has not reviewed"
     return None
+
+
+def review(args: dict, arrays: dict) -> dict:
+    """A job: the registered ops this TensorFlow has, those the screen refuses and why, and the stateful ones."""
+    tensorflow()
+    from tensorflow.python.framework import op_def_registry
+
+    import tensorflow as tf
+
+    names = sorted(n for n in dir(tf.raw_ops) if not n.startswith("_"))
+    defs = {n: op_def_registry.get(n) for n in names}
+    return {"ops": names, "refused": {n: danger(n) for n in names if danger(n)},
+            "stateful": sorted(n for n, d in defs.items() if d is not None and d.is_stateful)}
 
 
 def _meta_graph(path: Path):
@@ -90,7 +128,8 @@ def reachable_ops(mg) -> dict[str, str]:
         if n is None or name in seen_nodes:
             continue
         seen_nodes.add(name)
-        ops.setdefault(n.op, f"node '{n.name}'")
+        if n.op not in lib:  # a call of a library function by name is followed below, not an op
+            ops.setdefault(n.op, f"node '{n.name}'")
         todo_fn += calls(n)
         want += list(n.input)
     while todo_fn:
@@ -99,7 +138,8 @@ def reachable_ops(mg) -> dict[str, str]:
             continue
         seen_fn.add(fn)
         for n in lib[fn].node_def:
-            ops.setdefault(n.op, f"function '{fn}'")
+            if n.op not in lib:
+                ops.setdefault(n.op, f"function '{fn}'")
             todo_fn += calls(n)
     return ops
 
@@ -108,6 +148,10 @@ def screen(path: Path, trust: bool) -> None:
     mg = _meta_graph(path)
     if trust:
         return
+    for a in mg.asset_file_def:  # the loader joins an asset's name to assets/: an absolute name escapes it
+        if Path(a.filename).is_absolute() or ".." in Path(a.filename).parts:
+            raise ValueError(f"the SavedModel {path.name} names an asset outside its folder ({a.filename[:200]}); "
+                             "read it only if you trust its source (option 'trust')")
     for op, where in sorted(reachable_ops(mg).items()):
         why = danger(op)
         if why:
