@@ -99,7 +99,12 @@ class PythonNetworkCreator(CodeNode):
     """Creates a network from Python code: the code assigns a torch.nn.Module to `output_network`.
 
     Declare the network's inputs and outputs (names, shapes without the batch, dtypes): downstream nodes
-    see them at configure time, and the module is checked on a dummy batch when it is created."""
+    see them at configure time, and the module is checked on a dummy batch when it is created.
+
+    A Keras model built and trained on TensorFlow comes in as a SavedModel: `output_network =
+    deepnodes.dl.tf_script.savedmodel_from_tensorflow(code, folder)` runs `code` (Keras on its TensorFlow backend)
+    in TensorFlow's own child process; the code writes `model.export(savedmodel_dir)`, and the SavedModel is
+    read for inference (docs/tensorflow_export.md)."""
 
     outputs = [Out("network", "network", "the network")]
 
