@@ -13,7 +13,9 @@ import torch
 from torch import nn
 
 from ._attention_modules import MultiHeadAttention
-from ._modules import Dense, LayerNorm, init_weight_bias
+from ._core_modules import Dense
+from ._normalization_modules import LayerNorm
+from ._modules import init_weight_bias
 
 
 class PositionEmbedding(nn.Module):

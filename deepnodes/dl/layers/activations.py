@@ -65,7 +65,7 @@ class ReLU(_Elementwise):
 
     @staticmethod
     def build(config, input_specs):
-        from ._modules import ReLU as M
+        from ._activation_modules import ReLU as M
 
         return M(config["max_value"], config["negative_slope"], config["threshold"])
 
@@ -96,7 +96,7 @@ class PReLU(_Elementwise):
 
     @staticmethod
     def build(config, input_specs):
-        from ._modules import PReLU as M
+        from ._activation_modules import PReLU as M
 
         shape = tuple(1 if (i + 1) in config["shared_axes"] else d for i, d in enumerate(input_specs[0].shape))
         return M(shape, config["alpha_initializer"])

@@ -73,7 +73,8 @@ def _make_conv(nd: int):
 
         @staticmethod
         def build(config, input_specs, _nd=nd, _kind=f"Conv{nd}D"):
-            from ._modules import Conv, init_weight_bias, set_regularizers
+            from ._conv_modules import Conv
+            from ._modules import init_weight_bias, set_regularizers
 
             ch, spatial = _split(_kind, _nd, input_specs[0])
             k, s, d, _ = _geometry(_kind, _nd, config, spatial)
@@ -110,7 +111,8 @@ def _make_separable(nd: int):
 
         @staticmethod
         def build(config, input_specs, _nd=nd, _kind=f"SeparableConv{nd}D"):
-            from ._modules import SeparableConv, init_, set_regularizers
+            from ._conv_modules import SeparableConv
+            from ._modules import init_, set_regularizers
 
             ch, spatial = _split(_kind, _nd, input_specs[0])
             k, s, d, _ = _geometry(_kind, _nd, config, spatial)
@@ -159,7 +161,8 @@ class DepthwiseConv2D(Layer):
 
     @staticmethod
     def build(config, input_specs):
-        from ._modules import Conv, init_weight_bias, set_regularizers
+        from ._conv_modules import Conv
+        from ._modules import init_weight_bias, set_regularizers
 
         ch, spatial = _split("DepthwiseConv2D", 2, input_specs[0])
         k, s, d, _ = _geometry("DepthwiseConv2D", 2, config, spatial)
@@ -196,7 +199,8 @@ def _make_transpose(nd: int):
 
         @staticmethod
         def build(config, input_specs, _nd=nd, _kind=f"Conv{nd}DTranspose"):
-            from ._modules import ConvTranspose, init_weight_bias, set_regularizers
+            from ._conv_modules import ConvTranspose
+            from ._modules import init_weight_bias, set_regularizers
 
             ch, _ = _split(_kind, _nd, input_specs[0])
             k = tup(config["kernel_size"], _nd, _kind, "kernel_size")

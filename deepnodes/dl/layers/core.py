@@ -34,7 +34,7 @@ class Input(Layer):
 
     @staticmethod
     def build(config, input_specs):
-        from ._modules import Cast
+        from ._core_modules import Cast
 
         return Cast(config["dtype"])
 
@@ -62,7 +62,8 @@ class Dense(Layer):
 
     @staticmethod
     def build(config, input_specs):
-        from ._modules import Dense as M, init_weight_bias, set_regularizers
+        from ._core_modules import Dense as M
+        from ._modules import init_weight_bias, set_regularizers
 
         m = M(input_specs[0].shape[-1], config["units"], config["use_bias"], config["activation"])
         init_weight_bias(m, config)
@@ -112,7 +113,7 @@ class Activation(Layer):
 
     @staticmethod
     def build(config, input_specs):
-        from ._modules import Act
+        from ._core_modules import Act
 
         return Act(config["activation"], config["axis"])
 
@@ -137,7 +138,7 @@ class Flatten(Layer):
 
     @staticmethod
     def build(config, input_specs):
-        from ._modules import Flatten as M
+        from ._core_modules import Flatten as M
 
         return M()
 
@@ -171,7 +172,7 @@ class Reshape(Layer):
 
     @staticmethod
     def build(config, input_specs):
-        from ._modules import Reshape as M
+        from ._core_modules import Reshape as M
 
         out = Reshape.compute_output_shape(input_specs, config)[0]
         return M(out.shape)
@@ -198,7 +199,7 @@ class Permute(Layer):
 
     @staticmethod
     def build(config, input_specs):
-        from ._modules import Permute as M
+        from ._core_modules import Permute as M
 
         return M(tuple(config["dims"]))
 
@@ -221,7 +222,7 @@ class RepeatVector(Layer):
 
     @staticmethod
     def build(config, input_specs):
-        from ._modules import RepeatVector as M
+        from ._core_modules import RepeatVector as M
 
         return M(config["n"])
 
@@ -247,6 +248,6 @@ class Masking(Layer):
 
     @staticmethod
     def build(config, input_specs):
-        from ._modules import Masking as M
+        from ._core_modules import Masking as M
 
         return M(config["mask_value"])

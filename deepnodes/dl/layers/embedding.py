@@ -42,7 +42,8 @@ class Embedding(Layer):
 
     @staticmethod
     def build(config, input_specs):
-        from ._modules import Embedding as M, init_, set_regularizers
+        from ._embedding_modules import Embedding as M
+        from ._modules import init_, set_regularizers
 
         m = M(config["input_dim"], config["output_dim"])
         init_(m.weight, config["embeddings_initializer"])

@@ -35,7 +35,7 @@ def _make(kind: str, op: str, doc: str, n_max: int = 5):
 
         @staticmethod
         def build(config, input_specs, _op=op):
-            from ._modules import Merge
+            from ._merge_modules import Merge
 
             return Merge(_op)
 
@@ -85,7 +85,7 @@ class Concatenate(Layer):
 
     @staticmethod
     def build(config, input_specs):
-        from ._modules import Concatenate as M
+        from ._merge_modules import Concatenate as M
 
         return M(norm_axis(config["axis"], len(input_specs[0].shape), "Concatenate") + 1)
 
@@ -130,7 +130,7 @@ class Dot(Layer):
 
     @staticmethod
     def build(config, input_specs):
-        from ._modules import Dot as M
+        from ._merge_modules import Dot as M
 
         ia, ib = Dot.axes(input_specs, config)
         return M(ia + 1, ib + 1, config["normalize"])

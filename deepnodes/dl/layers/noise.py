@@ -26,7 +26,7 @@ class GaussianNoise(Layer):
 
     @staticmethod
     def build(config, input_specs):
-        from ._modules import GaussianNoise as M
+        from ._noise_modules import GaussianNoise as M
 
         return M(config["stddev"])
 
@@ -50,7 +50,7 @@ class GaussianDropout(Layer):
 
     @staticmethod
     def build(config, input_specs):
-        from ._modules import GaussianDropout as M
+        from ._noise_modules import GaussianDropout as M
 
         return M(config["rate"])
 
@@ -96,7 +96,7 @@ def _make_spatial(nd: int):
         def build(config, input_specs, _nd=nd):
             from torch import nn
 
-            from ._modules import SpatialDropout1D
+            from ._noise_modules import SpatialDropout1D
 
             if _nd == 1:
                 return SpatialDropout1D(config["rate"])

@@ -45,7 +45,7 @@ class BatchNormalization(Layer):
 
     @staticmethod
     def build(config, input_specs):
-        from ._modules import BatchNorm
+        from ._normalization_modules import BatchNorm
 
         s = input_specs[0]
         a = BatchNormalization.axis(s, config)
@@ -91,7 +91,7 @@ class LayerNormalization(Layer):
 
     @staticmethod
     def build(config, input_specs):
-        from ._modules import LayerNorm
+        from ._normalization_modules import LayerNorm
 
         s = input_specs[0]
         dims = LayerNormalization.dims(s, config)

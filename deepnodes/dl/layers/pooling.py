@@ -48,7 +48,7 @@ def _make_pool(nd: int, mode: str):
 
         @classmethod
         def build(cls, config, input_specs, _nd=nd, _mode=mode):
-            from ._modules import Pool
+            from ._pooling_modules import Pool
 
             k, s = cls.geometry(config)
             return Pool(_nd, _mode, k, s, config["padding"], seq=_nd == 1)
@@ -81,7 +81,7 @@ def _make_global(nd: int, mode: str):
 
         @staticmethod
         def build(config, input_specs, _nd=nd, _mode=mode):
-            from ._modules import GlobalPool
+            from ._pooling_modules import GlobalPool
 
             dims = (1,) if _nd == 1 else tuple(range(2, 2 + _nd))
             return GlobalPool(_mode, dims, config["keepdims"])

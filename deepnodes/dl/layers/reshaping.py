@@ -43,7 +43,7 @@ def _make_pad(nd):
 
         @staticmethod
         def build(config, input_specs, _nd=nd, _kind=kind):
-            from ._modules import Pad
+            from ._reshaping_modules import Pad
 
             return Pad(_fpad(pairs(config["padding"], _nd, _kind, "padding")), seq=_nd == 1)
 
@@ -75,7 +75,7 @@ def _make_crop(nd):
 
         @staticmethod
         def build(config, input_specs, _nd=nd, _kind=kind):
-            from ._modules import Crop
+            from ._reshaping_modules import Crop
 
             return Crop(list(pairs(config["cropping"], _nd, _kind, "cropping")), seq=_nd == 1)
 
@@ -105,7 +105,7 @@ def _make_up(nd):
 
         @staticmethod
         def build(config, input_specs, _nd=nd, _kind=kind):
-            from ._modules import UpSample
+            from ._reshaping_modules import UpSample
 
             return UpSample(tup(config["size"], _nd, _kind, "size"), config.get("interpolation", "nearest"),
                             seq=_nd == 1)

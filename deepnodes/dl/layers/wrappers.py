@@ -37,7 +37,7 @@ class TimeDistributed(Layer):
 
     @staticmethod
     def build(config, input_specs):
-        from ._modules import TimeDistributed as M
+        from ._wrapper_modules import TimeDistributed as M
 
         cls, cfg, step = TimeDistributed.inner(input_specs, config)
         return M(cls.build(cfg, [step]))
