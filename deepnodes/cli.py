@@ -51,6 +51,9 @@ def _parser() -> argparse.ArgumentParser:
     from .bundle.export import add_parser as add_export  # light: argparse only
 
     add_export(sub)
+    from .nodes.flow.apply_best import add_parser as add_apply_best  # light: argparse only
+
+    add_apply_best(sub)
     return p
 
 
@@ -119,6 +122,10 @@ def _dispatch(args) -> int:
         from .bundle.export import cmd_export
 
         return cmd_export(args)
+    if args.cmd == "apply-best":
+        from .nodes.flow.apply_best import cmd_apply_best
+
+        return cmd_apply_best(args)
     _parser().print_help()
     return 0
 
@@ -242,6 +249,9 @@ def cmd_run(args) -> int:
         rep["ok"] = result.ok
         rep["seconds"] = elapsed
         try:
+            from .dl.attention_png import write_report_images
+
+            write_report_images(engine, report, rep)  # attention heat maps beside the report, linked in it
             report.write_text(json.dumps(rep, indent=2, default=str))
         except OSError as e:
             _err(f"--report: '{report}' could not be written: {e.strerror or e}")
