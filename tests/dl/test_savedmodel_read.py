@@ -93,6 +93,39 @@ def test_inputs_and_outputs_in_signature_key_order_with_their_dtypes(models):
     for a, b in zip(onnx_net.forward(ids, img), tf_net.forward(ids, img)):
         assert a.shape == b.shape and torch.allclose(a, b, atol=1e-5, rtol=1e-5)
     tf_net.module.worker.close()
+    from deepnodes.dl.infer import predict
+
+    (feat,), _ = predict(onnx_net, [ids, img], outputs=["features"])  # one output of several, as the Executor asks
+    assert np.allclose(feat, onnx_net.forward(ids, img)[0].numpy(), atol=1e-6)
+
+
+def test_the_order_and_metadata_deepnodes_recorded_are_used(models, tmp_path):
+    import json
+    import shutil
+
+    from deepnodes.dl.spec import NetworkSpec, TensorSpec
+
+    folder = tmp_path / "two"
+    shutil.copytree(models / "two", folder)
+    spec = NetworkSpec((TensorSpec("image", (6, 6, 1)), TensorSpec("ids", (5,), "int64")),
+                       (TensorSpec("score", (1,)), TensorSpec("features", (2,))))
+    (folder / "deepnodes.json").write_text(json.dumps({"spec": spec.to_json(), "metadata": {
+        "class_names": ["a"], "factory": {"path": "os:system", "args": {}}}, "layout": "network"}))
+    warnings: list[str] = []
+    net = import_savedmodel(folder, warn=warnings.append)
+    assert [t.name for t in net.spec.inputs] == ["image", "ids"] and [t.name for t in net.spec.outputs] == [
+        "score", "features"]
+    assert net.metadata["class_names"] == ["a"] and "factory" not in net.metadata and warnings == []
+    g = torch.Generator().manual_seed(4)
+    img, ids = torch.rand(3, 6, 6, 1, generator=g), torch.randint(0, 10, (3, 5), generator=g)
+    plain = import_savedmodel(models / "two")  # sorted order: (ids, image) -> (features, score)
+    want = plain.forward(ids, img)
+    got = net.forward(img, ids)
+    assert torch.allclose(got[0], want[1], atol=1e-6) and torch.allclose(got[1], want[0], atol=1e-6)
+    (folder / "deepnodes.json").write_text('{"spec": {"inputs": 3}}')
+    again = import_savedmodel(folder, warn=warnings.append)
+    assert [t.name for t in again.spec.inputs] == ["ids", "image"]
+    assert len(warnings) == 1 and warnings[0].startswith("the SavedModel two: deepnodes.json is ignored (")
 
 
 def test_an_op_tf2onnx_cannot_convert_falls_back_to_tensorflow_with_a_warning(models, tmp_path):

@@ -173,6 +173,8 @@ class OnnxModule(torch.nn.Module):
         return self._session
 
     def forward(self, *xs):
+        if torch.jit.is_tracing() or torch.onnx.is_in_onnx_export():  # a trace would record the outputs as constants
+            raise RuntimeError("a network run by ONNX Runtime is already an ONNX model; torch cannot trace it")
         sess = self.session()
         feed = {i.name: x.detach().cpu().numpy() for i, x in zip(sess.get_inputs(), xs)}
         return tuple(torch.from_numpy(y) for y in sess.run(None, feed))

@@ -212,7 +212,20 @@ def _run(fn, inputs: list[dict], outputs: list[dict], arrays: dict) -> dict[str,
     return {t["name"]: np.asarray(res[t["name"]].numpy()) for t in outputs}
 
 
-def describe(path: Path, sig) -> tuple[list[dict], list[dict]]:
+def describe(path: Path, sig, order: dict | None = None) -> tuple[list[dict], list[dict]]:
+    """The signature's inputs and outputs in sorted key order, or in `order` ({"inputs": names, "outputs": names},
+    what the DeepNodes writer recorded) where that names the same keys."""
+    inputs, outputs = _described(path, sig)
+    order = order or {}
+
+    def arrange(ts: list[dict], names) -> list[dict]:
+        by = {t["name"]: t for t in ts}
+        return [by[n] for n in names] if isinstance(names, list) and sorted(names) == sorted(by) else ts
+
+    return arrange(inputs, order.get("inputs")), arrange(outputs, order.get("outputs"))
+
+
+def _described(path: Path, sig) -> tuple[list[dict], list[dict]]:
     kw = sig.structured_input_signature[1]
     if sig.structured_input_signature[0]:
         raise ValueError(f"the SavedModel {path.name}: its signature takes positional inputs; DeepNodes reads "
@@ -298,7 +311,7 @@ def load(args: dict, arrays: dict) -> dict:
     path, signature = Path(args["path"]), args.get("signature") or "serving_default"
     screen(path, bool(args.get("trust")))
     loaded, sig = _load(path, signature)
-    inputs, outputs = describe(path, sig)
+    inputs, outputs = describe(path, sig, args.get("order"))
     _LOADED["model"] = (loaded, sig, inputs, outputs)
     _LOADED["key"] = (str(path), signature)
     return {"inputs": inputs, "outputs": outputs}

@@ -10,6 +10,7 @@ the ONNX export is checked); otherwise, or when tf2onnx cannot convert it, the n
 """
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -20,6 +21,8 @@ from .onnx import TOLERANCE, OnnxModule
 from .tf_env import TFError, TFWorker, require_tensorflow
 
 JOBS = "deepnodes.dl.formats.savedmodel_jobs"
+#: what the DeepNodes SavedModel writer records beside saved_model.pb (spec order, metadata)
+RECORD = "deepnodes.json"
 #: the most files and bytes a SavedModel folder may hold before anything reads it
 MAX_FILES = 10_000
 MAX_BYTES = 16 << 30
@@ -79,9 +82,35 @@ class TFModule(torch.nn.Module):
         return new
 
 
-def executor_worker(path: str, signature: str, trust: bool) -> TFWorker:
+def executor_worker(path: str, signature: str, trust: bool, order: dict | None = None) -> TFWorker:
     """A TensorFlow child holding the SavedModel's signature loaded (again after any restart)."""
-    return TFWorker(setup=(f"{JOBS}:load", {"path": path, "signature": signature, "trust": trust}))
+    return TFWorker(setup=(f"{JOBS}:load", {"path": path, "signature": signature, "trust": trust, "order": order}))
+
+
+def recorded(path: Path, warn=None):
+    """The spec and metadata the DeepNodes writer records beside saved_model.pb (`deepnodes.json`), read as data
+    and validated; None when there is none, or it is damaged (then `warn` says so: the signature still holds)."""
+    from .native_files import metadata_from_json, spec_from_json
+
+    f = path / RECORD
+    if not f.is_file():
+        return None
+    try:
+        if f.stat().st_size > 16 << 20:
+            raise ValueError("it is larger than 16 MiB")
+        d = json.loads(f.read_bytes())
+        if not isinstance(d, dict):
+            raise ValueError("it is not a JSON object")
+        where = f"{path.name}/{RECORD}"
+        spec = spec_from_json(d.get("spec"), where)
+        meta = metadata_from_json(json.dumps(d.get("metadata") or {}), where)
+    except (ValueError, OSError, RecursionError) as e:
+        if warn:
+            warn(f"the SavedModel {path.name}: {RECORD} is ignored ({str(e).splitlines()[0][:200]})")
+        return None
+    for k in ("factory", "source", "backend", "format", "signature"):
+        meta.pop(k, None)
+    return spec, meta
 
 
 def _difference(want: dict, got: list, names: list[str]) -> float:
@@ -111,7 +140,9 @@ def import_savedmodel(path: str | Path, signature: str = "serving_default", trus
     path = Path(path).expanduser().resolve()
     require_tensorflow("reading a TensorFlow SavedModel", tf2onnx=backend != "tensorflow")
     check_folder(path)
-    worker = executor_worker(str(path), signature, trust)  # kept as the executor if ONNX Runtime cannot run it
+    rec = recorded(path, warn)
+    order = {"inputs": [t.name for t in rec[0].inputs], "outputs": [t.name for t in rec[0].outputs]} if rec else None
+    worker = executor_worker(str(path), signature, trust, order)  # kept as the executor if ONNX Runtime cannot run it
     worker.setup_timeout = timeout
     try:
         info, arrays = worker.call(f"{JOBS}:prepare", {"path": str(path), "signature": signature, "trust": trust},
@@ -124,6 +155,9 @@ def import_savedmodel(path: str | Path, signature: str = "serving_default", trus
                        tuple(TensorSpec(t["name"], tuple(t["shape"]), t["dtype"]) for t in outs))
     meta = {"source": str(path), "format": "savedmodel", "signature": signature,
             "layout": "TensorFlow (images channels last)"}
+    if rec and [(t.name, t.shape) for t in rec[0].inputs + rec[0].outputs] == \
+            [(t.name, t.shape) for t in spec.inputs + spec.outputs]:  # written by DeepNodes: its own metadata back
+        meta = {**rec[1], **{k: v for k, v in meta.items() if k != "layout"}}
     module, why = None, None
     if backend != "tensorflow":
         if "onnx" in arrays:
