@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
 import secrets
 import shutil
 import tempfile
@@ -30,7 +31,7 @@ from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
 from ray.tune.search.optuna import OptunaSearch
 from ray.tune.stopper import Stopper
 
-from deepnodes.core import ExecutionContext, NodeError, limits
+from deepnodes.core import Cancelled, ExecutionContext, NodeError, limits
 from deepnodes.core.component import run_body
 from deepnodes.core.ray_runtime import ray_session, storage_folder
 from deepnodes.nodes.flow.parameter_search import ParameterSearch
@@ -81,36 +82,64 @@ def unpack_inputs(packed: dict, folder: str) -> dict:
 
 # ------------------------------------------------------------------------------------------- in a worker
 def run_trial(config: dict, job: dict) -> None:
-    """One Ray Tune trial: the body with this trial's options, through the same engine as a local trial."""
+    """One Ray Tune trial: the body with this trial's options, through the same engine as a local trial.
+
+    The body runs in a thread of its own and hands its epochs to this one, the trial's thread, which alone talks
+    to Tune: a trial Tune stops (ASHA) ends inside `tune.report` with SystemExit, which must not land in the
+    learner's thread; here it cancels the body, waits for it and ends the trial."""
     values = {n: config[n] for n in job["names"]}
     node = ParameterSearch(job["config"], job["label"])
     prune_node, _, metric = job["prune_on"].partition(".")
+    said: queue.Queue = queue.Queue()
+    cancel = threading.Event()
+    ctx = ExecutionContext(job["label"], lambda ev: None, cancel, device=job["device"])
+
+    def watch(ev, _eng):
+        if ev.get("type") == "metrics" and ev.get("kind") == "epoch":
+            said.put(("epoch", ev))
+
+    def body() -> None:
+        try:
+            with tempfile.TemporaryDirectory(prefix="deepnodes-trial-") as d:
+                feeds = unpack_inputs(job["feeds"], d)
+                _, scalars, _ = run_body(node._trial_body(values), feeds, ctx, job["label"], watch=watch)
+            if job["objective"] not in scalars:
+                raise NodeError(f"option 'objective' names no scalar: '{job['objective']}' is "
+                                f"not among the body's results ({', '.join(scalars) or 'none'})")
+            said.put(("objective", float(scalars[job["objective"]])))
+        except Cancelled:
+            said.put(("cancelled", None))
+        except NodeError as e:
+            said.put(("error", str(e)))
+        except Exception as e:  # noqa: BLE001 - any failure is the trial's sentence
+            said.put(("error", f"{type(e).__name__}: {e}"))
 
     def report(**kw):
         tune.report({METRIC: None, OBJECTIVE: None, **kw})
 
-    def watch(ev, _eng):  # the learner's epochs -> Tune (ASHA) and back to the node's event stream
-        if ev.get("type") == "metrics" and ev.get("kind") == "epoch":
-            vals = {k: float(v) for k, v in (ev.get("values") or {}).items() if isinstance(v, (int, float))}
-            if ev.get("node") == prune_node and metric in vals:
-                report(**{EPOCH: int(ev.get("epoch") or 0), METRIC: vals[metric]}, dn_node=ev["node"],
-                       dn_values=vals)
+    runner = threading.Thread(target=body, daemon=True, name="deepnodes-trial-body")
+    runner.start()
+    try:
+        while True:
+            what, item = said.get()
+            if what == "epoch":  # the learners' epochs -> Tune (ASHA) and back to the node's event stream
+                vals = {k: float(v) for k, v in (item.get("values") or {}).items() if isinstance(v, (int, float))}
+                if item.get("node") == prune_node and metric in vals:
+                    report(**{EPOCH: int(item.get("epoch") or 0), METRIC: vals[metric]}, dn_node=item["node"],
+                           dn_values=vals)
+                else:
+                    report(dn_node=item.get("node"), dn_epoch_of=item.get("epoch"), dn_values=vals)
+            elif what == "objective":
+                report(**{OBJECTIVE: item})
+                return
+            elif what == "error":
+                report(**{ERROR: item})
+                raise NodeError(item)
             else:
-                report(dn_node=ev.get("node"), dn_epoch_of=ev.get("epoch"), dn_values=vals)
-
-    ctx = ExecutionContext(job["label"], lambda ev: None, threading.Event(), device=job["device"])
-    with tempfile.TemporaryDirectory(prefix="deepnodes-trial-") as d:
-        try:
-            feeds = unpack_inputs(job["feeds"], d)
-            _, scalars, _ = run_body(node._trial_body(values), feeds, ctx, job["label"], cancel_inside=False,
-                                     watch=watch)
-            if job["objective"] not in scalars:
-                raise NodeError(f"option 'objective' names no scalar: '{job['objective']}' is "
-                                f"not among the body's results ({', '.join(scalars) or 'none'})")
-        except NodeError as e:
-            report(**{ERROR: str(e)})
-            raise
-    report(**{OBJECTIVE: float(scalars[job["objective"]])})
+                return
+    finally:  # a stop from Tune (SystemExit in report) or an error: the body ends before the trial does
+        cancel.set()
+        runner.join()
 
 
 # ------------------------------------------------------------------------------------------- the driver
@@ -239,7 +268,7 @@ def optimize_on_ray(node, study, storage, sampler, suggest, inputs, ctx, n_trial
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
     token = secrets.token_hex(8)
-    run = _RUNS[token] = _Run(ctx, done + n_trials, done)
+    run = _Run(ctx, done + n_trials, done)
     cfg = c.model_dump(mode="json")
     cfg.update(body=node.checked_body().workflow.to_json(), body_file="", study_file="", backend="local")
     job = {"config": cfg, "label": node.label, "names": list(c.space), "objective": c.objective,
@@ -251,20 +280,19 @@ def optimize_on_ray(node, study, storage, sampler, suggest, inputs, ctx, n_trial
     scheduler = (ASHAScheduler(time_attr=EPOCH, metric=METRIC, mode=mode, max_t=limits.EPOCHS,
                                grace_period=max(1, c.prune_warmup_epochs), reduction_factor=c.prune_reduction_factor)
                  if c.pruning else FIFOScheduler())
-    folder = storage_folder(f"search-{token}")
     trainable = tune.with_resources(tune.with_parameters(run_trial, job=job),
                                     {"cpu": c.cpus_per_trial, "gpu": c.gpus_per_trial})
-    tuner = tune.Tuner(trainable, tune_config=tune.TuneConfig(
-        search_alg=searcher, scheduler=scheduler, num_samples=n_trials,
-        max_concurrent_trials=c.max_concurrent or None, reuse_actors=True),  # a worker serves on
-        run_config=tune.RunConfig(name="search", storage_path=folder, verbose=0, stop=CancelOrError(token),
-                                  callbacks=[Relay(token)], log_to_file=False,
-                                  failure_config=tune.FailureConfig(max_failures=0)))
     ctx.progress(done / run.total, f"{n_trials} trials on Ray ({session.cpus} CPUs)")
     tune_log = logging.getLogger("ray.tune")  # a failed trial is the node's sentence, not Tune's traceback
     level, tune_log.level = tune_log.level, logging.CRITICAL
+    _RUNS[token], folder = run, storage_folder(f"search-{token}")
     try:
-        tuner.fit()
+        tune.Tuner(trainable, tune_config=tune.TuneConfig(
+            search_alg=searcher, scheduler=scheduler, num_samples=n_trials,
+            max_concurrent_trials=c.max_concurrent or None, reuse_actors=True),  # a worker serves on
+            run_config=tune.RunConfig(name="search", storage_path=folder, verbose=0, stop=CancelOrError(token),
+                                      callbacks=[Relay(token)], log_to_file=False,
+                                      failure_config=tune.FailureConfig(max_failures=0))).fit()
     finally:
         tune_log.setLevel(level)
         _RUNS.pop(token, None)
