@@ -8,6 +8,13 @@ DICTIONARY_TYPE = "text.dictionary"
 TOKENS_SPEC = TableSpec((ColumnSpec("index", "integer", "int32"), ColumnSpec("token", "string", "string"),
                          ColumnSpec("count", "integer", "int64"), ColumnSpec("special", "boolean", "bool")))
 
+#: the Sequence Decoder's attention output (`deepnodes.dl.attention_maps.to_table`): one row per map
+ATTENTION_SPEC = TableSpec((ColumnSpec("layer", "string", "string"), ColumnSpec("head", "integer", "int32"),
+                            ColumnSpec("row", "integer", "int64"),
+                            ColumnSpec("source_tokens", "other", "string", (None,)),
+                            ColumnSpec("target_tokens", "other", "string", (None,)),
+                            ColumnSpec("weights", "tensor", "float", (None, None))))
+
 
 def text_column(spec: TableSpec | None, name: str, option: str = "text_column") -> ColumnSpec | None:
     """The string column `name`, or a worded error naming the option."""

@@ -9,7 +9,7 @@ from pydantic import Field
 from deepnodes.core import In, Node, NodeConfig, NodeError, Out, limits, node
 from deepnodes.table import ColumnError, ColumnSpec
 
-from ._common import network_dictionary, require_dictionary, text_column, texts, warn_unknown
+from ._common import ATTENTION_SPEC, network_dictionary, require_dictionary, text_column, texts, warn_unknown
 
 
 def _check_network(spec, what: str):
@@ -88,7 +88,9 @@ class SequenceDecoder(Node):
               In("table", "table", "the sentences to translate"),
               In("source_dictionary", "model", "the dictionary of the source text (needed when the source column "
                                                "is text)", optional=True)]
-    outputs = [Out("table", "table", "the input table with the translations added")]
+    outputs = [Out("table", "table", "the input table with the translations added"),
+               Out("attention", "table", "source x target attention of one sentence (option 'attention_row'): a "
+                   "row per map, per layer and head for a Transformer, one for Luong/Bahdanau attention")]
 
     class Config(NodeConfig):
         source_column: str = Field("english", description="the source sentences (text) or their ids")
@@ -104,6 +106,8 @@ class SequenceDecoder(Node):
         decoder_input: str = Field("", description="the network input fed with the decoder's tokens (empty = "
                                                    "found from the graph)")
         batch_size: int = Field(64, ge=1, le=limits.BATCH, description="sentences decoded together")
+        attention_row: int | None = Field(0, ge=0, le=limits.ROWS, description="the row whose attention maps the "
+                                          "'attention' output shows (empty = none)")
 
     def configure(self, specs):
         _check_network(specs[0], "encoder-decoder network")
@@ -115,12 +119,12 @@ class SequenceDecoder(Node):
         require_dictionary(specs[1], "target_dictionary")
         require_dictionary(specs[3], "source_dictionary")
         if specs[2] is None:
-            return [None]
+            return [None, ATTENTION_SPEC]
         col = specs[2].column(self.config.source_column, option="source_column")
         if col.kind not in ("string", "category", "tensor", "token_sequence"):
             raise ColumnError(f"column '{col.name}' (option 'source_column') holds {col.kind} values; it must hold "
                               "text or token ids")
-        return [specs[2].with_columns([ColumnSpec(self.config.output_column, "string", "string")])]
+        return [specs[2].with_columns([ColumnSpec(self.config.output_column, "string", "string")]), ATTENTION_SPEC]
 
     def execute(self, inputs, ctx):
         import numpy as np
@@ -160,4 +164,17 @@ class SequenceDecoder(Node):
                             ctx.check_cancelled)
         except DecodeError as e:
             raise NodeError(str(e)) from None
-        return [set_column(table, c.output_column, pa.array(out, pa.string()))]
+        return [set_column(table, c.output_column, pa.array(out, pa.string())), self._attention(runner, src, src_vocab,
+                                                                                             tgt_vocab)]
+
+    def _attention(self, runner, src, src_vocab, tgt_vocab):
+        from deepnodes.dl.attention_maps import sentence_table, to_table
+
+        c = self.config
+        if c.attention_row is None:
+            return to_table([], [], [], -1)
+        if c.attention_row >= len(src):
+            raise NodeError(f"option 'attention_row' is {c.attention_row} but the table has {len(src)} rows")
+        return sentence_table(runner, src[c.attention_row], c.attention_row, tgt_vocab,
+                              src_vocab if src_vocab is not None else None, c.method, c.beam_width, c.max_length,
+                              c.length_penalty)
