@@ -7,7 +7,7 @@
   (pip install "deepnodes[ray]").
 - `connect(address)`: an already-initialised Ray in this process is reused as it is (and never shut down by us);
   `''` starts a local Ray bound to 127.0.0.1 with the available cores (no dashboard, no usage statistics,
-  warnings only, workers' output not echoed); `'auto'`, `'ray://host:port'` or `'host:port'` connect to an
+  errors only, workers' output not echoed); `'auto'`, `'ray://host:port'` or `'host:port'` connect to an
   existing cluster. The workers must import deepnodes: a local Ray runs this interpreter (an installed or
   editable deepnodes imports as here; the folder holding the package goes on PYTHONPATH for a source checkout);
   a remote cluster gets the package shipped as `py_modules` unless `DEEPNODES_RAY_SHIP_CODE=0` (deepnodes
@@ -102,7 +102,7 @@ def connect(address: str = "", *, option: str = "address", backend_option: str =
         if ray.is_initialized():
             return RaySession(ray, address, owned=False)
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-        kw: dict[str, Any] = dict(logging_level=logging.WARNING, log_to_driver=False, include_dashboard=False,
+        kw: dict[str, Any] = dict(logging_level=logging.ERROR, log_to_driver=False, include_dashboard=False,
                                   runtime_env=runtime_env(address), configure_logging=True)
         if address:
             kw.pop("include_dashboard")

@@ -106,6 +106,25 @@ def test_stop_during_a_distributed_run_keeps_the_model(ray_local):
 
 
 @pytest.mark.slow
+def test_cancel_reaches_the_workers_and_keeps_the_last_complete_epoch(ray_local):
+    eng = Engine(_workflow({"backend": "ray", "workers": 2}, epochs=200))
+
+    def on(ev):
+        if ev.get("type") == "metrics" and ev.get("kind") == "epoch" and ev.get("node") == "learner" \
+                and ev["epoch"] == 2:
+            eng.cancel()
+
+    eng.subscribe(on)
+    res = eng.run()
+    assert res.cancelled and not res.ok
+    st = eng.status["learner"]
+    assert st.state == "configured" and st.partial, st
+    epochs = st.outputs[1].column("epoch").to_pylist()
+    assert epochs[:2] == [1, 2] and len(epochs) < 200  # complete epochs only, the workers stopped
+    assert st.outputs[0].metadata["trained"] is True
+
+
+@pytest.mark.slow
 def test_a_killed_worker_resumes_from_the_last_checkpoint_and_ddp_keeps_the_ranks_identical(ray_local):
     from deepnodes.dl.distributed.ray_train import train_on_ray
     from deepnodes.dl.options import DistributedOptions, TrainingOptions
