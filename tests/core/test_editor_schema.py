@@ -82,10 +82,12 @@ def test_dataset_reader_offers_the_registered_datasets_and_their_splits(catalogu
     assert s["split"]["x-enum-map"]["digits"] == ["all"]
 
 
-def test_learner_dialog_has_the_four_tabs_and_every_option_sits_on_one(catalogue):
+def test_learner_dialog_has_its_tabs_and_every_option_sits_on_one(catalogue):
     s = catalogue["deepnodes.dl.NetworkLearner"]["config_schema"]
     groups = {p.get("x-group") for p in s["properties"].values()}
-    assert groups == {"General", "Optimizer", "Early stopping and schedule", "Advanced"}
+    assert groups == {"General", "Optimizer", "Early stopping and schedule", "Distributed", "Advanced"}
+    dist = s["$defs"]["DistributedOptions"]["properties"]  # the Ray fields only when backend is 'ray'
+    assert all(p["x-show-if"] == {"backend": ["ray"]} for k, p in dist.items() if k != "backend")
     assert s["properties"]["momentum"]["x-show-if"] == {"optimizer": ["sgd", "rmsprop"]}
     assert s["properties"]["beta_1"]["x-show-if"]["optimizer"][0] == "adam"
     targets = s["$defs"]["TargetColumns"]["properties"]
