@@ -16,6 +16,7 @@ import ctypes
 import ctypes.util
 import os
 import shutil
+import stat
 import tempfile
 from pathlib import Path
 from typing import Callable
@@ -48,6 +49,24 @@ def fsync_tree(folder: Path) -> None:
         for f in files:
             fsync_path(Path(root) / f)
         fsync_path(Path(root))
+
+
+def _mode(path: Path, default: int) -> int:
+    """The permissions the new content gets: the old file's or folder's, else `default` (0o666 files, 0o777
+    folders) less the umask, as open() and mkdir() give them. mkstemp/mkdtemp make 0o600/0o700, which another
+    user (a serving container, a colleague) could not read."""
+    try:
+        return stat.S_IMODE(path.stat().st_mode)
+    except OSError:
+        pass
+    try:
+        with open("/proc/self/status") as f:  # reads the umask without os.umask(), which sets it process-wide
+            for line in f:
+                if line.startswith("Umask:"):
+                    return default & ~int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    return default & ~0o022
 
 
 def _clean_stale(path: Path) -> None:
@@ -88,6 +107,7 @@ def replace_file(path: str | Path, write: Callable[[Path], None], verify: Callab
     os.close(fd)
     tmp = Path(name)
     try:
+        os.chmod(tmp, _mode(path, 0o666))
         write(tmp)
         fsync_path(tmp)
         if verify is not None:
@@ -124,6 +144,7 @@ def replace_dir(path: str | Path, write: Callable[[Path], None], owned: Callable
     _clean_stale(path)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}{NEW_TAG}", dir=path.parent))
     try:
+        os.chmod(tmp, _mode(path, 0o777))
         write(tmp)
         fsync_tree(tmp)
         if verify is not None:
