@@ -25,16 +25,33 @@ MAX_SCANNED = 100_000  # entries looked at inside one folder or glob
 
 
 def path_options(cls) -> dict[str, str]:
-    """{option: kind} for the config fields of a node class that hold file or folder paths."""
+    """{option: kind} for the config fields of a node class that hold file or folder paths; a field of a nested
+    option group (the Learner's `distributed.checkpoint_folder`) by its dotted name."""
+    return _path_fields(cls.Config)
+
+
+def _path_fields(model, prefix: str = "", depth: int = 0) -> dict[str, str]:
+    from pydantic import BaseModel
+
     out = {}
-    for name, field in cls.Config.model_fields.items():
+    for name, field in model.model_fields.items():
         extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
         mark = extra.get("x-path")
         if mark is False:
             continue
         if mark or name in PATH_NAMES or name.endswith(PATH_SUFFIXES):
-            out[name] = str(mark) if isinstance(mark, str) else "path"
+            out[prefix + name] = str(mark) if isinstance(mark, str) else "path"
+        elif isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel) and depth < 4:
+            out.update(_path_fields(field.annotation, f"{prefix}{name}.", depth + 1))
     return out
+
+
+def _option_value(config: dict, option: str) -> Any:
+    """The value of a (dotted) option in a stored config, which leaves defaults out."""
+    cur: Any = config
+    for k in option.split("."):
+        cur = cur.get(k) if isinstance(cur, dict) else None
+    return cur
 
 
 def _real(path: str) -> str:
@@ -67,7 +84,7 @@ class PathPolicy:
     def check(self, cls, config: dict) -> str | None:
         """The sentence that refuses one of the node's path options (the engine names the node), or None."""
         for option in path_options(cls):
-            for value in _values(config.get(option)):
+            for value in _values(_option_value(config, option)):
                 try:
                     bad = self._outside(value)
                 except (OSError, ValueError, RuntimeError) as e:  # e.g. '~nobody/x': no such home folder
