@@ -63,6 +63,8 @@ class WorkerHooks:
         from torch.nn.parallel import DistributedDataParallel as DDP
 
         self.device = dev
+        if not any(p.requires_grad for p in module.parameters()):
+            return fwd  # nothing to synchronise (every layer frozen): DDP refuses such a module
         ids = [dev.index if dev.index is not None else torch.cuda.current_device()] if dev.type == "cuda" else None
         ddp = DDP(_MaskedForward(module, fwd), device_ids=ids, find_unused_parameters=find_unused)
         return ddp
