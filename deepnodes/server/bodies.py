@@ -79,3 +79,11 @@ def validation_message(errors: list[dict]) -> str:
     msg = str(e.get("msg", "is not valid"))
     msg = msg[0].lower() + msg[1:] if msg else msg
     return f"the {kind} '{field}' is not valid: {msg}" if field else f"the request body is not valid: {msg}"
+
+
+class TryText(Body):
+    """The editor's try-it box (`routes_text.py`)."""
+    text: str = Field(min_length=1, max_length=1000, description="a seed text (Text Generator) or a sentence to "
+                                                                  "translate (Sequence-to-Sequence Decoder)")
+    length: int | None = Field(None, ge=1, le=400, description="Text Generator: tokens to generate (empty: the "
+                                                               "node's option 'length', at most 400)")

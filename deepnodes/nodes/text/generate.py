@@ -75,6 +75,18 @@ class TextGenerator(Node):
         return [set_column(table, c.output_column, pa.array(out, pa.string()))]
 
 
+def encode_sources(src_vocab, sentences, add_start: bool, add_end: bool):
+    """Source sentences as the decoder's id arrays (<s> / </s> added as when training) and their Encoded."""
+    import numpy as np
+
+    from deepnodes.dl.text import END, START
+
+    enc = src_vocab.encode(sentences)
+    head = np.array([START] if add_start else [], np.int64)
+    tail = np.array([END] if add_end else [], np.int64)
+    return [np.concatenate([head, a.astype(np.int64), tail]) for a in enc.ids], enc
+
+
 @node("deepnodes.text.SequenceDecoder", name="Sequence-to-Sequence Decoder", category="Text/Generation")
 class SequenceDecoder(Node):
     """Translates a column with a trained encoder-decoder (with or without attention): the encoder runs once
@@ -131,7 +143,7 @@ class SequenceDecoder(Node):
         import pyarrow as pa
 
         from deepnodes.dl.decode import DecodeError, GraphRunner, translate
-        from deepnodes.dl.text import END, PAD, START
+        from deepnodes.dl.text import PAD
         from deepnodes.table.arrow import get_column, kind_of, set_column, to_numpy
 
         net, tgt_vocab, table, src_vocab = inputs
@@ -146,11 +158,9 @@ class SequenceDecoder(Node):
         if kind in ("string", "category"):
             source = runner.static_inputs[0] if len(runner.static_inputs) == 1 else None
             src_vocab = network_dictionary(src_vocab, net, "source_dictionary", "source", source)
-            enc = src_vocab.encode(texts(table, c.source_column, "source_column"))
+            src, enc = encode_sources(src_vocab, texts(table, c.source_column, "source_column"), c.add_start,
+                                      c.add_end)
             warn_unknown(ctx, enc, c.source_column)
-            head = np.array([START] if c.add_start else [], np.int64)
-            tail = np.array([END] if c.add_end else [], np.int64)
-            src = [np.concatenate([head, a.astype(np.int64), tail]) for a in enc.ids]
         else:
             col = table.column(c.source_column)
             rows = to_numpy(col) if kind == "tensor" else col.to_pylist()
