@@ -20,7 +20,6 @@ import hashlib
 import json
 import threading
 from collections import OrderedDict
-from pathlib import Path
 from typing import Any
 
 from .cache_key import hash_of
@@ -29,7 +28,7 @@ from .node import Cancelled, ExecutionContext, NodeError
 from .ports import In, Out
 from .status import NodeStatus
 from .workflow import Workflow, WorkflowError
-from .workflow_file import parse, read_text, short
+from .workflow_file import current_folder, parse, read_text, resolve_relative, short
 
 INPUT_TYPE = "deepnodes.flow.ComponentInput"
 OUTPUT_TYPE = "deepnodes.flow.ComponentOutput"
@@ -60,16 +59,17 @@ def load_body(config: dict, owner: str = "component") -> Body:
     """The body a holding node's config names (`body` inline or `body_file`), checked, exposed options set."""
     inline, file = config.get("body"), config.get("body_file") or ""
     try:
-        if file:
-            text = read_text(Path(file))
-            data, digest = parse(text), hashlib.sha256(text.encode()).hexdigest()[:24]
+        if file:  # a relative name is in the workflow file's folder (`relative_to`), not the current folder
+            path = resolve_relative(file)
+            text = read_text(path)
+            data, digest, folder = parse(text), hashlib.sha256(text.encode()).hexdigest()[:24], path.parent
         elif inline:
-            data, digest = inline, hash_of(inline)
+            data, digest, folder = inline, hash_of(inline), current_folder()
         else:
             raise NodeError(f"there is no body: set 'body' (an inline workflow) or 'body_file' (a workflow file)")
         if isinstance(data, dict):
             data = {"format": "deepnodes.workflow/1", "name": owner, "connections": [], **data}
-        wf = Workflow.from_json(data)
+        wf = Workflow.from_json(data, folder)
     except WorkflowError as e:
         raise NodeError(f"the body {'file ' + repr(short(file)) + ' ' if file else ''}is not valid: "
                         f"{e}") from None

@@ -399,7 +399,7 @@ class Engine(SavedResults):
 def _port_index(wf: Workflow, node_id: str, port: str | int) -> int:
     from .workflow import node_ports
 
-    outs = node_ports(wf.nodes[node_id])[1]
+    outs = node_ports(wf.nodes[node_id], wf.folder)[1]
     if isinstance(port, int):
         return port
     for i, p in enumerate(outs):

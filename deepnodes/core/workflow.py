@@ -21,7 +21,8 @@ from pydantic import ValidationError
 
 from . import registry
 from .node import Node
-from .workflow_file import FORMAT, SUPPORTED_FORMATS, WorkflowError, check_value, parse, read_text, short, shown, validate
+from .workflow_file import (FORMAT, SUPPORTED_FORMATS, WorkflowError, check_value, current_folder, parse, read_text,
+                            relative_to, short, shown, validate)
 
 __all__ = ["FORMAT", "SUPPORTED_FORMATS", "Connection", "NodeEntry", "Workflow", "WorkflowError", "pydantic_message"]
 
@@ -77,6 +78,12 @@ class Workflow:
         self.nodes: dict[str, NodeEntry] = {}
         self.connections: list[Connection] = []
         self.path: Path | None = None
+        self._folder: Path | None = None  # where relative body files are read from, when there is no path
+
+    @property
+    def folder(self) -> Path | None:
+        """The folder a relative `body_file` is read from: the workflow file's (or the one it was built for)."""
+        return self.path.parent if self.path is not None else self._folder
 
     # ------------------------------------------------------------------ building
     def add(self, type_id: str, id: str | None = None, config: dict | None = None, label: str = "",
@@ -174,7 +181,7 @@ class Workflow:
 
     def connect(self, source: str, source_port: str | int, target: str, target_port: str | int) -> Connection:
         s, t = self._node(source, "connection source"), self._node(target, "connection target")
-        souts, tins = node_ports(s)[1], node_ports(t)[0]
+        souts, tins = node_ports(s, self.folder)[1], node_ports(t, self.folder)[0]
         sp = _port(souts, source_port, f"node '{source}' has no output port '{short(source_port)}'")
         tp = _port(tins, target_port, f"node '{target}' has no input port '{short(target_port)}'")
         if sp.type != tp.type:
@@ -255,7 +262,8 @@ class Workflow:
     def instantiate(self, node_id: str) -> Node:
         e = self.nodes[node_id]
         cls = registry.get(e.type)
-        return cls(cls.Config.model_validate(e.config), label=e.label)
+        with relative_to(self.folder):
+            return cls(cls.Config.model_validate(e.config), label=e.label)
 
     # ------------------------------------------------------------------ file format
     def to_json(self) -> dict:
@@ -289,10 +297,12 @@ class Workflow:
         self.path = path
 
     @classmethod
-    def from_json(cls, data: Any) -> "Workflow":
-        """A workflow from the file's JSON data: the whole file is checked against the format first."""
+    def from_json(cls, data: Any, folder: str | Path | None = None) -> "Workflow":
+        """A workflow from the file's JSON data: the whole file is checked against the format first. `folder`:
+        where its relative body files are (the workflow file's folder; default: the one being loaded, if any)."""
         f = validate(data)
         wf = cls(f.name, f.description, f.runtime)
+        wf._folder = Path(folder) if folder is not None else current_folder()
         for n in f.nodes:
             wf.add(n.type, n.id, n.config, n.label, tuple(n.position))
         for c in f.connections:
@@ -300,23 +310,26 @@ class Workflow:
         return wf
 
     @classmethod
-    def loads(cls, text: str) -> "Workflow":
-        return cls.from_json(parse(text))
+    def loads(cls, text: str, folder: str | Path | None = None) -> "Workflow":
+        return cls.from_json(parse(text), folder)
 
     @classmethod
     def load(cls, path: str | Path) -> "Workflow":
         path = Path(path)
-        wf = cls.loads(read_text(path))
+        wf = cls.loads(read_text(path), path.parent)
         wf.path = path
         return wf
 
 
-def node_ports(entry: NodeEntry) -> tuple[list, list]:
+def node_ports(entry: NodeEntry, folder: Path | None = None) -> tuple[list, list]:
     """A node's (inputs, outputs): its class's ports, or those its config defines (`ports_for`: a component's
-    ports come from its body, a Component Input's type from its options)."""
+    ports come from its body, a Component Input's type from its options). `folder`: the workflow's folder."""
     cls = registry.get(entry.type)
     ports_for = getattr(cls, "ports_for", None)
-    return ports_for(entry.config, entry.id) if ports_for else (cls.inputs, cls.outputs)
+    if not ports_for:
+        return cls.inputs, cls.outputs
+    with relative_to(folder):
+        return ports_for(entry.config, entry.id)
 
 
 def _finite_number(x: Any) -> bool:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import math
 import re
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -30,6 +32,34 @@ class WorkflowError(ValueError):
 
     def __init__(self, message: str = ""):
         super().__init__(one_line(str(message)))
+
+
+#: the folder a workflow's relative body files are read from (the workflow file's folder); None: the current folder
+_FOLDER: ContextVar["Path | None"] = ContextVar("deepnodes_workflow_folder", default=None)
+
+
+@contextmanager
+def relative_to(folder: "Path | None"):
+    """Within this block, a relative body file is read from `folder` (unchanged when `folder` is None)."""
+    if folder is None:
+        yield
+        return
+    token = _FOLDER.set(Path(folder))
+    try:
+        yield
+    finally:
+        _FOLDER.reset(token)
+
+
+def current_folder() -> "Path | None":
+    return _FOLDER.get()
+
+
+def resolve_relative(name: str) -> Path:
+    """A file named in a workflow: `~` expanded; a relative name is in the workflow file's folder."""
+    p = Path(name).expanduser()
+    base = _FOLDER.get()
+    return p if p.is_absolute() or base is None else base / p
 
 
 def short(value: Any, limit: int = ECHO) -> str:

@@ -16,7 +16,11 @@ import os
 from pathlib import Path
 from typing import Any
 
+from deepnodes.core.component import load_body
+
 from .workspace import inside
+
+MAX_BODY_DEPTH = 8  # bodies inside bodies checked this deep (a deeper one is refused)
 
 PATH_NAMES = {"path", "file", "folder", "directory"}
 PATH_SUFFIXES = ("_path", "_file", "_folder", "_dir")
@@ -81,10 +85,14 @@ class PathPolicy:
         extra = [str(r) for r in self.roots[1:]]
         return f"the workspace '{self.workspace}'" + (f" or {', '.join(repr(e) for e in extra)}" if extra else "")
 
-    def check(self, cls, config: dict) -> str | None:
-        """The sentence that refuses one of the node's path options (the engine names the node), or None."""
+    def check(self, cls, config: dict, folder: Path | None = None, depth: int = 0) -> str | None:
+        """The sentence that refuses one of the node's path options (the engine names the node), or None.
+        `folder`: the workflow's folder, where a relative body file is read from. A node holding a body (a
+        component, a loop) has its body's nodes checked too, as they will run (exposed options applied)."""
         for option in path_options(cls):
             for value in _values(_option_value(config, option)):
+                if option == "body_file" and folder is not None and not Path(value).expanduser().is_absolute():
+                    value = str(folder / value)  # read from the workflow's folder (core/component.py)
                 try:
                     bad = self._outside(value)
                 except (OSError, ValueError, RuntimeError) as e:  # e.g. '~nobody/x': no such home folder
@@ -95,6 +103,42 @@ class PathPolicy:
                     where = "" if real == bad else f" (that is '{real[:200]}')"
                     return (f"option '{option}': '{shown}'{where} is outside {self.describe()}; "
                             f"start `deepnodes serve --allow-path DIR` to allow another folder")
+        if "body" in cls.Config.model_fields:
+            if depth >= MAX_BODY_DEPTH:
+                return f"its bodies are nested more than {MAX_BODY_DEPTH} deep, so their file options are not checked"
+            return self._check_body(config, folder, depth)
+        return None
+
+    def _check_body(self, config: dict, folder: Path | None, depth: int) -> str | None:
+        from deepnodes.core import NodeError, registry
+        from deepnodes.core.workflow_file import relative_to
+
+        with relative_to(folder):
+            try:
+                body = load_body(config, "body")
+            except NodeError:
+                return None  # a body that does not load: the node shows why and runs nothing
+        for nid, entry in body.workflow.nodes.items():
+            try:
+                inner = registry.get(entry.type)
+            except KeyError:
+                continue
+            msg = self.check(inner, entry.config, body.workflow.folder, depth + 1)
+            if msg is None:
+                msg = self._search_values(config, nid, inner)
+            if msg:
+                return f"inside its body, node '{nid}': {msg}"
+        return None
+
+    def _search_values(self, config: dict, nid: str, inner) -> str | None:
+        """A search's values for an inner path option (`space.p.choices`) are checked like the option itself."""
+        for name, param in (config.get("space") or {}).items():
+            node, _, option = str((param or {}).get("option", "")).partition(".")
+            if node == nid and option in path_options(inner):
+                for value in _values(list((param or {}).get("choices") or [])):
+                    if self._outside(value) is not None:
+                        return (f"search parameter '{name}' would set option '{option}' to '{value[:200]}', which "
+                                f"is outside {self.describe()}")
         return None
 
     def _outside(self, value: str) -> str | None:

@@ -6,7 +6,8 @@ import json
 
 from fastapi import FastAPI, Query
 
-from deepnodes.core import registry
+from deepnodes.core import WorkflowError
+from deepnodes.core.workflow import node_ports
 from deepnodes.core.ports import PORT_TYPES
 
 from . import views
@@ -14,16 +15,23 @@ from .session import Document, Documents, EditError
 
 
 def add_routes(app: FastAPI, docs: Documents) -> None:
-    def _port(doc: Document, nid: str, port: str):
+    def _outputs(doc: Document, nid: str) -> list:
+        """The node's output ports: its class's, or those its configuration defines (a component's, a loop's)."""
         entry = doc.workflow._node(nid)
-        cls = registry.get(entry.type)
-        for i, p in enumerate(cls.outputs):
+        try:
+            return list(node_ports(entry, doc.workflow.folder)[1])
+        except WorkflowError:  # a broken body: the node shows why, and has no ports to view
+            return []
+
+    def _port(doc: Document, nid: str, port: str):
+        outputs = _outputs(doc, nid)
+        for i, p in enumerate(outputs):
             if p.name == port or str(i) == port:
                 st = doc.engine.status.get(nid)
                 obj = st.outputs[i] if st is not None and st.outputs is not None else None
                 spec = st.specs[i] if st is not None and i < len(st.specs) else None
                 return p, obj, spec, st
-        names = ", ".join(p.name for p in cls.outputs) or "none"
+        names = ", ".join(p.name for p in outputs) or "none"
         raise EditError(f"node '{nid}' has no output port '{port}' (its ports: {names})", status=404)
 
     @app.get("/api/docs/{doc_id}/nodes/{nid}/ports/{port}/table")
@@ -65,12 +73,11 @@ def add_routes(app: FastAPI, docs: Documents) -> None:
     @app.get("/api/docs/{doc_id}/nodes/{nid}/scorer")
     def view_scorer(doc_id: str, nid: str):
         doc = docs.get(doc_id)
-        entry = doc.workflow._node(nid)
+        doc.workflow._node(nid)
         st = doc.engine.status.get(nid)
         if st is None or st.outputs is None:
             raise EditError(f"node '{nid}' has not been executed; execute it to see its scores", status=409)
-        cls = registry.get(entry.type)
-        tables = [(p.name, o) for p, o in zip(cls.outputs, st.outputs) if p.type == "table"]
+        tables = [(p.name, o) for p, o in zip(_outputs(doc, nid), st.outputs) if p.type == "table"]
         return views.scorer_view(tables, st.scalars)
 
     @app.get("/api/docs/{doc_id}/nodes/{nid}/metrics")

@@ -85,7 +85,7 @@ class GuardedEngine(Engine):
         except KeyError:
             return None  # the engine says that the type is unknown
         try:
-            return self.policy.check(cls, entry.config)
+            return self.policy.check(cls, entry.config, self.workflow.folder)
         except Exception as e:  # noqa: BLE001 - a path that cannot be checked is not used (and the server stays up)
             return f"its file options cannot be checked ({type(e).__name__}: {str(e)[:200]}), so it is not used"
 
@@ -174,7 +174,7 @@ class Document:
             if entry is None or not hasattr(cls, "ports_for"):
                 continue
             try:
-                ins, outs = node_ports(entry)
+                ins, outs = node_ports(entry, self.workflow.folder)
             except Exception:  # noqa: BLE001 - a broken body: the node shows its error, drawn with no ports
                 ins, outs = [], []
             n["ports"] = {"inputs": [p.to_json() for p in ins], "outputs": [p.to_json() for p in outs]}
@@ -192,7 +192,7 @@ class Document:
             if self.running and not layout_only:
                 raise EditError("the workflow is running; wait for it to finish or cancel it before changing the graph",
                                 status=409)
-            wf = self.workflow if layout_only else Workflow.from_json(copy.deepcopy(self.workflow.to_json()))
+            wf = self.workflow if layout_only else Workflow.from_json(copy.deepcopy(self.workflow.to_json()), self.workflow.folder)
             wf.path = self.workflow.path
             created: list[str] = []
             for i, op in enumerate(ops):

@@ -11,6 +11,7 @@ from pydantic import ConfigDict, Field, model_validator
 
 from deepnodes.core import In, Node, NodeConfig, NodeError, Out, WorkflowError, node
 from deepnodes.core.component import INPUT_TYPE, OUTPUT_TYPE, configure_body, load_body, run_body
+from deepnodes.core.workflow_file import current_folder, relative_to
 
 PortKind = Literal["table", "network", "model"]
 
@@ -49,10 +50,16 @@ class BodyNode(Node):
     def __init__(self, config=None, label: str = ""):
         super().__init__(config, label)
         self.body, self.body_error, self._signature = None, "", ""
+        self.folder = current_folder()  # the workflow's folder, for bodies loaded later (in the engine's threads)
         try:
-            self.body = load_body(self.config.model_dump(mode="json"), self.label)
+            self.body = self.load_body(self.config.model_dump(mode="json"))
         except NodeError as e:
             self.body_error = str(e)
+
+    def load_body(self, config: dict):
+        """A body from this config (a variant of the node's own), a relative body file in the workflow's folder."""
+        with relative_to(self.folder):
+            return load_body(config, self.label)
 
     def checked_body(self):
         if self.body is None:

@@ -146,12 +146,13 @@ class FolderLoop(LoopNode):
     class Config(LoopOptions):
         path: str = Field("", description="the folder whose files are looped over", json_schema_extra={"x-path": "folder"})
         pattern: str = Field("*", min_length=1, description="file names to take, as a glob ('*.png'; several "
-                             "separated by ';')")
+                             "separated by ';'), matched against names in the folder only",
+                             json_schema_extra={"x-path": False})
         recursive: bool = Field(False, description="also take the files of subfolders")
         content: Literal["image", "path"] = Field("image", description="what the body's 'file' input holds "
                                                   "besides path and name: the file's bytes as an image, or nothing")
         file_option: str = Field("", description="a body option set to each file's path, as node.option "
-                                 "(e.g. 'reader.path'); empty: none")
+                                 "(e.g. 'reader.path'); empty: none", json_schema_extra={"x-path": False})
 
     def files(self) -> list[Path]:
         c = self.config
@@ -179,7 +180,7 @@ class FolderLoop(LoopNode):
             cfg["expose"] = {**cfg["expose"], FILE_OPTION: cfg["file_option"]}
             cfg[FILE_OPTION] = str(file)
         try:
-            body = load_body(cfg, self.label)
+            body = self.load_body(cfg)
         except NodeError as e:
             raise NodeError(str(e).replace(f"exposed option '{FILE_OPTION}'", "option 'file_option'")) from None
         return self._check_iterated(body, optional=bool(cfg["file_option"]))

@@ -13,7 +13,7 @@ from pydantic import Field
 from deepnodes.core import Cancelled, NodeConfig, NodeError, Out, WorkflowError, node
 from deepnodes.core import limits
 from deepnodes.core.ui import ui
-from deepnodes.core.component import configure_body, load_body, run_body
+from deepnodes.core.component import configure_body, run_body
 
 from .component import BodyOptions, Component
 
@@ -120,7 +120,7 @@ class ParameterSearch(Component):
         cfg["expose"] = {**c.expose, **{n: p.option for n, p in c.space.items() if n in values}}
         cfg.update({n: (int(v) if c.space[n].kind == "int" else v) for n, v in values.items()})
         try:
-            return load_body(cfg, self.label)
+            return self.load_body(cfg)
         except (NodeError, WorkflowError) as e:
             raise NodeError(str(e).replace("exposed option", "search parameter")) from None
 

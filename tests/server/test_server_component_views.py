@@ -1,0 +1,81 @@
+"""The editor's server shows a component's and a loop's outputs: their ports come from their body (read from the
+workflow file's folder when the body file is relative), and the port views serve what they hold."""
+from __future__ import annotations
+
+import json
+
+from fastapi.testclient import TestClient
+
+from deepnodes.core import Workflow
+from deepnodes.server.app import create_app
+from tests.flow.flow_bodies import sampling_body
+from tests.server.test_server_api import TOKEN, H, wait_state
+
+
+def write_project(ws) -> None:
+    sub = ws / "project"
+    sub.mkdir()
+    (sub / "sample.json").write_text(json.dumps({"format": "deepnodes.workflow/1", "name": "s", **sampling_body()}))
+    wf = Workflow("views")
+    wf.add("deepnodes.data.DatasetReader", "digits", {"dataset": "digits"})
+    wf.add("deepnodes.flow.Component", "comp", {"body_file": str(sub / "sample.json")})
+    loop_body = json.loads(json.dumps(sampling_body()).replace('"name": "table"', '"name": "chunk"'))
+    wf.add("deepnodes.flow.ChunkLoop", "loop", {"body": loop_body, "chunk_size": 900})
+    wf.connect("digits", "table", "comp", "table")
+    wf.connect("digits", "table", "loop", "table")
+    data = wf.to_json()
+    data["nodes"][1]["config"]["body_file"] = "sample.json"  # relative to the workflow file's folder
+    (sub / "main.json").write_text(json.dumps(data))
+
+
+def test_component_and_loop_outputs_are_served_by_the_port_views(tmp_path, monkeypatch):
+    write_project(tmp_path)
+    monkeypatch.chdir(tmp_path.parent)  # not the workflow's folder: the body file is found beside the workflow
+    with TestClient(create_app(tmp_path, TOKEN)) as c:
+        doc = c.post("/api/docs/open", headers=H, json={"path": "project/main.json"}).json()
+        nodes = {n["id"]: n for n in doc["workflow"]["nodes"]}
+        assert [p["name"] for p in nodes["comp"]["ports"]["outputs"]] == ["sample"]
+        assert [p["name"] for p in nodes["loop"]["ports"]["outputs"]] == ["sample", "iterations"]
+        assert c.post(f"/api/docs/{doc['id']}/execute", headers=H, json={"nodes": ["comp", "loop"]}).status_code == 200
+        for nid in ("comp", "loop"):
+            assert wait_state(c, doc["id"], nid, timeout=60)["state"] == "executed"
+        base = f"/api/docs/{doc['id']}/nodes"
+        comp = c.get(f"{base}/comp/ports/sample/table?limit=5", headers=H)
+        assert comp.status_code == 200, comp.text
+        comp = comp.json()
+        assert 0 < comp["rows_total"] < 1797 and "class_name" in [col["name"] for col in comp["columns"]]
+        loop = c.get(f"{base}/loop/ports/sample/table?limit=5", headers=H).json()
+        assert "iteration" in [col["name"] for col in loop["columns"]]
+        iters = c.get(f"{base}/loop/ports/iterations/table", headers=H).json()
+        assert iters["rows_total"] == 2
+        assert c.get(f"{base}/loop/ports/iterations/summary", headers=H).status_code == 200
+        missing = c.get(f"{base}/loop/ports/nope/table", headers=H)
+        assert missing.status_code == 404 and "its ports: sample, iterations" in missing.text
+
+
+def test_file_options_inside_a_body_are_confined_to_the_workspace(tmp_path):
+    from deepnodes.core import registry
+    from deepnodes.server.confine import PathPolicy
+    from tests.flow.flow_bodies import OUT, build
+
+    ws, outside = tmp_path / "ws", tmp_path / "secret.csv"
+    ws.mkdir()
+    outside.write_text("a\n1\n")
+    policy = PathPolicy(ws)
+    body = build([("reader", "deepnodes.data.CSVReader", {"path": str(outside)}), ("out", OUT, {"name": "rows"})],
+                 [("reader", "table", "out", "value")])
+    comp = registry.get("deepnodes.flow.Component")
+    msg = policy.check(comp, {"body": body})
+    assert msg.startswith("inside its body, node 'reader': option 'path'") and "outside the workspace" in msg
+    inside_csv = ws / "ok.csv"
+    inside_csv.write_text("a\n1\n")
+    body_ok = json.loads(json.dumps(body).replace(str(outside), str(inside_csv)))
+    assert policy.check(comp, {"body": body_ok}) is None
+    # an exposed option and a search's choices set inner paths at run time: checked as they will be
+    assert "outside" in policy.check(comp, {"body": body_ok, "expose": {"p": "reader.path"}, "p": str(outside)})
+    search = registry.get("deepnodes.flow.ParameterSearch")
+    space = {"f": {"option": "reader.path", "kind": "choice", "choices": [str(inside_csv), str(outside)]}}
+    assert "search parameter 'f'" in policy.check(search, {"body": body_ok, "space": space, "objective": "x.y"})
+    # a body file inside the workspace holding a reader of a file outside it
+    (ws / "b.json").write_text(json.dumps({"format": "deepnodes.workflow/1", "name": "b", **body}))
+    assert "inside its body, node 'reader'" in policy.check(comp, {"body_file": "b.json"}, ws)
