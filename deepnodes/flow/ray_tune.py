@@ -153,6 +153,7 @@ class _Run:
         self.numbers: dict[str, int] = {}  # Tune trial id -> Optuna trial number
         self.values: dict[str, dict] = {}
         self.started: dict[str, float] = {}
+        self.objectives: dict[str, float] = {}
 
     def name(self, trial_id: str) -> str:
         return f"trial {self.numbers.get(trial_id, 0) + 1} ({_shown(self.values.get(trial_id))})"
@@ -176,7 +177,7 @@ class _Tokened:
 
 class StudySearch(_Tokened, OptunaSearch):
     """Ray Tune's OptunaSearch on the node's own study. The learner's epochs become the trial's intermediate
-    values; a trial ASHA stopped ends without an objective and is told PRUNED, one a cancel cut off FAIL."""
+    values; a trial ASHA stopped ends without an objective and is told PRUNED (OptunaSearch's rule)."""
 
     def suggest(self, trial_id):
         params = super().suggest(trial_id)
@@ -190,9 +191,15 @@ class StudySearch(_Tokened, OptunaSearch):
         if result.get(EPOCH) is not None and result.get(METRIC) is not None:
             self._ot_trials[trial_id].report(float(result[METRIC]), int(result[EPOCH]))
 
-    def on_trial_complete(self, trial_id, result=None, error=False):
-        cut = self._live is not None and self._live.ctx.cancelled and (result or {}).get(OBJECTIVE) is None
-        super().on_trial_complete(trial_id, result=None if cut else result, error=error or cut)
+    def settle(self, run: "_Run") -> None:
+        """Tell the study how the trials Tune never completed ended: a stop of the whole run (a cancel, a body
+        error) ends its trials without a word to the searcher. One that had reported its objective is COMPLETE,
+        the others FAIL; none stays RUNNING in a stored study."""
+        for trial_id in list(self._ot_trials):
+            if trial_id not in self._completed_trials:
+                value = run.objectives.get(trial_id)
+                self.on_trial_complete(trial_id, result=None if value is None else {OBJECTIVE: value},
+                                       error=value is None)
 
     def save_to_dir(self, *args, **kwargs):
         pass
@@ -213,6 +220,7 @@ class Relay(_Tokened, Callback):
                            "step": None, "epoch": epoch, "values": result["dn_values"],
                            "trial": run.numbers.get(trial.trial_id)})
         elif result.get(OBJECTIVE) is not None:
+            run.objectives[trial.trial_id] = float(result[OBJECTIVE])
             self._line(run, trial, f"-> {result[OBJECTIVE]:.4g}")
 
     def on_trial_complete(self, iteration, trials, trial, **info):
@@ -295,6 +303,7 @@ def optimize_on_ray(node, study, storage, sampler, suggest, inputs, ctx, n_trial
                                       failure_config=tune.FailureConfig(max_failures=0))).fit()
     finally:
         tune_log.setLevel(level)
+        searcher.settle(run)
         _RUNS.pop(token, None)
         shutil.rmtree(folder, ignore_errors=True)
     if run.errors and not ctx.cancelled:

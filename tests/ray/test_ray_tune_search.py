@@ -88,6 +88,22 @@ def test_the_tables_look_exactly_as_with_the_local_backend(asha_run):
 
 
 @pytest.mark.slow
+def test_a_cancel_stops_the_tune_run_and_keeps_the_finished_trials(ray_local):
+    eng = search("ray", body=body(epochs=3), space=SPACE4, trials=4, max_concurrent=1)
+
+    def cancel_after_the_first_trial(ev):
+        if ev.get("type") == "log" and ev.get("node") == "search" and ev["line"].startswith("trial 1:"):
+            eng.cancel()
+    eng.subscribe(cancel_after_the_first_trial)
+    res = eng.run()
+    st = eng.status["search"]
+    assert res.cancelled and st.partial, st.message
+    trials = eng.output("search", "trials").to_pylist()
+    assert trials[0]["state"] == "complete" and trials[0]["objective"] is not None
+    assert len(trials) < 4 and all(t["state"] in ("fail", "complete") for t in trials[1:]), trials
+
+
+@pytest.mark.slow
 def test_a_body_error_is_one_sentence_naming_the_trial_and_the_node(ray_local):
     failing = build([("in", IN, {"name": "table"}),
                      ("script", "deepnodes.python.PythonScript", {"script": "output_table = input_table.x / 0"}),

@@ -36,7 +36,8 @@ _OUTS = [Out("trials", "table", "one row per trial: number, parameters, objectiv
 class ParameterSearch(Component):
     """Searches a body's options for the best value of one of its scalar results (`objective`, as
     node.result: 'scorer.accuracy'), with Optuna's grid, random or TPE sampler. Its inputs are the body's
-    Component Inputs. Shows trial k of n; a cancel ends after the current trial and keeps the finished ones."""
+    Component Inputs. Shows trial k of n; a cancel ends after the current trial and keeps the finished ones.
+    With backend 'ray' the trials run in parallel as Ray Tune trials (ASHA prunes; a cancel stops them at once)."""
 
     class Config(BodyOptions):
         space: dict[str, Param] = Field(default_factory=dict, description="parameter name -> what to vary")
