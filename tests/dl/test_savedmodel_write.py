@@ -183,3 +183,20 @@ def test_a_keras_import_is_written_by_the_node_and_read_back_by_the_reader(tmp_p
     assert [t.name for t in back.spec.outputs] == [t.name for t in imported.spec.outputs]
     (got,) = back.forward(torch.from_numpy(x))
     assert np.max(np.abs(got.numpy() - want)) < 1e-5
+
+
+@pytest.mark.slow
+def test_a_variable_length_sequence_net_is_a_savedmodel_and_tflite_names_the_layer_it_cannot_convert(tmp_path):
+    s = graph.input_spec([None], "int64", name="tokens")
+    for kind, cfg in [("Embedding", {"input_dim": 20, "output_dim": 4}), ("LSTM", {"units": 5}),
+                      ("Dense", {"units": 2, "activation": "softmax"})]:
+        s, _ = graph.append_layer([s], kind, cfg)
+    net = Network(s, builder=LayerBuilder(seed=1))
+    smw.export_savedmodel(net, tmp_path / "seq")  # int64 ids of any length, checked within 1e-5 inside
+    meta = json.loads((tmp_path / "seq" / "deepnodes.json").read_text())
+    assert meta["spec"]["inputs"][0]["shape"] == [None] and meta["spec"]["inputs"][0]["dtype"] == "int64"
+    # Keras' LSTM loops with a TensorList that TFLite's built-in ops cannot hold: one sentence, no file
+    with pytest.raises(ExportError, match=r"^the TFLite converter cannot convert layer 'lstm_1' at TensorFlow op "
+                                          r"TensorListReserve with TFLite's built-in ops \("):
+        smw.export_tflite(net, tmp_path / "seq.tflite")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["seq"]

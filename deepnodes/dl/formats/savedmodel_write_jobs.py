@@ -10,6 +10,7 @@ when an output differs by more than the tolerance.
 """
 from __future__ import annotations
 
+import re
 import tempfile
 from pathlib import Path
 
@@ -67,7 +68,7 @@ def _check(got: dict, want: dict, tolerance: float, what: str) -> float:
     return worst
 
 
-def _save(tf, args: dict, folder: Path) -> None:
+def _save(tf, args: dict, folder: Path):
     import keras
 
     model = keras.saving.load_model(args["keras"], compile=False)
@@ -76,6 +77,28 @@ def _save(tf, args: dict, folder: Path) -> None:
     archive.track(model)
     archive.add_endpoint("serving_default", serve, input_signature=specs)
     archive.write_out(str(folder), verbose=False)
+    return model
+
+
+#: the converter's messages: `loc(callsite(fused["Op:", "model/layer_1/..."] ...)): error: reason`
+_CONVERTER_OP = re.compile(r'fused\["(\w+):", "[^/"]*/([^/"]+)/')
+_CONVERTER_REASON = re.compile(r"error: (?:loc\(.*?\)\)+: )?(?:error: )?([^\n]+)")
+
+
+def converter_sentence(message: str, layer_names: list[str]) -> str:
+    """One sentence for a TFLite converter error: the layer (by the network's name) and the op it stopped at."""
+    op = _CONVERTER_OP.search(message)
+    reason = _CONVERTER_REASON.search(message)
+    why = reason.group(1).strip() if reason else message.strip().splitlines()[0] if message.strip() else ""
+    layer = None
+    if op:  # the scope is the Keras layer's name, with a call suffix ("lstm_1_1" for layer lstm_1)
+        scope = op.group(2)
+        hits = [n for n in layer_names if scope == n or scope.startswith(n + "_")]
+        layer = max(hits, key=len) if hits else None
+    where = f"layer '{layer}'" if layer else "the network"
+    opname = f" at TensorFlow op {op.group(1)}" if op else ""
+    return (f"the TFLite converter cannot convert {where}{opname} with TFLite's built-in ops ({why[:120]}); write "
+            "the network as a SavedModel or ONNX instead")
 
 
 def _fresh(job):
@@ -111,9 +134,12 @@ def write_tflite(args: dict, arrays: dict) -> dict:
     the file `args['out']`, run that file in the TFLite interpreter and compare its outputs with the network's."""
     tf = tensorflow()
     with tempfile.TemporaryDirectory(prefix="deepnodes-tflite-") as scratch:
-        _save(tf, args, Path(scratch))
+        model = _save(tf, args, Path(scratch))
         converter = tf.lite.TFLiteConverter.from_saved_model(scratch, signature_keys=["serving_default"])
-        data = converter.convert()
+        try:
+            data = converter.convert()
+        except Exception as e:  # noqa: BLE001 - ConverterError and friends: the layer and op in a sentence
+            raise ValueError(converter_sentence(str(e), [layer.name for layer in model.layers])) from None
     Path(args["out"]).write_bytes(data)
     interpreter = tf.lite.Interpreter(model_path=args["out"])
     runner = interpreter.get_signature_runner("serving_default")
