@@ -224,6 +224,8 @@ def _check_finite(data, column: str, option: str) -> None:
     import torch
 
     if data.is_floating_point():
+        if bool(torch.isfinite(data).all()):  # the common case in one step (a service request's ~50 µs)
+            return
         bad = ~torch.isfinite(data.reshape(len(data), -1)).all(dim=1)
         n = int(bad.sum())
         if n:

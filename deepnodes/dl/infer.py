@@ -141,8 +141,17 @@ _DIGESTS: "weakref.WeakKeyDictionary[Network, tuple[tuple, str]]" = weakref.Weak
 def _fingerprint(module) -> tuple | None:
     """Which tensors the module holds and their autograd version counters (a load_state_dict, an optimizer's
     foreach step, a replaced layer or `.to()` move them), or None when they cannot be read (inference tensors)."""
+    if isinstance(module, torch.jit.ScriptModule):
+        tensors = itertools.chain(module.parameters(), module.buffers())
+    else:  # a plain walk over the submodules: nn.Module's named-member generators cost ~0.15 ms per request
+        tensors, stack = [], [module]
+        while stack:
+            m = stack.pop()
+            tensors += m._parameters.values()
+            tensors += m._buffers.values()
+            stack += m._modules.values()
     try:
-        return tuple((id(t), t.data_ptr(), t._version) for t in itertools.chain(module.parameters(), module.buffers()))
+        return tuple((id(t), t.data_ptr(), t._version) for t in tensors if t is not None)
     except (RuntimeError, AttributeError):
         return None
 

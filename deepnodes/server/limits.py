@@ -246,9 +246,13 @@ def _replay(raw: bytes, receive: Receive) -> Receive:
     return replayed
 
 
-def guarded_protocol():
-    """uvicorn's h11 protocol with a deadline for the request head and a bound on open connections."""
-    from uvicorn.protocols.http.h11_impl import H11Protocol
+def guarded_protocol(base: str = "h11"):
+    """uvicorn's h11 protocol (or `base="httptools"`: its C parser, which the workflow services use for speed)
+    with a deadline for the request head and a bound on open connections."""
+    if base == "httptools":
+        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol as H11Protocol
+    else:
+        from uvicorn.protocols.http.h11_impl import H11Protocol
 
     class GuardedH11(H11Protocol):
         def connection_made(self, transport) -> None:  # type: ignore[override]
@@ -274,9 +278,9 @@ def guarded_protocol():
                 self._head_timer.cancel()
                 self._arm_head_timer()
 
-        def handle_websocket_upgrade(self, event) -> None:
+        def handle_websocket_upgrade(self, *event) -> None:
             self._head_timer.cancel()  # the WebSocket protocol takes the connection over
-            super().handle_websocket_upgrade(event)
+            super().handle_websocket_upgrade(*event)
 
         def connection_lost(self, exc) -> None:
             self._head_timer.cancel()

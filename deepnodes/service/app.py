@@ -61,6 +61,7 @@ def create_app(segment: Segment, token: str | None = None, max_batch: int = 32, 
     name = segment.workflow.name
     reg, m = _metrics()
     batcher = Batcher(segment, max_batch=max_batch, max_wait_ms=max_wait_ms, observe=m["batch"].observe, fast=fast)
+    batcher.warm()
     in_schema = rows_schema(segment.columns, segment.max_rows, "Request")
     out_schema = output_schema(segment.output_spec(), "Prediction")
     example = {"rows": [segment.example]}
@@ -77,12 +78,8 @@ def create_app(segment: Segment, token: str | None = None, max_batch: int = 32, 
         m["errors"].labels(kind).inc()
         return SafeJSONResponse({"error": message}, status_code=status)
 
-    @app.middleware("http")
-    async def guard(request: Request, call_next):
-        if token is not None and request.url.path not in ("/health",) and not token_ok(given_token(request.scope), token):
-            return SafeJSONResponse({"error": "this service needs its token: send 'Authorization: Bearer TOKEN'"},
-                                    status_code=401)
-        return await call_next(request)
+    if token is not None:
+        app.add_middleware(_TokenGuard, token=token, given=given_token, ok=token_ok, refuse=SafeJSONResponse)
 
     @app.post("/predict", summary="predictions for rows", openapi_extra={
         "requestBody": {"required": True, "content": {
@@ -132,6 +129,21 @@ def create_app(segment: Segment, token: str | None = None, max_batch: int = 32, 
         batcher.close()
 
     return app
+
+
+class _TokenGuard:
+    """Refuses requests without the token (a plain ASGI middleware: `@app.middleware("http")` runs each request
+    through extra tasks and streams, ~0.3 ms)."""
+
+    def __init__(self, app, token: str, given, ok, refuse):
+        self.app, self.token, self.given, self.ok, self.refuse = app, token, given, ok, refuse
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and scope["path"] != "/health" and not self.ok(self.given(scope), self.token):
+            resp = self.refuse({"error": "this service needs its token: send 'Authorization: Bearer TOKEN'"},
+                               status_code=401)
+            return await resp(scope, receive, send)
+        return await self.app(scope, receive, send)
 
 
 async def _rows(request, max_body: int, kinds: dict[str, str], parse_json, BadJSON) -> list[Any]:

@@ -77,7 +77,7 @@ def serve_workflow(args: Any) -> int:
     print(f"DeepNodes service for '{app.title.split(' (DeepNodes')[0]}': POST {url}/predict{auth}; "
           f"docs {url}/docs", flush=True)
     if args.workers == 1:
-        config = uvicorn.Config(app, log_level="warning", http=guarded_protocol())
+        config = uvicorn.Config(app, log_level="warning", http=guarded_protocol("httptools"))
         uvicorn.Server(config).run(sockets=[sock])
         return 0
     import tempfile
