@@ -4,6 +4,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -155,3 +156,32 @@ def drag(page, start: tuple[float, float], end: tuple[float, float], steps: int 
     page.mouse.down()
     page.mouse.move(*end, steps=steps)
     page.mouse.up()
+
+
+@contextlib.contextmanager
+def node_dialog(browser, tmp_path: Path, example: str, node_id: str, size=(1400, 900)):
+    """`example` (a file of examples/) copied to tmp_path/wf.json, served, opened, and `node_id`'s dialog open:
+    yields (page, server). Leave it with `ok_and_save(page)`; the server stops at the end."""
+    assert STATIC_INDEX.is_file(), "the editor's page is not built: run `make web`"
+    ARTIFACTS.mkdir(exist_ok=True)
+    shutil.copy(ROOT / "examples" / example, tmp_path / "wf.json")
+    server = Server(tmp_path).start()
+    try:
+        with tab(browser, size) as page:
+            page.goto(server.url + "&open=wf.json")
+            node = f'.react-flow__node[data-id="{node_id}"]'
+            page.wait_for_selector(f'{node} .dn-node[data-state="configured"]', timeout=60_000)
+            page.locator(f"{node} .dn-node-box").dblclick()
+            page.wait_for_selector(".dn-config")
+            yield page, server
+    finally:
+        server.stop()
+
+
+def ok_and_save(page) -> None:
+    """OK in the open dialog, then Ctrl+S, waiting until the title says the workflow is saved."""
+    page.click('.dn-config button:has-text("OK")')
+    page.wait_for_selector(".dn-config", state="detached")
+    page.wait_for_function("() => document.title.includes(' * ')", timeout=15_000)  # an unsaved edit
+    page.keyboard.press("Control+s")
+    page.wait_for_function("() => !document.title.includes(' * ')", timeout=15_000)

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 
 import pytest
 
-from tests.server.browser_util import ARTIFACTS, CHROMIUM, ROOT, STATIC_INDEX, Server, browser, tab  # noqa: F401
+from tests.server.browser_util import ARTIFACTS, CHROMIUM, browser, node_dialog, ok_and_save  # noqa: F401
 
 pytestmark = [
     pytest.mark.browser,
@@ -20,36 +19,20 @@ RAY_FIELDS = ("address", "max_concurrent", "cpus_per_trial", "gpus_per_trial", "
 
 
 def test_the_search_dialog_shows_the_ray_options_once_backend_is_ray(browser, tmp_path):  # noqa: F811
-    assert STATIC_INDEX.is_file(), "the editor's page is not built: run `make web`"
-    ARTIFACTS.mkdir(exist_ok=True)
-    shutil.copy(ROOT / "examples" / "parameter_search.json", tmp_path / "wf.json")
-    server = Server(tmp_path).start()
-    try:
-        with tab(browser, (1400, 900)) as page:
-            page.goto(server.url + "&open=wf.json")
-            search = '.react-flow__node[data-id="search"]'
-            page.wait_for_selector(f'{search} .dn-node[data-state="configured"]', timeout=60_000)
-            page.locator(f"{search} .dn-node-box").dblclick()
-            page.wait_for_selector(".dn-config")
-            assert "Scale out" in page.locator(".dn-tabs button").all_inner_texts()
-            page.click('.dn-tabs button:has-text("Scale out")')
-            backend = page.locator('[id="f-backend"]')
-            assert backend.locator("option").all_inner_texts() == ["local", "ray"]
-            assert all(page.locator(f'[data-field="{n}"]').count() == 0 for n in RAY_FIELDS)  # only for ray
-            backend.select_option("ray")
-            page.wait_for_selector('[data-field="max_concurrent"]')
-            assert all(page.locator(f'[data-field="{n}"]').count() == 1 for n in RAY_FIELDS)
-            page.fill('[id="f-max_concurrent"]', "4")
-            page.fill('[id="f-address"]', "auto")
-            page.screenshot(path=str(ARTIFACTS / "editor-ray-search.png"))
-            page.click('.dn-config button:has-text("OK")')
-            page.wait_for_selector(".dn-config", state="detached")
-            page.wait_for_function("() => document.title.includes(' * ')", timeout=15_000)  # an unsaved edit
-            page.keyboard.press("Control+s")
-            page.wait_for_function("() => !document.title.includes(' * ')", timeout=15_000)
-        saved = json.loads((tmp_path / "wf.json").read_text())
-        cfg = next(n["config"] for n in saved["nodes"] if n["id"] == "search")
-        assert (cfg["backend"], cfg["max_concurrent"], cfg["address"]) == ("ray", 4, "auto")
-        assert cfg["body"]["nodes"]  # the body is kept as it was
-    finally:
-        server.stop()
+    with node_dialog(browser, tmp_path, "parameter_search.json", "search") as (page, _server):
+        assert "Scale out" in page.locator(".dn-tabs button").all_inner_texts()
+        page.click('.dn-tabs button:has-text("Scale out")')
+        backend = page.locator('[id="f-backend"]')
+        assert backend.locator("option").all_inner_texts() == ["local", "ray"]
+        assert all(page.locator(f'[data-field="{n}"]').count() == 0 for n in RAY_FIELDS)  # only for ray
+        backend.select_option("ray")
+        page.wait_for_selector('[data-field="max_concurrent"]')
+        assert all(page.locator(f'[data-field="{n}"]').count() == 1 for n in RAY_FIELDS)
+        page.fill('[id="f-max_concurrent"]', "4")
+        page.fill('[id="f-address"]', "auto")
+        page.screenshot(path=str(ARTIFACTS / "editor-ray-search.png"))
+        ok_and_save(page)
+    saved = json.loads((tmp_path / "wf.json").read_text())
+    cfg = next(n["config"] for n in saved["nodes"] if n["id"] == "search")
+    assert (cfg["backend"], cfg["max_concurrent"], cfg["address"]) == ("ray", 4, "auto")
+    assert cfg["body"]["nodes"]  # the body is kept as it was
