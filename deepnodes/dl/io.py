@@ -3,7 +3,8 @@
 
 Saved results: a network DeepNodes can describe is saved in the native format (`.dnn`); a TorchScript network
 with `torch.jit.save` (`.pt`, spec and metadata inside); an ONNX network as its ONNX model (`.onnx`, spec and
-metadata in its metadata properties). A network holding a torch module that none of these can describe (a module
+metadata in its metadata properties); a SavedModel network run by TensorFlow as a copy of its folder
+(`.savedmodel`, screened again without trust when read back). A network holding a torch module that none of these can describe (a module
 class defined in a script) is not pickled: `save` raises `NetworkFormatError` saying why, and the engine leaves
 that node's results unsaved. Reading back never unpickles unless `DEEPNODES_TRUST_PICKLE=1` (results folders
 written by older versions may hold pickled modules).
@@ -59,6 +60,10 @@ class _NetworkIO:
             return save_scripted(network, Path(path + ".pt")).name
         if isinstance(module, OnnxModule):
             return save_onnx_module(network, Path(path + ".onnx")).name
+        from .formats.savedmodel_read import TFModule, save_tf_network
+
+        if isinstance(module, TFModule):  # a SavedModel run by TensorFlow: a copy of its folder
+            return save_tf_network(network, Path(path + ".savedmodel")).name
         return save_network(network, Path(path + ".dnn")).name
 
     def load(self, path: str):
@@ -73,6 +78,10 @@ class _NetworkIO:
             from .formats.onnx import import_onnx
 
             return import_onnx(p, source=False)
+        if p.suffix == ".savedmodel":
+            from .formats.savedmodel_read import load_tf_network
+
+            return load_tf_network(p)
         return load_network(p, trust=os.environ.get("DEEPNODES_TRUST_PICKLE") == "1")
 
     def spec_of(self, network):

@@ -274,19 +274,23 @@ def test_the_test_process_never_imported_tensorflow():
     assert "tensorflow" not in sys.modules and "tf2onnx" not in sys.modules
 
 
-def test_a_savedmodel_is_served_by_serve_workflow(models, tmp_path):
+@pytest.mark.parametrize("model,width,output,backend", [("dense", 4, "probabilities", "onnxruntime"),
+                                                        ("lgamma", 3, "y", "tensorflow")])
+def test_a_savedmodel_is_served_by_serve_workflow(models, tmp_path, model, width, output, backend):
+    """Both paths: the reader's saved result (an ONNX model, or a copy of the SavedModel run by TensorFlow) is what
+    the service loads; it answers like the SavedModel read directly."""
     sys.path.insert(0, str(HERE.parent / "service"))
     from service_http_util import CLI, ENV, post, start, stop
 
     registry.discover()
-    names = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
+    names = ["sepal_length", "sepal_width", "petal_length", "petal_width"][:width]
     wf = Workflow("savedmodel service")
-    wf.add("deepnodes.dl.NetworkReader", "reader", {"path": str(models / "dense")})
+    wf.add("deepnodes.dl.NetworkReader", "reader", {"path": str(models / model)})
     wf.add("deepnodes.service.ServiceInput", "request", {
         "columns": [{"name": n, "kind": "number"} for n in names], "example": dict.fromkeys(names, 1.0)})
     wf.add("deepnodes.dl.NetworkExecutor", "exec", {"inputs": [{"columns": names, "converter": "numbers"}],
                                                     "keep_columns": False, "append_class": False})
-    wf.add("deepnodes.service.ServiceOutput", "response", {"columns": ["probabilities"]})
+    wf.add("deepnodes.service.ServiceOutput", "response", {"columns": [output]})
     wf.connect("reader", "network", "exec", "network")
     wf.connect("request", "table", "exec", "table")
     wf.connect("exec", "table", "response", "table")
@@ -295,13 +299,17 @@ def test_a_savedmodel_is_served_by_serve_workflow(models, tmp_path):
     r = subprocess.run(CLI + ["run", str(path), "--save-results", "--quiet"], env=ENV, capture_output=True,
                        text=True, timeout=600)
     assert r.returncode == 0, r.stderr
-    rows = [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]
-    want = import_savedmodel(models / "dense").forward(torch.tensor(rows))[0].numpy()
+    saved = [p.name for p in (tmp_path / "served.results").rglob("*") if p.parent.name == "reader"]
+    assert any(n.endswith(".onnx" if backend == "onnxruntime" else ".savedmodel") for n in saved), saved
+    rows = [[5.1, 3.5, 1.4, 0.2][:width], [6.7, 3.0, 5.2, 2.3][:width]]
+    direct = import_savedmodel(models / model)
+    assert direct.metadata["backend"] == backend
+    want = direct.forward(torch.tensor(rows))[0].numpy()
     proc, url = start(path, "--token", "t0ken")
     try:
         resp = post(url, {"rows": [dict(zip(names, row)) for row in rows]}, token="t0ken")
     finally:
         stop(proc)
     assert resp.status_code == 200, resp.text
-    got = np.array([row["probabilities"] for row in resp.json()["rows"]], dtype=np.float32)
+    got = np.array([row[output] for row in resp.json()["rows"]], dtype=np.float32)
     assert np.max(np.abs(got - want)) <= 1e-5

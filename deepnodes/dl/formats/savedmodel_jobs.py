@@ -259,6 +259,8 @@ def prepare(args: dict, arrays: dict):
                          ) from None
     result = {"inputs": inputs, "outputs": outputs}
     arrays_out = {f"x:{k}": v for k, v in xs.items()} | {f"y:{k}": v for k, v in ys.items()}
+    if not args.get("convert", True):
+        return result, arrays_out
     try:
         arrays_out["onnx"] = np.frombuffer(_to_onnx(path, signature, inputs, outputs, int(args.get("opset", 17))),
                                            dtype=np.uint8)

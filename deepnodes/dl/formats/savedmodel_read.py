@@ -113,6 +113,34 @@ def recorded(path: Path, warn=None):
     return spec, meta
 
 
+def save_tf_network(network, path: str | Path) -> Path:
+    """A network run by TensorFlow, saved with results: a copy of its SavedModel folder (screened again, without
+    trust, when it is read back by `load_tf_network`) with the network's spec order and metadata in deepnodes.json."""
+    import shutil
+
+    from deepnodes.core.atomic_files import replace_dir
+
+    src = Path(network.module.path)
+    check_folder(src)  # still there, no links, bounded
+    record = {"spec": network.spec.with_(layers=(), output_layers=()).to_json(), "metadata": network.metadata}
+
+    def write(tmp: Path) -> None:
+        shutil.copytree(src, tmp, dirs_exist_ok=True)
+        (tmp / RECORD).write_text(json.dumps(record, default=str))
+
+    return replace_dir(path, write, owned=is_savedmodel, what="SavedModel")
+
+
+def load_tf_network(path: str | Path):
+    """A network saved by `save_tf_network`, run by TensorFlow again (no trust: it is screened like any file)."""
+    path = Path(path)
+    try:  # the signature it was read with (the record itself is validated by the reader)
+        sig = json.loads((path / RECORD).read_bytes()).get("metadata", {}).get("signature")
+    except (OSError, ValueError, AttributeError):
+        sig = None
+    return import_savedmodel(path, signature=sig if isinstance(sig, str) else "serving_default", backend="tensorflow")
+
+
 def _difference(want: dict, got: list, names: list[str]) -> float:
     worst = 0.0
     for n, g in zip(names, got):
@@ -145,7 +173,8 @@ def import_savedmodel(path: str | Path, signature: str = "serving_default", trus
     worker = executor_worker(str(path), signature, trust, order)  # kept as the executor if ONNX Runtime cannot run it
     worker.setup_timeout = timeout
     try:
-        info, arrays = worker.call(f"{JOBS}:prepare", {"path": str(path), "signature": signature, "trust": trust},
+        info, arrays = worker.call(f"{JOBS}:prepare", {"path": str(path), "signature": signature, "trust": trust,
+                                                       "order": order, "convert": backend != "tensorflow"},
                                    timeout=timeout)
     except BaseException:
         worker.close()
