@@ -3,9 +3,10 @@
 The loop itself (`dl/train.py`) is the local one; these hooks are called at its fixed points:
 - `wrap`: the forward pass goes through torch `DistributedDataParallel` (gradients averaged over the ranks in
   backward, buffers broadcast from rank 0), around the network's own masked forward.
-- `check_cancelled` / `should_stop`: at every batch the ranks agree (one all-reduce of a small integer) on
-  whether to go on, stop (keep the model) or cancel; only rank 0 asks the driver (`poll`), at most every
-  `poll_s` seconds, so every rank leaves the loop at the same batch and none waits in a collective forever.
+- `check_cancelled` / `should_stop`: every `agree_every` batches the ranks agree (one all-reduce of a small
+  integer) on whether to go on, stop (keep the model) or cancel; only rank 0 asks the driver (`poll`), at most
+  every `poll_s` seconds. Every rank calls these equally often, so all leave the loop at the same batch and none
+  waits in a collective forever.
 - `all_sum`: the epoch's loss / accuracy sums and counts over every rank's shard, so the epoch row (and every
   callback's decision from it: early stopping, reduce-LR, keep-best, NaN) is the same on every rank.
 - `epoch_end`: the state needed to continue (weights, optimizer, shuffling and dropout generators, history,
@@ -43,7 +44,7 @@ class _MaskedForward(torch.nn.Module):
 class WorkerHooks:
     def __init__(self, rank: int, world: int, *, poll: Callable[[], int] | None = None, poll_s: float = 0.25,
                  resume_state: dict | None = None, on_checkpoint: Callable[[dict, int], None] | None = None,
-                 check_sync: bool = False):
+                 check_sync: bool = False, agree_every: int = 4):
         self.rank, self.world = rank, world
         self.poll, self.poll_s = poll, poll_s
         self.resume_state = resume_state
@@ -53,6 +54,8 @@ class WorkerHooks:
         self._code = GO
         self._asked = 0.0
         self._local = GO
+        self._calls = 0
+        self.agree_every = max(1, agree_every)
         self.device = torch.device("cpu")
 
     @property
@@ -81,7 +84,9 @@ class WorkerHooks:
         return int(t.item())
 
     def check_cancelled(self) -> None:
-        self._code = max(self._code, self._agree())
+        self._calls += 1
+        if (self._calls - 1) % self.agree_every == 0:  # the first call, then every agree_every-th
+            self._code = max(self._code, self._agree())
         if self._code >= CANCEL:
             raise Cancelled()
 
