@@ -33,13 +33,14 @@ class SaveAs(Body):
     overwrite: bool = False
 
 
-OPS = ["add", "remove", "connect", "disconnect", "move", "label", "config", "rename"]
+OPS = ["add", "remove", "connect", "disconnect", "move", "label", "config", "rename", "make_component"]
 _TEXT = {"type": "string"}
 #: what one operation may hold (described for the schema and its fuzzing; checked by `Document.edit`)
 EDIT_OP = {"type": "object", "required": ["op"], "properties": {
     "op": {"enum": OPS}, "id": _TEXT, "type": _TEXT, "label": _TEXT, "name": _TEXT, "config": {"type": "object"},
     "position": {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2},
-    "source": _TEXT, "source_port": _TEXT, "target": _TEXT, "target_port": _TEXT}}
+    "source": _TEXT, "source_port": _TEXT, "target": _TEXT, "target_port": _TEXT,
+    "nodes": {"type": "array", "items": _TEXT, "maxItems": 1000}}}
 
 
 class Edit(Body):

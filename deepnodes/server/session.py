@@ -242,6 +242,16 @@ class Document:
         if kind == "remove":
             wf.remove(_text(op, "id"))
             return None
+        if kind == "make_component":  # the chosen nodes into one Component; boundary connections become its ports
+            from deepnodes.core.make_component import make_component
+
+            chosen = op.get("nodes")
+            if not isinstance(chosen, list) or not all(isinstance(n, str) for n in chosen) or len(chosen) > 1000:
+                raise EditError("'nodes' must be a list of node ids")
+            nid = op.get("id")
+            if nid is not None and (not isinstance(nid, str) or not nid or len(nid) > 100):
+                raise EditError("a node id must be a non-empty string of at most 100 characters")
+            return [make_component(wf, chosen, nid)]
         if kind == "connect":
             wf.connect(_text(op, "source"), _text(op, "source_port"), _text(op, "target"), _text(op, "target_port"))
             return None

@@ -79,3 +79,29 @@ def test_file_options_inside_a_body_are_confined_to_the_workspace(tmp_path):
     # a body file inside the workspace holding a reader of a file outside it
     (ws / "b.json").write_text(json.dumps({"format": "deepnodes.workflow/1", "name": "b", **body}))
     assert "inside its body, node 'reader'" in policy.check(comp, {"body_file": "b.json"}, ws)
+
+
+def test_the_make_component_edit_turns_chosen_nodes_into_a_component_with_ports(tmp_path):
+    from tests.server.test_server_api import edit, new_doc
+
+    with TestClient(create_app(tmp_path, TOKEN)) as c:
+        doc = new_doc(c)
+        edit(c, doc,
+             {"op": "add", "id": "digits", "type": "deepnodes.data.DatasetReader", "config": {"dataset": "digits"},
+              "position": [0, 0]},
+             {"op": "add", "id": "flt", "type": "deepnodes.data.RowFilter",
+              "config": {"column": "label", "operator": "<", "value": "5"}, "position": [200, 0]},
+             {"op": "add", "id": "samp", "type": "deepnodes.data.RowSampling", "config": {"fraction": 0.5},
+              "position": [400, 0]},
+             {"op": "connect", "source": "digits", "source_port": "table", "target": "flt", "target_port": "table"},
+             {"op": "connect", "source": "flt", "source_port": "table", "target": "samp", "target_port": "table"})
+        r = c.post(f"/api/docs/{doc['id']}/edit", headers=H,
+                   json={"ops": [{"op": "make_component", "nodes": ["flt"], "id": "comp"}]})
+        assert r.status_code == 200, r.text
+        snap = c.get(f"/api/docs/{doc['id']}", headers=H).json()
+        nodes = {n["id"]: n for n in snap["workflow"]["nodes"]}
+        assert "flt" not in nodes and nodes["comp"]["ports"]["inputs"][0]["name"] == "table"
+        assert {(k["source"], k["target"]) for k in snap["workflow"]["connections"]} == {("digits", "comp"),
+                                                                                         ("comp", "samp")}
+        bad = c.post(f"/api/docs/{doc['id']}/edit", headers=H, json={"ops": [{"op": "make_component", "nodes": []}]})
+        assert bad.status_code == 422 and "choose at least one node" in bad.text
