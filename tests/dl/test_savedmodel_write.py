@@ -197,6 +197,19 @@ def test_a_variable_length_sequence_net_is_a_savedmodel_and_tflite_names_the_lay
     assert meta["spec"]["inputs"][0]["shape"] == [None] and meta["spec"]["inputs"][0]["dtype"] == "int64"
     # Keras' LSTM loops with a TensorList that TFLite's built-in ops cannot hold: one sentence, no file
     with pytest.raises(ExportError, match=r"^the TFLite converter cannot convert layer 'lstm_1' at TensorFlow op "
-                                          r"TensorListReserve with TFLite's built-in ops \("):
+                                          r"TensorListReserve with TFLite's built-in ops \(a recurrent loop over a "
+                                          r"sequence of variable length"):
         smw.export_tflite(net, tmp_path / "seq.tflite")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["seq"]
+    # with a fixed length the recurrent layers are unrolled for TFLite, and it predicts like DeepNodes
+    s = graph.input_spec([7], "int64", name="tokens")
+    for kind, cfg in [("Embedding", {"input_dim": 20, "output_dim": 4}),
+                      ("LSTM", {"units": 5, "return_sequences": True}), ("GRU", {"units": 3}),
+                      ("Dense", {"units": 2, "activation": "softmax"})]:
+        s, _ = graph.append_layer([s], kind, cfg)
+    fixed = Network(s, builder=LayerBuilder(seed=2))
+    lite = smw.export_tflite(fixed, tmp_path / "fixed.tflite")
+    x = np.random.default_rng(4).integers(0, 20, (5, 7)).astype(np.int64)
+    (want,) = _torch_predict(fixed, x)
+    got = tf_predict([("tflite", lite, {"tokens": x})], tmp_path)[str(lite)]
+    assert np.max(np.abs(np.asarray(got["outputs"][fixed.spec.outputs[0].name]) - want)) < 1e-5

@@ -51,7 +51,7 @@ def _keras_form(network):
     from .keras import KerasModule
     from .keras_export import PLAIN, to_keras_model
 
-    if not network.spec.layers and isinstance(network.module, KerasModule):  # imported from Keras: the model is its own export
+    if not network.spec.layers and isinstance(network.module, KerasModule):  # a Keras import is its own export
         return network.module.model, [PLAIN] * len(network.spec.inputs), [PLAIN] * len(network.spec.outputs)
     return to_keras_model(network)
 

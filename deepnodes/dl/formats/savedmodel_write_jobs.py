@@ -68,10 +68,38 @@ def _check(got: dict, want: dict, tolerance: float, what: str) -> float:
     return worst
 
 
-def _save(tf, args: dict, folder: Path):
+def _unroll(config):
+    """Set `unroll` on every recurrent layer in a Keras model config (nested ones too, as in Bidirectional)."""
+    if isinstance(config, dict):
+        if config.get("class_name") in RECURRENT and isinstance(config.get("config"), dict):
+            config["config"]["unroll"] = True
+        for v in config.values():
+            _unroll(v)
+    elif isinstance(config, list):
+        for v in config:
+            _unroll(v)
+
+
+def _unrolled(keras, model):
+    """For TFLite, whose built-in ops hold no TensorList loop: the model with its recurrent layers unrolled (the
+    same weights) when every input has a fixed shape; else the model as it is."""
+    if not any(type(layer).__name__ in RECURRENT or hasattr(layer, "forward_layer") for layer in model.layers):
+        return model
+    if any(d is None for t in model.inputs for d in tuple(t.shape)[1:]):
+        return model
+    config = model.get_config()
+    _unroll(config)
+    unrolled = model.__class__.from_config(config)
+    unrolled.set_weights(model.get_weights())
+    return unrolled
+
+
+def _save(tf, args: dict, folder: Path, unroll: bool = False):
     import keras
 
     model = keras.saving.load_model(args["keras"], compile=False)
+    if unroll:
+        model = _unrolled(keras, model)
     serve, specs = _serving_fn(tf, model, args)
     archive = keras.export.ExportArchive()
     archive.track(model)
@@ -80,6 +108,7 @@ def _save(tf, args: dict, folder: Path):
     return model
 
 
+RECURRENT = ("LSTM", "GRU", "SimpleRNN", "RNN")
 #: the converter's messages: `loc(callsite(fused["Op:", "model/layer_1/..."] ...)): error: reason`
 _CONVERTER_OP = re.compile(r'fused\["(\w+):", "[^/"]*/([^/"]+)/')
 _CONVERTER_REASON = re.compile(r"error: (?:loc\(.*?\)\)+: )?(?:error: )?([^\n]+)")
@@ -97,6 +126,8 @@ def converter_sentence(message: str, layer_names: list[str]) -> str:
         layer = max(hits, key=len) if hits else None
     where = f"layer '{layer}'" if layer else "the network"
     opname = f" at TensorFlow op {op.group(1)}" if op else ""
+    if op and op.group(1).startswith("TensorList"):
+        why = "a recurrent loop over a sequence of variable length; with a fixed length it is unrolled"
     return (f"the TFLite converter cannot convert {where}{opname} with TFLite's built-in ops ({why[:120]}); write "
             "the network as a SavedModel or ONNX instead")
 
@@ -134,7 +165,7 @@ def write_tflite(args: dict, arrays: dict) -> dict:
     the file `args['out']`, run that file in the TFLite interpreter and compare its outputs with the network's."""
     tf = tensorflow()
     with tempfile.TemporaryDirectory(prefix="deepnodes-tflite-") as scratch:
-        model = _save(tf, args, Path(scratch))
+        model = _save(tf, args, Path(scratch), unroll=True)
         converter = tf.lite.TFLiteConverter.from_saved_model(scratch, signature_keys=["serving_default"])
         try:
             data = converter.convert()
