@@ -188,3 +188,10 @@ def test_set_reaches_the_distributed_options_and_a_bad_address_is_a_sentence():
     eng.configure()
     msg = eng.status["learner"].message or ""
     assert "option 'distributed.address' must be empty" in msg and "\n" not in msg, msg
+
+
+def test_more_workers_than_the_cluster_has_cpus_is_a_sentence_not_a_wait(ray_local):
+    eng, res, _ = _run(_workflow({"backend": "ray", "workers": 3}))
+    assert res.failed == ["learner"]
+    msg = eng.status["learner"].message
+    assert "option 'distributed.workers' is 3, but the Ray cluster has 2 CPUs; use at most 2 workers" in msg, msg
