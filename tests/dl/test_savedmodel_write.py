@@ -24,7 +24,8 @@ from deepnodes.dl.network import Network  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(Path(__file__).parent))
-from test_keras_export import _flagship_network  # noqa: E402
+from hypothesis import HealthCheck, event, given, settings, strategies as st  # noqa: E402
+from test_keras_export import _flagship_network, _image_chains  # noqa: E402
 
 #: run in a separate python with TensorFlow: reads each artefact and predicts the given inputs
 TF_READER = r"""
@@ -213,3 +214,27 @@ def test_a_variable_length_sequence_net_is_a_savedmodel_and_tflite_names_the_lay
     (want,) = _torch_predict(fixed, x)
     got = tf_predict([("tflite", lite, {"tokens": x})], tmp_path)[str(lite)]
     assert np.max(np.abs(np.asarray(got["outputs"][fixed.spec.outputs[0].name]) - want)) < 1e-5
+
+
+@pytest.mark.slow
+@settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(_image_chains(), st.sampled_from(["savedmodel", "tflite"]), st.sampled_from(smw.LAYOUTS))
+def test_random_image_chains_are_written_and_checked_by_tensorflow_or_refused_in_a_sentence(tmp_path, chain, fmt,
+                                                                                             layout):
+    """The writer's own check is TensorFlow reading the artefact back and matching the network within 1e-5."""
+    shape, layers = chain
+    try:
+        net = _chain(shape, layers)
+        net.spec  # noqa: B018 - a chain whose shapes do not fit is not a network
+    except ValueError:
+        event("shapes do not fit")
+        return
+    target = tmp_path / ("r.tflite" if fmt == "tflite" else "r")
+    try:
+        (smw.export_tflite if fmt == "tflite" else smw.export_savedmodel)(net, target, layout=layout)
+    except ExportError as e:
+        assert str(e).startswith(("layer '", "the TFLite converter")) and "\n" not in str(e), str(e)
+        event("refused")
+        return
+    event("written")
+    assert target.exists()
