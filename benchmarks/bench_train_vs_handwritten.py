@@ -4,7 +4,7 @@ Runs `benchmarks/handwritten_cnn.py` (default memory format, default Adam, a .it
 writes) and `deepnodes run examples/image_classification.json` with the same rows and epochs, alternating
 (hand, deepnodes, hand, ...), each a fresh process. Compares training samples/s (the Learner's `samples_per_s`
 result against the script's training-loop rate; validation excluded in both), whole-process wall time, peak
-resident memory of each process (its own rusage) and test accuracy.
+resident memory and CPU time (user + system) of each process (its own rusage) and test accuracy.
 
 Targets (issue 10): samples/s >= 1.3x the hand-written script's, peak memory <= 1.1x, accuracy within noise.
 
@@ -35,23 +35,24 @@ def _run_measured(cmd: list[str], env: dict) -> tuple[str, float]:
     _, status, usage = os.wait4(pid, 0)
     if os.waitstatus_to_exitcode(status):
         raise SystemExit(f"{' '.join(cmd)} exited with {os.waitstatus_to_exitcode(status)}")
-    return Path(env["_BENCH_OUT"]).read_text(), usage.ru_maxrss / 1024
+    return Path(env["_BENCH_OUT"]).read_text(), usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
 
 
 def hand(rows: int, epochs: int, env: dict) -> dict:
-    out, mb = _run_measured([PY, "benchmarks/handwritten_cnn.py", "--rows", str(rows), "--epochs", str(epochs)], env)
+    out, mb, cpu = _run_measured([PY, "benchmarks/handwritten_cnn.py", "--rows", str(rows), "--epochs", str(epochs)], env)
     r = json.loads(out.strip().splitlines()[-1])
-    return {"samples_per_s": r["samples_per_s"], "wall_s": r["seconds"], "peak_mb": mb, "accuracy": r["test_accuracy"]}
+    return {"samples_per_s": r["samples_per_s"], "wall_s": r["seconds"], "cpu_s": cpu, "peak_mb": mb,
+            "accuracy": r["test_accuracy"]}
 
 
 def deepnodes(rows: int, epochs: int, env: dict, tmp: Path) -> dict:
     report = tmp / "report.json"
     cmd = [str(Path(PY).parent / "deepnodes"), "run", "examples/image_classification.json", "--quiet", "--report", str(report),
            "--set", f"learner.epochs={epochs}", "--set", f"train_data.limit={rows}"]
-    _, mb = _run_measured(cmd, env)
+    _, mb, cpu = _run_measured(cmd, env)
     r = json.loads(report.read_text())
     learner, scorer = r["nodes"]["learner"]["results"], r["nodes"]["scorer"]["results"]
-    return {"samples_per_s": learner["samples_per_s"], "wall_s": r["seconds"], "peak_mb": mb,
+    return {"samples_per_s": learner["samples_per_s"], "wall_s": r["seconds"], "cpu_s": cpu, "peak_mb": mb,
             "accuracy": scorer["accuracy"]}
 
 
@@ -73,6 +74,7 @@ def main() -> None:
             runs["deepnodes"].append(deepnodes(a.rows, a.epochs, env, tmp))
             print(f"run {i + 1}: hand {runs['hand'][-1]}\n       deepnodes {runs['deepnodes'][-1]}", flush=True)
     best = {k: {"samples_per_s": max(r["samples_per_s"] for r in v), "wall_s": min(r["wall_s"] for r in v),
+                "cpu_s": min(r["cpu_s"] for r in v),
                 "peak_mb": min(r["peak_mb"] for r in v), "accuracy": sum(r["accuracy"] for r in v) / len(v)}
             for k, v in runs.items()}
     h, o = best["hand"], best["deepnodes"]
@@ -82,6 +84,8 @@ def main() -> None:
     print(f"{'training samples/s':22}{h['samples_per_s']:14.0f}{o['samples_per_s']:12.0f}"
           f"{o['samples_per_s'] / h['samples_per_s']:7.2f}x   (target >= 1.3x)")
     print(f"{'whole process, s':22}{h['wall_s']:14.1f}{o['wall_s']:12.1f}{o['wall_s'] / h['wall_s']:7.2f}x")
+    print(f"{'whole process, CPU s':22}{h['cpu_s']:14.1f}{o['cpu_s']:12.1f}{o['cpu_s'] / h['cpu_s']:7.2f}x"
+          "   (user + system: less sensitive to other load than wall time)")
     print(f"{'peak memory, MB':22}{h['peak_mb']:14.0f}{o['peak_mb']:12.0f}"
           f"{o['peak_mb'] / h['peak_mb']:7.2f}x   (target <= 1.1x)")
     print(f"{'test accuracy':22}{h['accuracy']:14.4f}{o['accuracy']:12.4f}")
