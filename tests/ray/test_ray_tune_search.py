@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as hst
 
 pytest.importorskip("optuna")
 pytest.importorskip("ray")  # under CI=true a skip is a failure (tests/conftest.py)
@@ -121,3 +123,56 @@ def test_without_ray_the_sentence_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)
     st = search("ray").configure()["search"]
     assert st.state == "idle" and "pip install \"deepnodes[ray]\"" in st.message and "'backend'" in st.message
+
+
+def test_a_bad_address_is_one_sentence_before_anything_runs():
+    st = search("ray", address="http://head").configure()["search"]
+    assert st.state == "idle" and "option 'address' must be empty" in st.message and "\n" not in st.message
+
+
+_cells = hst.one_of(hst.integers(-2 ** 62, 2 ** 62), hst.floats(allow_nan=False), hst.text(max_size=8), hst.none())
+
+
+@settings(max_examples=25)
+@given(hst.lists(hst.tuples(hst.sampled_from(["a", "b", "c", "d"]), hst.lists(_cells, min_size=3, max_size=3)),
+                min_size=1, max_size=4, unique_by=lambda c: c[0]))
+def test_inputs_travel_to_a_worker_as_their_port_files_and_arrive_equal(tmp_path_factory, columns):
+    """Any table (mixed types, nulls, empty strings) arrives in the worker as it left, with its key."""
+    import pyarrow as pa
+
+    from deepnodes.core.ports import In
+    from deepnodes.flow.ray_tune import pack_inputs, unpack_inputs
+
+    cols = {}
+    for name, cells in columns:
+        try:
+            cols[name] = pa.array(cells)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+            cols[name] = pa.array([None if c is None else str(c) for c in cells])
+    table = pa.table(cols)
+    packed = pack_inputs([In("table"), In("other", optional=True)], [table, None], {"table": "k1"})
+    feeds = unpack_inputs(packed, str(tmp_path_factory.mktemp("worker")))
+    spec, key, got = feeds["table"]
+    assert got.equals(table) and key == "k1" and spec is not None
+    assert feeds["other"] == (None, "-", None)
+
+
+def test_a_network_input_travels_as_its_network_file(tmp_path):
+    import torch
+
+    from deepnodes.core import Workflow
+    from deepnodes.core.ports import In
+    from deepnodes.flow.ray_tune import pack_inputs, unpack_inputs
+
+    wf = Workflow("net")
+    wf.add("deepnodes.layers.Input", "input", {"shape": [4], "name": "x"})
+    wf.add("deepnodes.layers.Dense", "dense", {"units": 3})
+    wf.connect("input", "network", "dense", "input")
+    eng = Engine(wf)
+    assert eng.run().ok
+    net = eng.output("dense", "network")
+    (_, _, got), = unpack_inputs(pack_inputs([In("net", "network")], [net], {}), str(tmp_path)).values()
+    x = torch.randn(2, 4, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        assert all(torch.equal(a, b) for a, b in zip(got.module(x), net.module(x)))
+    assert got.spec == net.spec
