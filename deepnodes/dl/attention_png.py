@@ -21,6 +21,13 @@ def colours(w: np.ndarray) -> np.ndarray:
     return (_STOPS[i] * (1 - f) + _STOPS[i + 1] * f).round().astype(np.uint8)
 
 
+def scaled(w) -> np.ndarray:
+    """A map's weights over its largest one, so that a spread-out map still shows where it looks (the colour
+    scale runs from 0 to the map's largest weight, in the PNG and in the editor)."""
+    w = np.asarray(w, np.float32)
+    return w / max(float(w.max()) if w.size else 0.0, 1e-9)
+
+
 def _label(tok: str) -> str:
     return tok.replace("\u2581", "_")[:14]  # sentencepiece's word-start mark, drawn by every font
 
@@ -64,9 +71,10 @@ def render(view: dict) -> bytes:
     img = Image.new("RGB", lay["size"], "white")
     draw = ImageDraw.Draw(img)
     for m, (x0, y0) in zip(maps, lay["origins"]):
-        title = m["layer"] + (f" head {m['head']}" if m["head"] >= 0 else "")
+        top_w = float(np.max(m["weights"])) if np.size(m["weights"]) else 0.0
+        title = m["layer"] + (f" head {m['head']}" if m["head"] >= 0 else "") + f" (yellow = {top_w:.2f})"
         draw.text((x0 + 4, y0 + 2), title, fill="black", font=font)
-        heat = Image.fromarray(colours(np.asarray(m["weights"]))).resize((cell * len(src), cell * len(tgt)),
+        heat = Image.fromarray(colours(scaled(m["weights"]))).resize((cell * len(src), cell * len(tgt)),
                                                                           Image.NEAREST)
         img.paste(heat, (x0 + left, y0 + top))
         for j, t in enumerate(tgt):

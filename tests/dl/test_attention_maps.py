@@ -13,7 +13,7 @@ from hypothesis import given, settings, strategies as st
 
 from deepnodes.dl import graph
 from deepnodes.dl.attention_maps import attention_maps, from_table, is_attention_table, to_table
-from deepnodes.dl.attention_png import _font, colours, layout, render
+from deepnodes.dl.attention_png import _font, colours, layout, render, scaled
 from deepnodes.dl.decode import GraphRunner
 from tests.seq.seq_nets import _net, add, seq2seq
 
@@ -127,7 +127,8 @@ def test_the_table_round_trips_and_the_png_cells_are_the_weights_colours():
     lay = layout(view, _font())
     assert img.shape[:2] == lay["size"][::-1]
     for m, (x0, y0) in zip(view["maps"], lay["origins"]):
-        want = colours(np.asarray(m["weights"]))
+        want = colours(scaled(m["weights"]))  # 0 .. the map's largest weight
+        assert scaled(m["weights"]).max() == pytest.approx(1)
         for i, j in zip(rng.integers(0, 4, 6), rng.integers(0, 5, 6)):
             c = lay["cell"]
             px = img[y0 + lay["top"] + i * c + c // 2, x0 + lay["left"] + j * c + c // 2]

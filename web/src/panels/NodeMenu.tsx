@@ -6,6 +6,10 @@ import type { View } from "./ViewWindow";
 
 export const isLearner = (d: NodeDesc | undefined) => !!d && (/learner|trainer/i.test(d.type) || /learner/i.test(d.category)) && d.outputs.some((p) => p.type === "network" || p.name.includes("history"));
 const isScorer = (d: NodeDesc | undefined) => !!d && /scor/i.test(d.type);
+/** Text Generator and Sequence Decoder: a "try it" box; the Decoder's 'attention' output: the heat map. */
+const TRY_IT = ["deepnodes.text.TextGenerator", "deepnodes.text.SequenceDecoder"];
+const portView = (d: NodeDesc | undefined, p: { name: string; type: string }) =>
+  d?.type === TRY_IT[1] && p.name === "attention" ? "attention" : p.type === "table" ? "table" : p.type === "network" ? "network" : "summary";
 
 interface Props {
   menu: { x: number; y: number; node: string };
@@ -34,12 +38,13 @@ export function NodeMenu({ menu, doc, desc, store, running, onClose, onConfigure
       {running && <button onClick={act(cancel)}>Cancel run</button>}
       <hr />
       {desc?.outputs.map((p) => (
-        <button key={p.name} onClick={act(() => onView({ kind: p.type === "table" ? "table" : p.type === "network" ? "network" : "summary", node: id, port: p.name }))}>
+        <button key={p.name} onClick={act(() => onView({ kind: portView(desc, p), node: id, port: p.name }))}>
           View: {p.name} <span className="muted">({p.type})</span>
         </button>
       ))}
       {(isLearner(desc) || store.has(id)) && <button onClick={act(() => onView({ kind: "monitor", node: id }))}>Learning monitor</button>}
       {isLearner(desc) && doc.status[id]?.state === "executing" && <button onClick={act(() => stop(id))}>Stop learning (keep model)</button>}
+      {desc && TRY_IT.includes(desc.type) && <button onClick={act(() => onView({ kind: "tryit", node: id, generator: desc.type === TRY_IT[0] }))}>Try it…</button>}
       {isScorer(desc) && <button onClick={act(() => onView({ kind: "scorer", node: id }))}>Scorer view</button>}
       <button onClick={act(() => onView({ kind: "log", node: id }))}>Messages and log</button>
       <hr />

@@ -1,16 +1,19 @@
 // The window that shows a node's output, monitor, scorer or log.
 import { Component, type ReactNode, useEffect, useState } from "react";
 import { api } from "../api";
+import { AttentionView } from "../AttentionView";
 import type { MetricsStore } from "../metrics";
 import type { DocSnapshot, NodeStatus } from "../types";
 import { Monitor } from "../views/Monitor";
 import { NetworkView } from "../views/NetworkView";
 import { ScorerView } from "../views/ScorerView";
 import { TableView } from "../views/TableView";
+import { TryItBox } from "../TryItBox";
 
 export type View =
-  | { kind: "table" | "network" | "summary"; node: string; port: string }
-  | { kind: "monitor" | "scorer" | "log"; node: string };
+  | { kind: "table" | "network" | "summary" | "attention"; node: string; port: string }
+  | { kind: "monitor" | "scorer" | "log"; node: string }
+  | { kind: "tryit"; node: string; generator: boolean };
 
 /** `docked`: a side panel beside the canvas (the learning monitor), not a window over it. */
 export function ViewWindow({ view, doc, store, onClose, onStop, docked = false }: { view: View; doc: DocSnapshot; store: MetricsStore; onClose: () => void; onStop: (node: string) => void; docked?: boolean }) {
@@ -29,6 +32,8 @@ export function ViewWindow({ view, doc, store, onClose, onStop, docked = false }
         {view.kind === "summary" && <SummaryView docId={doc.id} node={view.node} port={view.port} />}
         {view.kind === "monitor" && <Monitor docId={doc.id} node={view.node} store={store} status={doc.status[view.node]} onStop={() => onStop(view.node)} />}
         {view.kind === "scorer" && <ScorerView key={`${view.node}/${doc.status[view.node]?.state}`} docId={doc.id} node={view.node} />}
+        {view.kind === "attention" && <AttentionView key={`${view.node}/${doc.status[view.node]?.state}`} docId={doc.id} node={view.node} port={view.port} />}
+        {view.kind === "tryit" && <TryItBox docId={doc.id} node={view.node} generator={view.generator} />}
         {view.kind === "log" && <LogView docId={doc.id} node={view.node} status={doc.status[view.node]} />}
       </ViewBoundary></div>
     </div>
@@ -54,6 +59,8 @@ function viewTitle(v: View): string {
     case "monitor": return "Learning monitor";
     case "scorer": return "Scorer";
     case "log": return "Messages and log";
+    case "attention": return `Attention: ${v.port}`;
+    case "tryit": return "Try it";
   }
 }
 
