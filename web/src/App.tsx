@@ -6,6 +6,7 @@ import { Canvas } from "./Canvas";
 import { ColumnInfo, ConfigDialog } from "./ConfigDialog";
 import { EditorContext } from "./context";
 import { type Catalogue, portsOf } from "./graph";
+import { makeComponentOp } from "./makeComponent";
 import { Palette } from "./Palette";
 import { rememberRecent, StartPage } from "./StartPage";
 import { OpenDialog, SaveAsDialog } from "./panels/FileDialogs";
@@ -92,6 +93,7 @@ function Editor() {
   const actions: ToolbarActions = {
     newDoc: () => { setStart(false); D.newDoc(); }, open: () => setDialog("open"), start: () => setStart(true), save, saveAs: () => setDialog("saveas"),
     undo: D.undo, redo: D.redo, copy: ops.copy, paste: ops.paste, deleteSelected: ops.deleteSelected,
+    makeComponent: () => { const op = makeComponentOp(doc.workflow, ops.selectedIds()); if (typeof op === "string") toast(op, "info"); else perform([op]); },
     executeSelected: () => { const s = ops.selectedIds(); D.execute(s.length ? s : undefined); },
     executeAll: () => D.execute(),
     cancel: D.cancel,

@@ -13,6 +13,7 @@ export interface ToolbarActions {
   copy: () => void;
   paste: () => void;
   deleteSelected: () => void;
+  makeComponent?: () => void;
   executeSelected: () => void;
   executeAll: () => void;
   cancel: () => void;
@@ -45,6 +46,8 @@ export function Toolbar({ doc, wsStatus, running, canUndo, canRedo, actions: a }
       <button onClick={a.copy} title="copy the selected nodes (Ctrl+C)">Copy</button>
       <button onClick={a.paste} title="paste (Ctrl+V)">Paste</button>
       <button onClick={a.deleteSelected} title="delete the selection (Del)">Delete</button>
+      {a.makeComponent && <button onClick={a.makeComponent} disabled={running} data-testid="make-component"
+        title="make one component of the selected nodes (the connections across its edge become its ports)">Make component</button>}
       <span className="sep" />
       <button className="primary" onClick={a.executeSelected} title="execute the selected nodes, or all (F7)" data-testid="execute-selected">▶<span className="lbl"> Execute</span></button>
       <button className="primary" onClick={a.executeAll} title="execute every node (Shift+F7)" data-testid="execute-all">▶▶<span className="lbl"> Execute all</span></button>

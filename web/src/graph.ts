@@ -1,5 +1,6 @@
 // The editor's graph model: pure functions over the workflow JSON, the edit operations the server applies,
 // their inverses (for undo/redo) and the connection rules. No React, no network: unit-tested with Vitest.
+import { applyMakeComponent, invertMakeComponent, type MakeComponentOp } from "./makeComponent";
 
 export interface PortDesc {
   name: string;
@@ -58,7 +59,8 @@ export type Op =
   | { op: "move"; id: string; position: [number, number] }
   | { op: "label"; id: string; label: string }
   | { op: "config"; id: string; config: Record<string, unknown> }
-  | { op: "rename"; name: string };
+  | { op: "rename"; name: string }
+  | MakeComponentOp;
 
 export class GraphError extends Error {}
 
@@ -108,6 +110,8 @@ export function applyOp(g: Graph, op: Op): Graph {
     case "rename":
       out.name = op.name;
       break;
+    case "make_component":
+      return applyMakeComponent(g, op);
   }
   return out;
 }
@@ -157,6 +161,8 @@ function invertOne(g: Graph, op: Op): Op[] {
       return [{ op: "config", id: op.id, config: clone(findNode(g, op.id).config) }];
     case "rename":
       return [{ op: "rename", name: g.name }];
+    case "make_component":
+      return invertMakeComponent(g, op);
   }
 }
 

@@ -101,10 +101,28 @@ class Component(BodyNode):
         body = self.checked_body()
         feeds = {p.name: (PORT_TYPES[p.type].io.spec_of(x) if x is not None else None,
                           ctx.input_keys.get(p.name, "-"), x) for p, x in zip(self.inputs, inputs)}
-        outputs, scalars, _ = run_body(body, feeds, ctx, self.label)
+        outputs, scalars, _ = run_body(body, feeds, ctx, self.label, watch=inner_progress(ctx, body))
         for k, v in scalars.items():
             ctx.result(k, v)
         return [outputs[p.name] for p in self.outputs]
+
+
+def inner_progress(ctx, body):
+    """A watch that shows the body's progress on the holding node: the share of inner nodes done (the running
+    one's own fraction counted in) and what the running one says ('learner: epoch 2 of 5')."""
+    total = max(1, len(body.workflow.nodes))
+    done: set[str] = set()
+
+    def watch(ev: dict, eng) -> None:
+        nid, kind = ev.get("node"), ev.get("type")
+        if kind == "state" and ev.get("state") == "executed" and nid:
+            done.add(nid)
+            ctx.progress(len(done) / total, f"{len(done)} of {total} inner nodes")
+        elif kind == "progress" and nid:
+            frac = ev.get("fraction")
+            share = (len(done) + (frac if isinstance(frac, (int, float)) else 0.0)) / total
+            ctx.progress(min(share, 1.0), f"{nid}: {ev.get('message') or 'running'}")
+    return watch
 
 
 @node(INPUT_TYPE, name="Component Input", category="Flow")
