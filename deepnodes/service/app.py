@@ -4,7 +4,7 @@
     GET  /schema    the request and response JSON Schemas, from the Service Input / Output specs, and the example
     GET  /health    {"status": "ok", ...}
     GET  /metrics   Prometheus: requests, errors, latency histogram, batch sizes
-    GET  /docs      the OpenAPI documentation (its request body is the /schema one)
+    GET  /docs      the OpenAPI documentation (its request body is the /schema one), Swagger UI served offline
 
 A bad request is a 4xx with one sentence naming the row and column; a failing node a 500 with a sentence; the
 service keeps running. Requests go through `batcher.Batcher` (micro-batches for row-wise segments).
@@ -52,7 +52,7 @@ def _gathered(reg):
 
 def create_app(segment: Segment, token: str | None = None, max_batch: int = 32, max_wait_ms: float = 0.0,
                max_body: int = MAX_BODY, fast: bool = True):
-    from fastapi import FastAPI, Request
+    from fastapi import Request
     from fastapi.responses import PlainTextResponse
     from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -71,8 +71,8 @@ def create_app(segment: Segment, token: str | None = None, max_batch: int = 32, 
                    "properties": {c.name: ({"type": "string", "format": "binary"} if c.kind == "image" else
                                            {"type": "string"}) for c in segment.columns}}
 
-    app = FastAPI(title=f"{name} (DeepNodes service)", version="1",
-                  description=segment.workflow.description or f"The workflow '{name}' served by DeepNodes.")
+    app = _offline_docs_app(title=f"{name} (DeepNodes service)", version="1",
+                            description=segment.workflow.description or f"The workflow '{name}' served by DeepNodes.")
 
     def refuse(status: int, message: str, kind: str):
         m["errors"].labels(kind).inc()
@@ -131,6 +131,17 @@ def create_app(segment: Segment, token: str | None = None, max_batch: int = 32, 
     return app
 
 
+DOCS_ASSETS = "/docs-assets"  # Swagger UI's and ReDoc's own files, served from the installed package
+
+
+def _offline_docs_app(**kw):
+    """A FastAPI app whose /docs and /redoc pages load Swagger UI / ReDoc from this service, not from a CDN (the
+    files `fastapi-offline` ships), so the documentation works on a machine without internet."""
+    from fastapi_offline import FastAPIOffline
+
+    return FastAPIOffline(static_url=DOCS_ASSETS, **kw)
+
+
 class _TokenGuard:
     """Refuses requests without the token (a plain ASGI middleware: `@app.middleware("http")` runs each request
     through extra tasks and streams, ~0.3 ms)."""
@@ -139,7 +150,8 @@ class _TokenGuard:
         self.app, self.token, self.given, self.ok, self.refuse = app, token, given, ok, refuse
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] == "http" and scope["path"] != "/health" and not self.ok(self.given(scope), self.token):
+        public = scope.get("path") == "/health" or scope.get("path", "").startswith(DOCS_ASSETS + "/")
+        if scope["type"] == "http" and not public and not self.ok(self.given(scope), self.token):
             resp = self.refuse({"error": "this service needs its token: send 'Authorization: Bearer TOKEN'"},
                                status_code=401)
             return await resp(scope, receive, send)
