@@ -90,6 +90,9 @@ class MLflowLogger(Callback):
 class TensorBoardLogger(Callback):
     def __init__(self, folder: str = ""):
         _need("tensorboard", "tensorboard", "log_tensorboard")
+        from deepnodes.dl.formats.tf_env import keep_tensorflow_out
+
+        keep_tensorflow_out()  # TensorBoard would import TensorFlow, when installed, into the training process
         from torch.utils.tensorboard import SummaryWriter
 
         self.folder = Path(folder or Path("runs") / time.strftime("%Y%m%d-%H%M%S"))

@@ -136,3 +136,33 @@ def test_network_writer_node_names_the_layer(tmp_path):
         with pytest.raises(NodeError, match=r"layer 'gaussian_noise_1' \(GaussianNoise\)"):
             NetworkWriter({"path": str(tmp_path / target), "format": fmt}).execute([net], None)
     assert list(tmp_path.iterdir()) == []
+
+
+KEEP_OUT = r"""
+import sys
+from deepnodes.dl import graph
+from deepnodes.dl.build import LayerBuilder
+from deepnodes.dl.formats.keras import import_keras
+from deepnodes.dl.formats.keras_export import export_keras
+from deepnodes.dl.network import Network
+from deepnodes.dl.tracking import TensorBoardLogger
+s, _ = graph.append_layer([graph.input_spec([3])], "Dense", {"units": 2})
+import_keras(export_keras(Network(s, builder=LayerBuilder(seed=0)), sys.argv[1] + "/n.keras"))
+logger = TensorBoardLogger(sys.argv[1] + "/runs")
+logger.writer.add_scalar("loss", 1.0, 1)
+logger.writer.close()
+print("tensorflow" in sys.modules)
+"""
+
+
+@pytest.mark.slow
+def test_keras_and_tensorboard_never_import_tensorflow_into_the_torch_process(tmp_path):
+    """Both import TensorFlow by themselves when it is installed (Keras on every save, TensorBoard on import)."""
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-c", KEEP_OUT, str(tmp_path)], capture_output=True, text=True, timeout=300,
+                       env=dict(os.environ, KERAS_BACKEND="torch"))
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.strip().splitlines()[-1] == "False"
+    assert list((tmp_path / "runs").iterdir())  # the event file was written (by TensorBoard's stub of TF)

@@ -25,11 +25,9 @@ def _keras():
         raise ValueError("reading Keras files needs the optional 'keras' package (pip install keras h5py)") from None
     if keras.backend.backend() != "torch":
         raise ValueError(f"Keras import needs KERAS_BACKEND=torch; Keras runs on '{keras.backend.backend()}' here")
-    # Keras imports TensorFlow, when it is installed, for `tf.available` checks (saving a model does): the
-    # torch process never imports it (tf_env), so Keras is told it is absent here
-    from keras.src.utils import module_utils
+    from .tf_env import keep_tensorflow_out
 
-    module_utils.tensorflow._available = module_utils.gfile._available = False
+    keep_tensorflow_out()  # Keras would import TensorFlow, when installed, on every save
     return keras
 
 

@@ -47,6 +47,22 @@ class TFError(ValueError):
     """TensorFlow work failed, or the TensorFlow extra is missing (the message is one sentence)."""
 
 
+def keep_tensorflow_out() -> None:
+    """Tell the libraries that import TensorFlow by themselves when it is installed that it is absent in this
+    (the torch) process: Keras on its torch backend (its `tf.available` checks, on every model save) and
+    TensorBoard (its `compat.tf`, on `torch.utils.tensorboard` import; `tensorboard.compat.notf` is its own switch
+    to the stub). Call it before using either; a no-op in the TensorFlow child."""
+    if os.environ.get(_CHILD_FLAG) == "1":
+        return
+    import types
+
+    sys.modules.setdefault("tensorboard.compat.notf", types.ModuleType("tensorboard.compat.notf"))
+    if "keras" in sys.modules:
+        from keras.src.utils import module_utils
+
+        module_utils.tensorflow._available = module_utils.gfile._available = False
+
+
 def require_tensorflow(what: str, tf2onnx: bool = False) -> None:
     """Raise `TFError` naming the extra when tensorflow (and, with `tf2onnx`, tf2onnx) is not installed; imports
     neither (only looks them up)."""
