@@ -90,8 +90,9 @@ def test_the_tables_look_exactly_as_with_the_local_backend(asha_run):
 
 
 @pytest.mark.slow
-def test_a_cancel_stops_the_tune_run_and_keeps_the_finished_trials(ray_local):
-    eng = search("ray", body=body(epochs=3), space=SPACE4, trials=4, max_concurrent=1)
+def test_a_cancel_stops_the_tune_run_and_keeps_the_finished_trials(ray_local, tmp_path):
+    db = str(tmp_path / "study.db")
+    eng = search("ray", body=body(epochs=3), space=SPACE4, trials=4, max_concurrent=1, study_file=db)
 
     def cancel_after_the_first_trial(ev):
         if ev.get("type") == "log" and ev.get("node") == "search" and ev["line"].startswith("trial 1:"):
@@ -103,6 +104,13 @@ def test_a_cancel_stops_the_tune_run_and_keeps_the_finished_trials(ray_local):
     trials = eng.output("search", "trials").to_pylist()
     assert trials[0]["state"] == "complete" and trials[0]["objective"] is not None
     assert len(trials) < 4 and all(t["state"] in ("fail", "complete") for t in trials[1:]), trials
+    # the stored study goes on where the cancel left it, on either backend: the finished trial is not run again
+    again = search("local", body=body(epochs=3), space=SPACE4, trials=len(trials) + 1, study_file=db)
+    assert again.run().ok, again.status["search"].message
+    resumed = again.output("search", "trials").to_pylist()
+    assert resumed[0] == trials[0] and resumed[-1]["state"] == "complete"
+    assert len({t["lr"] for t in resumed if t["state"] == "complete"}) == len(
+        [t for t in resumed if t["state"] == "complete"])  # no grid point twice
 
 
 @pytest.mark.slow
