@@ -6,7 +6,9 @@ Executor's table and its source, each network output's activation and class name
 (this package's runner and the image preparation DeepNodes itself uses, copied: onnxruntime, numpy and pillow only), `requirements.txt` and a `README.md`. It is
 written beside an old bundle and swapped in (`core.atomic_files.replace_dir`); a folder that is not a bundle is
 never replaced. Preprocessing steps carried so far: Image to Tensor (decode, grayscale/RGB, PIL bilinear
-resize, scale). Any other node between the source and the Executor is refused with a sentence naming it.
+resize, scale) and Normalizer Apply (the fitted normalizer's own JSON: offset, scale, shift per column), on an
+image column or on the number columns the Executor reads. Any other node between the source and the Executor is
+refused with a sentence naming it.
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from pathlib import Path
 EXECUTOR = "deepnodes.dl.NetworkExecutor"
 SERVICE_INPUT = "deepnodes.service.ServiceInput"
 IMAGE_TO_TENSOR = "deepnodes.data.ImageToTensor"
+NORMALIZER_APPLY = "deepnodes.data.NormalizerApply"
 REQUIREMENTS = ("onnxruntime", "numpy", "pillow")
 MARKER = "bundle.json"
 
@@ -41,21 +44,49 @@ def _executor(wf) -> str:
     return pick[0]
 
 
-def _steps(wf, ex_id: str) -> tuple[list[dict], str]:
-    """The Image to Tensor steps feeding the Executor's table, source first, and the source node."""
+def _normalizer(wf, nid: str, engine) -> dict:
+    """The fitted normalizer a Normalizer Apply node uses, as its own JSON (from the saved results)."""
+    from deepnodes.core import WorkflowError
+
+    if wf.instantiate(nid).config.inverse:
+        raise BundleError(f"{_label(wf, nid)} maps values back (option 'inverse'); a bundle carries the forward "
+                          "normalization only")
+    src = wf.upstream(nid).get("model")
+    if src is None:
+        raise BundleError(f"{_label(wf, nid)} has no normalizer connected")
+    try:
+        return engine.output(*src).to_json()
+    except WorkflowError:
+        raise BundleError(f"{_label(wf, src[0])} has no saved result; run it first (--save-results)") from None
+
+
+def _steps(wf, ex_id: str, engine) -> tuple[list[dict], str]:
+    """The row-wise steps feeding the Executor's table (Image to Tensor, Normalizer Apply), source first, and the
+    source node."""
     steps: list[dict] = []
     ups = wf.upstream(ex_id)
     if "table" not in ups:
         raise BundleError(f"{_label(wf, ex_id)} has no table connected")
     nid = ups["table"][0]
-    while wf.nodes[nid].type == IMAGE_TO_TENSOR:
-        c = wf.instantiate(nid).config
-        steps.insert(0, {"op": "image", "column": c.column, "output_column": c.output_column or c.column,
-                         "size": list(c.size) if c.size else None, "mode": c.mode, "scale": c.scale})
+    while wf.nodes[nid].type in (IMAGE_TO_TENSOR, NORMALIZER_APPLY):
+        if wf.nodes[nid].type == NORMALIZER_APPLY:
+            steps.insert(0, {"op": "normalize", "normalizer": _normalizer(wf, nid, engine)})
+        else:
+            c = wf.instantiate(nid).config
+            steps.insert(0, {"op": "image", "column": c.column, "output_column": c.output_column or c.column,
+                             "size": list(c.size) if c.size else None, "mode": c.mode, "scale": c.scale})
+        if "table" not in wf.upstream(nid):
+            raise BundleError(f"{_label(wf, nid)} has no table connected")
         nid = wf.upstream(nid)["table"][0]
+    return steps, nid
+
+
+def _image_steps(wf, ex_id: str, steps: list[dict], nid: str) -> list[dict]:
+    """The image chain's checks; its steps (source first)."""
+    steps = [s for s in steps if s["op"] == "image"]
     if not steps:
         raise BundleError(f"{_label(wf, ex_id)} reads its table from {_label(wf, nid)}; a bundle carries image "
-                          "inputs prepared by Image to Tensor so far (put the preprocessing in Image to Tensor)")
+                          "inputs prepared by Image to Tensor and number columns (normalized or not) so far")
     later = [s for s in steps[1:] if s["size"]]
     if later:
         raise BundleError(f"an Image to Tensor step before {_label(wf, ex_id)} resizes a tensor column (column "
@@ -65,19 +96,25 @@ def _steps(wf, ex_id: str) -> tuple[list[dict], str]:
     if any(s["column"] != prev for s, prev in zip(steps[1:], chain)):
         raise BundleError(f"the Image to Tensor steps before {_label(wf, ex_id)} read different columns; a bundle "
                           "carries one chain of steps on one column")
-    return steps, nid
+    return steps
 
 
-def _network(wf, ex_id: str, workflow_path: Path):
-    from deepnodes.core import Engine, WorkflowError
+def _engine(wf, workflow_path: Path):
+    from deepnodes.core import Engine
 
-    src = wf.upstream(ex_id).get("network")
-    if src is None:
-        raise BundleError(f"{_label(wf, ex_id)} has no network connected")
     engine = Engine(wf)
     results = workflow_path.with_suffix(".results")
     if results.is_dir():
         engine.load_results(results)
+    return engine
+
+
+def _network(wf, ex_id: str, workflow_path: Path, engine):
+    from deepnodes.core import WorkflowError
+
+    src = wf.upstream(ex_id).get("network")
+    if src is None:
+        raise BundleError(f"{_label(wf, ex_id)} has no network connected")
     try:
         return engine.output(*src)
     except WorkflowError:
@@ -92,17 +129,27 @@ def plan(workflow_path: str | Path) -> tuple[dict, object]:
 
     wf = Workflow.load(workflow_path)
     ex_id = _executor(wf)
-    steps, source = _steps(wf, ex_id)
-    network = _network(wf, ex_id, Path(workflow_path))
+    engine = _engine(wf, Path(workflow_path))
+    steps, source = _steps(wf, ex_id, engine)
+    network = _network(wf, ex_id, Path(workflow_path), engine)
     spec = network.spec
     ex = wf.instantiate(ex_id).config
     if len(spec.inputs) != 1:
         raise BundleError(f"the network of {_label(wf, ex_id)} has {len(spec.inputs)} inputs; a bundle carries "
                           "networks with one input so far")
-    if ex.inputs and list(ex.inputs[0].columns if hasattr(ex.inputs[0], "columns") else ex.inputs[0]["columns"]) \
-            != [steps[-1]["output_column"]]:
-        raise BundleError(f"option 'inputs' of {_label(wf, ex_id)} does not read the column '"
-                          f"{steps[-1]['output_column']}' its Image to Tensor step writes")
+    bound = list(ex.inputs[0].columns if hasattr(ex.inputs[0], "columns") else ex.inputs[0]["columns"]) \
+        if ex.inputs else []
+    if not any(s["op"] == "image" for s in steps) and bound:  # number columns, normalized or not
+        inp = {"name": spec.inputs[0].name, "columns": bound, "dtype": "float32",
+               "shape": list(spec.inputs[0].shape), "steps": steps}
+    else:
+        images = _image_steps(wf, ex_id, steps, source)
+        if bound and bound != [images[-1]["output_column"]]:
+            raise BundleError(f"option 'inputs' of {_label(wf, ex_id)} does not read the column '"
+                              f"{images[-1]['output_column']}' its Image to Tensor step writes")
+        inp = {"name": spec.inputs[0].name, "column": images[0]["column"],
+               "dtype": "float32" if images[-1]["scale"] != "none" or len(images) < len(steps) else "uint8",
+               "shape": list(spec.inputs[0].shape), "steps": steps}
     names = network.metadata.get("class_names")
     outputs = []
     for i, t in enumerate(spec.outputs):
@@ -111,9 +158,7 @@ def plan(workflow_path: str | Path) -> tuple[dict, object]:
                         "class_names": list(names) if names and act == "softmax" else None})
     bundle = {"format": "deepnodes-bundle/1", "workflow": wf.name, "source_node": source,
               "network": "network.onnx",
-              "inputs": [{"name": spec.inputs[0].name, "column": steps[0]["column"], "dtype":
-                          "float32" if steps[-1]["scale"] != "none" else "uint8",
-                          "shape": list(spec.inputs[0].shape), "steps": steps}],
+              "inputs": [inp],
               "outputs": outputs, "prediction_column": ex.prediction_column,
               "probability_column": ex.probability_column}
     return bundle, network
@@ -134,9 +179,11 @@ Each line printed is one row: {outputs}{cls}.
 
 def _readme(b: dict) -> str:
     steps = "; ".join(f"image decode, mode {s['mode']}, size {s['size'] or 'kept'}, scale {s['scale']}"
-                      for s in b["inputs"][0]["steps"])
+                      if s["op"] == "image" else f"{s['normalizer']['method']} normalization of "
+                      f"{', '.join(s['normalizer']['columns'])}" for s in b["inputs"][0]["steps"]) or "none"
     cls = any(o["class_names"] for o in b["outputs"])
-    return README.format(name=b["workflow"], column=b["inputs"][0]["column"], input=b["inputs"][0]["name"],
+    column = b["inputs"][0].get("column") or ", ".join(b["inputs"][0]["columns"])
+    return README.format(name=b["workflow"], column=column, input=b["inputs"][0]["name"],
                          shape=tuple(b["inputs"][0]["shape"]), steps=steps,
                          outputs=", ".join(f"'{o['name']}' (the network output)" for o in b["outputs"]),
                          cls=f", '{b['prediction_column']}' and '{b['probability_column']}' (the predicted class "

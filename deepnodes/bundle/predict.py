@@ -3,7 +3,7 @@
     python predict.py IMAGE_OR_ROWS... [--json]
 
 Each argument is an image file (for an image input) or a JSON file holding a list of rows
-({"image": "<base64 PNG/JPEG>"} or {"image": "path/to/file.png"}). Prints one JSON row per input row: the
+({"image": "<base64 PNG/JPEG>"} or {"image": "path/to/file.png"}; {"x1": 1.5, "x2": 3, ...} for number columns). Prints one JSON row per input row: the
 network's outputs and, for a classifier, the predicted class and its probability. The preprocessing is read from
 bundle.json (the steps the workflow ran before its Network Executor), so the numbers match the workflow's.
 """
@@ -49,7 +49,35 @@ def image_step(values, step: dict) -> np.ndarray:
     return scale_values(np.stack(arrays).astype(np.uint8), step["scale"])
 
 
-STEPS = {"image": image_step}
+def normalize_step(values, step: dict, columns: list[str]) -> np.ndarray:
+    """DeepNodes' Normalizer Apply with the fitted normalizer's JSON: y = (x - offset) * scale + shift, in float64
+    (number columns, one per position of `columns`; a tensor column as a whole, back to float32)."""
+    norm = step["normalizer"]
+    x = np.asarray(values)
+    tensor = x.ndim != 2  # an image chain's (N, C, H, W); number columns are (N, columns)
+    x = x.astype(np.float32 if tensor else np.float64, copy=True)
+    for j, name in enumerate(columns):
+        p = norm["columns"].get(name)
+        if p is None:
+            continue
+        part = x if tensor else x[:, j]
+        y = (part - np.float64(p["offset"])) * np.float64(p["scale"]) + norm["shift"]
+        if tensor:
+            x = y.astype(np.float32)
+        else:
+            x[:, j] = y
+    return x
+
+
+def _numbers(rows: list[dict], columns: list[str]) -> np.ndarray:
+    out = np.empty((len(rows), len(columns)), np.float64)
+    for i, r in enumerate(rows):
+        for j, c in enumerate(columns):
+            v = r.get(c)
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                raise SystemExit(f"error: row {i}, column '{c}': expected a number")
+            out[i, j] = v
+    return out
 
 
 def predict(rows: list[dict], folder: str | Path = HERE) -> list[dict]:
@@ -60,13 +88,17 @@ def predict(rows: list[dict], folder: str | Path = HERE) -> list[dict]:
     b = json.loads((folder / "bundle.json").read_text())
     feeds = {}
     for inp in b["inputs"]:
-        col = inp["column"]
-        missing = [i for i, r in enumerate(rows) if col not in r]
-        if missing:
-            raise SystemExit(f"error: row {missing[0]} has no column '{col}'")
-        x = [r[col] for r in rows]
+        cols = inp.get("columns") or [inp["column"]]
+        for col in cols:
+            missing = [i for i, r in enumerate(rows) if col not in r]
+            if missing:
+                raise SystemExit(f"error: row {missing[0]} has no column '{col}'")
+        x = _numbers(rows, cols) if "columns" in inp else [r[cols[0]] for r in rows]
         for step in inp["steps"]:
-            x = STEPS[step["op"]](x, step)
+            if step["op"] == "image":
+                x, cols = image_step(x, step), [step["output_column"]]
+            else:
+                x = normalize_step(x, step, cols)
         feeds[inp["name"]] = np.asarray(x, dtype=inp["dtype"])
     sess = ort.InferenceSession(str(folder / b["network"]), providers=["CPUExecutionProvider"])
     outs = sess.run([o["name"] for o in b["outputs"]], feeds)
@@ -83,11 +115,13 @@ def predict(rows: list[dict], folder: str | Path = HERE) -> list[dict]:
     return result
 
 
-def _rows(args: list[str], column: str) -> list[dict]:
+def _rows(args: list[str], column: str | None) -> list[dict]:
     rows: list[dict] = []
     for a in args:
         if a.endswith(".json"):
             rows += json.loads(Path(a).read_text())
+        elif column is None:
+            raise SystemExit(f"error: '{a}' is not a .json file of rows; this bundle takes number columns")
         else:
             rows.append({column: a})
     return rows
@@ -98,7 +132,7 @@ def main(argv: list[str]) -> int:
         print(__doc__)
         return 0
     b = json.loads((HERE / "bundle.json").read_text())
-    for r in predict(_rows(argv, b["inputs"][0]["column"])):
+    for r in predict(_rows(argv, b["inputs"][0].get("column"))):
         print(json.dumps(r))
     return 0
 

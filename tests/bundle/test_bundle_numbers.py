@@ -1,0 +1,79 @@
+"""`deepnodes export` of a workflow on number columns: the fitted normalizer travels as data (its own JSON) and the
+bundle's predict.py, run where only onnxruntime, numpy and pillow can be imported, gives the workflow's numbers."""
+import json
+import os
+import subprocess
+
+import numpy as np
+import pytest
+
+from deepnodes.cli import main
+from deepnodes.core import Engine, Workflow
+from tests.bundle.test_bundle_export import _plain_python
+
+FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
+
+
+def _iris(tmp, method: str):
+    """Real rows: scikit-learn's iris, training rows in one CSV and every 10th row held out in another."""
+    from sklearn.datasets import load_iris
+
+    d = load_iris()
+    rows = [",".join(f"{v:g}" for v in x) + f",{int(t)}" for x, t in zip(d.data, d.target)]
+    head = ",".join(FEATURES + ["species"])
+    (tmp / "train.csv").write_text("\n".join([head] + [r for i, r in enumerate(rows) if i % 10]) + "\n")
+    (tmp / "test.csv").write_text("\n".join([head] + rows[::10]) + "\n")
+
+    def n(i, t, c=None):
+        return {"id": i, "type": t, "config": c or {}}
+
+    def link(a, ap, b, bp):
+        return {"source": a, "source_port": ap, "target": b, "target_port": bp}
+
+    binding = [{"columns": FEATURES, "converter": "numbers"}]
+    nodes = [n("train", "deepnodes.data.CSVReader", {"path": str(tmp / "train.csv")}),
+             n("test", "deepnodes.data.CSVReader", {"path": str(tmp / "test.csv")}),
+             n("norm", "deepnodes.data.Normalizer", {"columns": FEATURES, "method": method}),
+             n("apply", "deepnodes.data.NormalizerApply"),
+             n("input", "deepnodes.layers.Input", {"name": "features", "shape": [4]}),
+             n("dense", "deepnodes.layers.Dense", {"units": 3, "activation": "softmax"}),
+             n("learner", "deepnodes.dl.NetworkLearner", {"epochs": 20, "seed": 1, "batch_size": 16, "inputs": binding,
+                                                           "targets": [{"columns": ["species"], "loss":
+                                                                        "sparse_categorical_crossentropy"}]}),
+             n("executor", "deepnodes.dl.NetworkExecutor", {"backend": "torch", "inputs": binding})]
+    conns = [link("train", "table", "norm", "table"), link("norm", "model", "apply", "model"),
+             link("test", "table", "apply", "table"), link("input", "network", "dense", "input"),
+             link("dense", "network", "learner", "network"), link("norm", "table", "learner", "table"),
+             link("learner", "network", "executor", "network"), link("apply", "table", "executor", "table")]
+    p = tmp / "iris.json"
+    p.write_text(json.dumps({"format": "deepnodes.workflow/1", "name": "iris", "nodes": nodes, "connections": conns}))
+    return p
+
+
+@pytest.mark.parametrize("method", ["zscore", "minmax"])
+def test_bundle_normalizes_number_columns_like_the_workflow(tmp_path, method):
+    wf_path = _iris(tmp_path, method)
+    engine = Engine(Workflow.load(wf_path))
+    res = engine.run()
+    assert res.ok, {k: v.message for k, v in engine.status.items() if v.state != "executed"}
+    engine.save_results(wf_path.with_suffix(".results"))
+    want = engine.output("executor", "table").to_pylist()
+    assert main(["export", str(wf_path), "--out", str(tmp_path / "bundle")]) == 0
+    out = tmp_path / "bundle"
+    b = json.loads((out / "bundle.json").read_text())
+    step = b["inputs"][0]["steps"][0]
+    assert b["inputs"][0]["columns"] == FEATURES and step["op"] == "normalize"
+    assert step["normalizer"] == engine.output("norm", "model").to_json()  # the fitted parameters, as data
+    rows = tmp_path / "rows.json"
+    rows.write_text(json.dumps([{c: r[c] for c in FEATURES} for r in engine.output("test").to_pylist()]))
+    env = {"PATH": os.environ.get("PATH", ""), "OMP_NUM_THREADS": "1"}
+    r = subprocess.run(_plain_python(tmp_path) + [str(out / "predict.py"), str(rows)], capture_output=True,
+                       text=True, env=env, timeout=120, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    got = [json.loads(line) for line in r.stdout.splitlines()]
+    name = b["outputs"][0]["name"]
+    assert len(got) == len(want) == 15
+    for g, w in zip(got, want):
+        assert np.max(np.abs(np.asarray(g[name]) - np.asarray(w[name]).ravel())) < 1e-5
+    accuracy = np.mean([int(np.argmax(g[name])) == w["species"] for g, w in zip(got, want)])
+    assert accuracy > 0.6  # a trained network, not noise (3 classes)
