@@ -24,7 +24,7 @@ from fastapi.responses import FileResponse, HTMLResponse
 from deepnodes.core import WorkflowError, registry
 from deepnodes.core.ports import PORT_TYPES
 
-from . import routes_docs, routes_text, routes_views
+from . import routes_deploy, routes_docs, routes_text, routes_views
 from .bodies import validation_message
 from .confine import PathPolicy
 from .hub import Hub
@@ -126,6 +126,7 @@ def create_app(workspace: str | Path = ".", token: str | None = None, workflow: 
     routes_docs.add_routes(app, ws, docs, hub)
     routes_views.add_routes(app, docs)
     routes_text.add_routes(app, docs)
+    routes_deploy.add_routes(app, docs)
 
     # ------------------------------------------------------------------ websocket
     @app.websocket("/api/ws")

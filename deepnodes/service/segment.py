@@ -42,19 +42,27 @@ def _one(wf: Workflow, type_id: str, what: str) -> str:
     return ids[0]
 
 
+def parts(wf: Workflow) -> tuple[str, str, set[str], set[str], set[str]]:
+    """(Service Input, Service Output, the nodes run per request, the nodes whose saved results are used, those of
+    them feeding the served nodes directly), or a `ServiceError` saying what is missing."""
+    input_id = _one(wf, INPUT_TYPE, "Service Input")
+    output_id = _one(wf, OUTPUT_TYPE, "Service Output")
+    below = wf.downstream(input_id) | {input_id}
+    if output_id not in below:
+        raise ServiceError(f"the Service Output '{output_id}' does not depend on the Service Input "
+                           f"'{input_id}'; connect them through the nodes that compute the answer")
+    wanted = wf.ancestors(output_id) | {output_id}
+    served, upstream = wanted & below, wanted - below
+    feeding = {c.source for c in wf.connections if c.target in served and c.source in upstream}
+    return input_id, output_id, served, upstream, feeding
+
+
 class Segment:
     def __init__(self, workflow: Workflow, results_dir: str | Path, workflow_path: str = "WORKFLOW.json",
                  run_first: bool = False, device: str | None = None):
         wf = self.workflow = workflow
-        self.input_id = _one(wf, INPUT_TYPE, "Service Input")
-        self.output_id = _one(wf, OUTPUT_TYPE, "Service Output")
-        below = wf.downstream(self.input_id) | {self.input_id}
-        if self.output_id not in below:
-            raise ServiceError(f"the Service Output '{self.output_id}' does not depend on the Service Input "
-                               f"'{self.input_id}'; connect them through the nodes that compute the answer")
-        wanted = wf.ancestors(self.output_id) | {self.output_id}
-        self.served = wanted & below  # run per request
-        self.upstream = wanted - below  # from saved results
+        self.input_id, self.output_id, self.served, self.upstream, self._feeding = parts(wf)
+        # served: run per request; upstream: from saved results
         self.device = device
         self.results_dir = Path(results_dir)
         base = self.base = Engine(wf, device=device)
@@ -88,8 +96,7 @@ class Segment:
     def _missing(self) -> set[str]:
         """Upstream nodes feeding the segment directly whose result is not there (or only partial)."""
         st = self.base.status
-        feeding = {c.source for c in self.workflow.connections if c.target in self.served and c.source in self.upstream}
-        return {n for n in feeding if st[n].state != "executed" or st[n].partial or st[n].outputs is None}
+        return {n for n in self._feeding if st[n].state != "executed" or st[n].partial or st[n].outputs is None}
 
     def output_spec(self):
         return self.base.status[self.output_id].specs[0] if self.base.status[self.output_id].specs else None

@@ -1,11 +1,14 @@
 // The editor: puts the document (useDocument), the canvas, the toolbar and the panels together and keeps
 // which dialog, menu and view are open.
 import { ReactFlowProvider } from "@xyflow/react";
-import { useCallback, useEffect, useMemo, useState } from "react";
+import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { Canvas } from "./Canvas";
+import { DeployPanel } from "./DeployPanel";
 import { ColumnInfo, ConfigDialog } from "./ConfigDialog";
 import { EditorContext } from "./context";
-import { type Catalogue, portsOf } from "./graph";
+import { type Catalogue, type Op, portsOf } from "./graph";
+import { ComponentBreadcrumb } from "./ComponentBreadcrumb";
+import { bodyDoc, canOpen, insideOps } from "./componentView";
 import { makeComponentOp } from "./makeComponent";
 import { Palette } from "./Palette";
 import { rememberRecent, StartPage } from "./StartPage";
@@ -44,12 +47,23 @@ const inputNetwork = (d: DocSnapshot, c: Catalogue, id: string) =>
 
 function Editor() {
   const D = useDocument();
-  const { doc, catalogue, docRef, toast, perform } = D;
-  const ops = useCanvasOps(docRef, catalogue, perform, toast);
+  const { doc, catalogue, toast, perform } = D;
+  // an opened component: the canvas shows its body and edits go inside it (componentView.ts)
+  const [inside, setInside] = useState<string[]>([]);
+  const insideRef = useRef<string[]>([]);
+  insideRef.current = inside;
+  const viewDoc = doc && inside.length ? bodyDoc(doc, inside) : doc;
+  const viewRef = useRef<typeof doc>(null);
+  viewRef.current = viewDoc;
+  const performView = useCallback((o: Op[]) => (insideRef.current.length
+    ? perform(insideOps(o, insideRef.current) as Op[], false) : perform(o)), [perform]);
+  const ops = useCanvasOps(viewRef, catalogue, performView, toast);
+  useEffect(() => { if (doc && inside.length && !bodyDoc(doc, inside)) setInside([]); }, [doc, inside]);
+  useEffect(() => { const t = setTimeout(ops.fit, 60); return () => clearTimeout(t); }, [inside.join("/")]); // eslint-disable-line react-hooks/exhaustive-deps
   const [configFor, setConfigFor] = useState<string | null>(null);
   const [view, setView] = useState<View | null>(null);
   const [menu, setMenu] = useState<{ x: number; y: number; node: string } | null>(null);
-  const [dialog, setDialog] = useState<"open" | "saveas" | null>(null);
+  const [dialog, setDialog] = useState<"open" | "saveas" | "deploy" | null>(null);
   const [panelOpen, setPanelOpen] = useState(true);
   const togglePanel = useCallback(() => setPanelOpen((o) => !o), []);
   const showLog = useCallback((node: string) => setView({ kind: "log", node }), []);
@@ -82,7 +96,7 @@ function Editor() {
   }), [D.undo, D.redo, D.execute, D.cancel, ops.copy, ops.paste, save, ops.deleteSelected, ops.selectAll, ops.selectedIds]);
   useKeys(keys, !!configFor || !!dialog);
 
-  if (!doc) {
+  if (!doc || !viewDoc) {
     return (
       <div className="dn-loading">
         {D.toasts.length ? D.toasts.map((t) => <p key={t.id} className="dn-error-text" role="alert">{t.text}</p>) : "Loading DeepNodes…"}
@@ -94,25 +108,32 @@ function Editor() {
     newDoc: () => { setStart(false); D.newDoc(); }, open: () => setDialog("open"), start: () => setStart(true), save, saveAs: () => setDialog("saveas"),
     undo: D.undo, redo: D.redo, copy: ops.copy, paste: ops.paste, deleteSelected: ops.deleteSelected,
     makeComponent: () => { const op = makeComponentOp(doc.workflow, ops.selectedIds()); if (typeof op === "string") toast(op, "info"); else perform([op]); },
-    executeSelected: () => { const s = ops.selectedIds(); D.execute(s.length ? s : undefined); },
-    executeAll: () => D.execute(),
+    openComponent: () => {
+      const s = ops.selectedIds();
+      if (s.length === 1 && canOpen(viewDoc.workflow.nodes.find((n) => n.id === s[0]))) setInside([...inside, s[0]]);
+      else toast("select one component (a node with an inline body) to open it", "info");
+    },
+    executeSelected: () => { const s = ops.selectedIds(); D.execute(inside.length ? [inside[0]] : s.length ? s : undefined); },
+    executeAll: () => D.execute(inside.length ? [inside[0]] : undefined),
     cancel: D.cancel,
     reset: () => { const s = ops.selectedIds(); if (s.length === 1) D.reset(s[0]); else D.reset(); },
     fit: ops.fit,
+    deploy: () => setDialog("deploy"),
     setName: (name) => D.setDoc({ ...doc, name }),
     commitName: (name) => perform([{ op: "rename", name }]),
   };
-  const cfgNode = configFor ? doc.workflow.nodes.find((n) => n.id === configFor) : null;
+  const cfgNode = configFor ? viewDoc.workflow.nodes.find((n) => n.id === configFor) : null;
   const menuNode = menu ? doc.workflow.nodes.find((n) => n.id === menu.node) : null;
 
   return (
     <EditorContext.Provider value={editorApi}>
       <div className="dn-app">
         <Toolbar doc={doc} wsStatus={D.wsStatus} running={D.running} canUndo={D.history.canUndo} canRedo={D.history.canRedo} actions={actions} />
+        <ComponentBreadcrumb doc={doc} path={inside} onGo={(depth) => setInside(inside.slice(0, depth))} />
         <div className="dn-main">
           <Palette catalogue={catalogue} state={D.catalogueState} importErrors={D.importErrors} onAdd={ops.addAtCenter} />
-          <Canvas doc={doc} catalogue={catalogue} perform={perform} toast={toast} addNode={ops.addNode} pendingSelect={ops.pendingSelect}
-            onConfigure={setConfigFor} onMenu={setMenu} />
+          <Canvas doc={viewDoc} catalogue={catalogue} perform={performView} toast={toast} addNode={ops.addNode} pendingSelect={ops.pendingSelect}
+            onConfigure={setConfigFor} onMenu={inside.length ? () => {} : setMenu} />
           {view?.kind === "monitor" && <ViewWindow docked view={view} doc={doc} store={D.store} onClose={() => setView(null)} onStop={D.stop} />}
           {(start === true || (start === "auto" && empty)) && <StartPage onOpen={openDoc} onNew={() => { setStart(false); D.newDoc(); }} onClose={closeStart} />}
         </div>
@@ -133,12 +154,15 @@ function Editor() {
             columns={inputColumns(doc, catalogue, cfgNode.id)}
             network={inputNetwork(doc, catalogue, cfgNode.id)}
             onClose={() => setConfigFor(null)}
-            onApply={(config) => D.applyConfig(cfgNode.id, config)}
+            onApply={async (config) => (inside.length
+              ? ((await performView([{ op: "config", id: cfgNode.id, config }])) ? null : "the option was refused (see the message)")
+              : D.applyConfig(cfgNode.id, config))}
           />
         )}
 
         {view && view.kind !== "monitor" && <ViewWindow view={view} doc={doc} store={D.store} onClose={() => setView(null)} onStop={D.stop} />}
 
+        {dialog === "deploy" && <DeployPanel doc={doc} onClose={() => setDialog(null)} />}
         {dialog === "open" && <OpenDialog onOpen={openDoc} onClose={() => setDialog(null)} />}
         {dialog === "saveas" && (
           <SaveAsDialog initial={doc.path ?? `${(doc.name || "untitled").replace(/[^\w.-]+/g, "_")}.json`} onClose={() => setDialog(null)}

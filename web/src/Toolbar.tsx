@@ -14,6 +14,8 @@ export interface ToolbarActions {
   paste: () => void;
   deleteSelected: () => void;
   makeComponent?: () => void;
+  openComponent?: () => void;
+  deploy?: () => void;
   executeSelected: () => void;
   executeAll: () => void;
   cancel: () => void;
@@ -48,6 +50,8 @@ export function Toolbar({ doc, wsStatus, running, canUndo, canRedo, actions: a }
       <button onClick={a.deleteSelected} title="delete the selection (Del)">Delete</button>
       {a.makeComponent && <button onClick={a.makeComponent} disabled={running} data-testid="make-component"
         title="make one component of the selected nodes (the connections across its edge become its ports)">Make component</button>}
+      {a.openComponent && <button onClick={a.openComponent} data-testid="open-component"
+        title="open the selected component to edit its body in place (the breadcrumb leads back)">Open component</button>}
       <span className="sep" />
       <button className="primary" onClick={a.executeSelected} title="execute the selected nodes, or all (F7)" data-testid="execute-selected">▶<span className="lbl"> Execute</span></button>
       <button className="primary" onClick={a.executeAll} title="execute every node (Shift+F7)" data-testid="execute-all">▶▶<span className="lbl"> Execute all</span></button>
@@ -55,6 +59,7 @@ export function Toolbar({ doc, wsStatus, running, canUndo, canRedo, actions: a }
       <button onClick={a.reset} disabled={running} title="reset the selected node (or all)">⟲<span className="lbl"> Reset</span></button>
       <span className="sep" />
       <button onClick={a.fit} title="fit the workflow into view">Fit</button>
+      {a.deploy && <button onClick={a.deploy} data-testid="deploy" title="serve this workflow or export it as a bundle">Deploy</button>}
       <span className="dn-docname" title={doc.path ?? (doc.example ? `example ${doc.example} (not saved)` : "not saved yet")}>
         <input value={doc.name} aria-label="workflow name" title={doc.name} size={Math.max(8, doc.name.length + 1)} onChange={(e) => a.setName(e.target.value)}
           onBlur={(e) => a.commitName(e.target.value || "untitled")} />
