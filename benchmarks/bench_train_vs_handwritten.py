@@ -56,6 +56,22 @@ def deepnodes(rows: int, epochs: int, env: dict, tmp: Path) -> dict:
             "accuracy": scorer["accuracy"]}
 
 
+def alternate(repeats: int, threads: int, run_hand, run_deepnodes) -> dict[str, list[dict]]:
+    """`repeats` runs of each, alternating (hand, deepnodes, ...), each a fresh process: `run_hand(env)` and
+    `run_deepnodes(env, tmp)` return one run's figures."""
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        env = dict(os.environ, _BENCH_OUT=str(tmp / "stdout.txt"), PYTHONPATH=str(ROOT))
+        if threads:
+            env["OMP_NUM_THREADS"] = str(threads)
+        runs: dict[str, list[dict]] = {"hand": [], "deepnodes": []}
+        for i in range(repeats):
+            runs["hand"].append(run_hand(env))
+            runs["deepnodes"].append(run_deepnodes(env, tmp))
+            print(f"run {i + 1}: hand {runs['hand'][-1]}\n       deepnodes {runs['deepnodes'][-1]}", flush=True)
+    return runs
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=6000, help="Fashion-MNIST training rows")
@@ -63,16 +79,8 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=2, help="runs of each, alternating; the best of each is compared")
     ap.add_argument("--threads", type=int, default=0, help="OMP_NUM_THREADS for both (0: torch's default)")
     a = ap.parse_args()
-    with tempfile.TemporaryDirectory() as d:
-        tmp = Path(d)
-        env = dict(os.environ, _BENCH_OUT=str(tmp / "stdout.txt"), PYTHONPATH=str(ROOT))
-        if a.threads:
-            env["OMP_NUM_THREADS"] = str(a.threads)
-        runs: dict[str, list[dict]] = {"hand": [], "deepnodes": []}
-        for i in range(a.repeats):
-            runs["hand"].append(hand(a.rows, a.epochs, env))
-            runs["deepnodes"].append(deepnodes(a.rows, a.epochs, env, tmp))
-            print(f"run {i + 1}: hand {runs['hand'][-1]}\n       deepnodes {runs['deepnodes'][-1]}", flush=True)
+    runs = alternate(a.repeats, a.threads, lambda env: hand(a.rows, a.epochs, env),
+                     lambda env, tmp: deepnodes(a.rows, a.epochs, env, tmp))
     best = {k: {"samples_per_s": max(r["samples_per_s"] for r in v), "wall_s": min(r["wall_s"] for r in v),
                 "cpu_s": min(r["cpu_s"] for r in v),
                 "peak_mb": min(r["peak_mb"] for r in v), "accuracy": sum(r["accuracy"] for r in v) / len(v)}
