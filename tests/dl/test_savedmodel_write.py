@@ -151,6 +151,15 @@ def test_a_failed_write_leaves_what_was_there(tmp_path, monkeypatch):
         # a check that cannot pass: what TensorFlow wrote differs "too much" from the network, so it is not kept
         with pytest.raises(ExportError, match="differs from DeepNodes' by .* nothing was written"):
             write(other, path, tolerance=-1.0)
+    from deepnodes.core import Cancelled
+    from deepnodes.nodes.dl.network_files import NetworkWriter
+
+    class Cancelling:  # the run is cancelled while TensorFlow writes: its child is stopped, nothing is kept
+        def check_cancelled(self):
+            raise Cancelled()
+
+    with pytest.raises(Cancelled):
+        NetworkWriter({"path": str(sm), "format": "savedmodel"}).execute([other], Cancelling())
     monkeypatch.setattr(smw, "TIMEOUT", 0.5)  # TensorFlow stopped mid-write by the time limit (its child too)
     with pytest.raises(ExportError, match="did not finish within 0.5 s"):
         smw.export_savedmodel(other, sm)

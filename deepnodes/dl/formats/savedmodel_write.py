@@ -139,9 +139,9 @@ def _tf_worker() -> TFWorker:
         return _worker
 
 
-def _run(job: str, args: dict, arrays: dict, what: str) -> dict:
+def _run(job: str, args: dict, arrays: dict, what: str, check=None) -> dict:
     try:
-        result, _ = _tf_worker().call(f"{_JOBS}:{job}", args, arrays, timeout=TIMEOUT)
+        result, _ = _tf_worker().call(f"{_JOBS}:{job}", args, arrays, timeout=TIMEOUT, check=check)
     except TFError as e:
         raise ExportError(str(e) if str(e).startswith("the ") else f"the {what} cannot be written: {e}") from None
     return result
@@ -153,14 +153,14 @@ def _spec_json(network, layout: str) -> str:
 
 
 def _export(network, path: Path, layout: str, tolerance: float, what: str, job: str, replace, owned,
-            finish=None) -> Path:
+            finish=None, check=None) -> Path:
     with tempfile.TemporaryDirectory(prefix="deepnodes-tf-export-") as scratch:
         args, arrays = _prepare(network, layout, what, Path(scratch))
         args["tolerance"] = tolerance
 
         def write(tmp: Path) -> None:
             args["out"] = str(tmp)
-            _run(job, args, arrays, what)
+            _run(job, args, arrays, what, check)
             if finish is not None:
                 finish(tmp)
 
@@ -171,10 +171,13 @@ def _export(network, path: Path, layout: str, tolerance: float, what: str, job: 
     return path
 
 
-def export_savedmodel(network, path: str | Path, layout: str = "network", tolerance: float = TOLERANCE) -> Path:
-    """Write `network` as a TensorFlow SavedModel folder at `path` (see the module docstring)."""
+def export_savedmodel(network, path: str | Path, layout: str = "network", tolerance: float = TOLERANCE,
+                      check=None) -> Path:
+    """Write `network` as a TensorFlow SavedModel folder at `path` (see the module docstring). `check`: called
+    while TensorFlow works (a node's `ctx.check_cancelled`); when it raises, TensorFlow is stopped, nothing kept."""
     return _export(network, Path(path), layout, tolerance, "SavedModel", "write_savedmodel", replace_dir,
-                   is_savedmodel, finish=lambda tmp: (tmp / SPEC_FILE).write_text(_spec_json(network, layout)))
+                   is_savedmodel, finish=lambda tmp: (tmp / SPEC_FILE).write_text(_spec_json(network, layout)),
+                   check=check)
 
 
 def is_tflite(path: Path) -> bool:
@@ -186,9 +189,12 @@ def is_tflite(path: Path) -> bool:
         return False
 
 
-def export_tflite(network, path: str | Path, layout: str = "network", tolerance: float = TFLITE_TOLERANCE) -> Path:
-    """Write `network` as a TFLite flatbuffer file at `path` (converted from its SavedModel; see the docstring)."""
+def export_tflite(network, path: str | Path, layout: str = "network", tolerance: float = TFLITE_TOLERANCE,
+                  check=None) -> Path:
+    """Write `network` as a TFLite flatbuffer file at `path` (converted from its SavedModel; `check` as for
+    `export_savedmodel`; see the module docstring)."""
     path = Path(path)
     if path.suffix != ".tflite":
         raise ExportError(f"a TFLite file must end in .tflite; {path.name} does not")
-    return _export(network, path, layout, tolerance, "TFLite model", "write_tflite", replace_file, is_tflite)
+    return _export(network, path, layout, tolerance, "TFLite model", "write_tflite", replace_file, is_tflite,
+                   check=check)

@@ -217,21 +217,23 @@ class TFWorker:
 
     # -- calls
     def call(self, job: str, args: dict | None = None, arrays: dict | None = None,
-             timeout: float = TIMEOUT) -> tuple[dict, dict]:
-        """Run `job` in the child; returns (result dict, arrays). Raises `TFError` with one sentence."""
+             timeout: float = TIMEOUT, check=None) -> tuple[dict, dict]:
+        """Run `job` in the child; returns (result dict, arrays). Raises `TFError` with one sentence. `check`: called
+        a few times a second while the job runs (a node's `ctx.check_cancelled`); when it raises, the child is
+        stopped and its exception goes on."""
         with self._lock:
             if self._proc is None or self._proc.poll() is not None:
                 self._stop()
                 self._start()
-            return self._call(job, args, arrays, timeout)
+            return self._call(job, args, arrays, timeout, check)
 
-    def _call(self, job, args, arrays, timeout) -> tuple[dict, dict]:
+    def _call(self, job, args, arrays, timeout, check=None) -> tuple[dict, dict]:
         proc = self._proc
         try:
             proc.stdin.write(_pack({"job": job, "args": args or {}, "timeout": timeout}, arrays))
             proc.stdin.flush()
-            n = struct.unpack("<Q", self._read(8, timeout))[0]
-            header, out = _unpack(self._read(n, timeout))
+            n = struct.unpack("<Q", self._read(8, timeout, check))[0]
+            header, out = _unpack(self._read(n, timeout, check))
         except TimeoutError:
             self._stop()
             raise TFError(f"TensorFlow did not finish within {timeout:g} s (the child process was stopped)") from None
@@ -245,7 +247,7 @@ class TFWorker:
             raise TFError(header.get("error") or "TensorFlow failed")
         return header.get("result") or {}, out
 
-    def _read(self, n: int, timeout: float) -> bytes:
+    def _read(self, n: int, timeout: float, check=None) -> bytes:
         import time
 
         fd = self._proc.stdout.fileno()
@@ -253,8 +255,18 @@ class TFWorker:
         chunks, got = [], 0
         while got < n:
             left = deadline - time.monotonic()
-            if left <= 0 or not select.select([fd], [], [], left)[0]:
+            if left <= 0:
                 raise TimeoutError
+            if check is not None:
+                try:
+                    check()
+                except BaseException:
+                    self._stop()
+                    raise
+            if not select.select([fd], [], [], left if check is None else min(left, 0.25))[0]:
+                if check is None:
+                    raise TimeoutError
+                continue
             b = os.read(fd, min(n - got, 1 << 20))
             if not b:
                 raise EOFError

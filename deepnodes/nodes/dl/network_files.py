@@ -178,7 +178,7 @@ class NetworkWriter(Node):
 
                 write = savedmodel_write.export_savedmodel if self.config.format == "savedmodel" else \
                     savedmodel_write.export_tflite
-                write(net, p, layout=self.config.layout)
+                write(net, p, layout=self.config.layout, check=getattr(ctx, "check_cancelled", None))
             else:
                 from deepnodes.dl.formats.torchscript import export_torchscript
 
