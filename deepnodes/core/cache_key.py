@@ -37,7 +37,11 @@ def _version() -> str:
 
 
 def full_config(node) -> Any:
-    """The node's configuration with its defaults, as JSON data."""
+    """The node's configuration with its defaults, as JSON data (`node.key_config()` where a node leaves out what
+    computes nothing: a component's body without its nodes' positions)."""
+    own = getattr(node, "key_config", None)
+    if own is not None:
+        return own()
     try:
         return node.config.model_dump(mode="json")
     except Exception:  # noqa: BLE001 - a config that does not dump as JSON: its Python form

@@ -64,7 +64,7 @@ def load_body(config: dict, owner: str = "component") -> Body:
             text = read_text(path)
             data, digest, folder = parse(text), hashlib.sha256(text.encode()).hexdigest()[:24], path.parent
         elif inline:
-            data, digest, folder = inline, hash_of(inline), current_folder()
+            data, digest, folder = inline, hash_of(layout_free(inline)), current_folder()
         else:
             raise NodeError(f"there is no body: set 'body' (an inline workflow) or 'body_file' (a workflow file)")
         if isinstance(data, dict):
@@ -76,6 +76,14 @@ def load_body(config: dict, owner: str = "component") -> Body:
     _check_ports(wf)
     _apply_exposed(wf, config)
     return Body(wf, digest)
+
+
+def layout_free(body: Any) -> Any:
+    """An inline body without its nodes' positions: moving a node inside a body changes nothing it computes."""
+    if not isinstance(body, dict) or not isinstance(body.get("nodes"), list):
+        return body
+    return {**body, "nodes": [{k: v for k, v in n.items() if k != "position"} if isinstance(n, dict) else n
+                              for n in body["nodes"]]}
 
 
 def _check_ports(wf: Workflow) -> None:

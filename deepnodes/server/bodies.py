@@ -40,7 +40,8 @@ EDIT_OP = {"type": "object", "required": ["op"], "properties": {
     "op": {"enum": OPS}, "id": _TEXT, "type": _TEXT, "label": _TEXT, "name": _TEXT, "config": {"type": "object"},
     "position": {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2},
     "source": _TEXT, "source_port": _TEXT, "target": _TEXT, "target_port": _TEXT,
-    "nodes": {"type": "array", "items": _TEXT, "maxItems": 1000}}}
+    "nodes": {"type": "array", "items": _TEXT, "maxItems": 1000},
+    "in": {"type": "string", "description": "the node whose body the operation edits ('comp', 'comp/inner')"}}}
 
 
 class Edit(Body):

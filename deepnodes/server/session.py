@@ -188,7 +188,7 @@ class Document:
     def edit(self, ops: list[dict]) -> dict:
         """Apply a list of edit operations atomically; broadcast the new graph to every tab."""
         with self.lock:
-            layout_only = all(op.get("op") in ("move", "label") for op in ops)
+            layout_only = all(op.get("op") in ("move", "label") and not op.get("in") for op in ops)
             if self.running and not layout_only:
                 raise EditError("the workflow is running; wait for it to finish or cancel it before changing the graph",
                                 status=409)
@@ -218,6 +218,10 @@ class Document:
         return snap
 
     def _apply(self, wf: Workflow, op: dict) -> list[str] | None:
+        if op.get("in"):  # an edit inside a node's body (a component opened in place)
+            from .body_edits import apply_inside
+
+            return apply_inside(wf, op, self._apply)
         kind = op.get("op")
         if kind == "add":
             type_id = _text(op, "type")

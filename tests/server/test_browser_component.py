@@ -64,3 +64,46 @@ def test_selected_nodes_become_a_component_with_ports_and_undo_brings_them_back(
             assert page.locator(node("component1")).count() == 0 and page.locator(".react-flow__edge").count() == 3
     finally:
         server.stop()
+
+
+def test_a_component_opens_in_place_edits_go_into_its_body_and_the_breadcrumb_leads_back(browser, tmp_path):  # noqa: F811
+    from tests.flow.flow_bodies import sampling_body
+
+    assert STATIC_INDEX.is_file(), "the editor's page is not built: run `make web`"
+    ARTIFACTS.mkdir(exist_ok=True)
+    wf = Workflow("outer")
+    wf.add("deepnodes.data.DatasetReader", "digits", {"dataset": "digits"}, position=(0, 0))
+    body = sampling_body()
+    for i, n in enumerate(body["nodes"]):
+        n["position"] = [260 * i, 0]
+    wf.add("deepnodes.flow.Component", "comp", {"body": body}, label="Small digits", position=(300, 0))
+    wf.connect("digits", "table", "comp", "table")
+    wf.save(tmp_path / "wf.json")
+    server = Server(tmp_path).start()
+    try:
+        with tab(browser) as page:
+            page.goto(server.url + "&open=wf.json")
+            page.wait_for_selector(f'{node("comp")} .dn-node[data-state="configured"]', timeout=60_000)
+            page.mouse.click(*center(page, f'{node("comp")} .dn-node-box'))
+            page.click('[data-testid="open-component"]')
+            page.wait_for_selector(node("samp"), timeout=15_000)
+            assert page.locator(node("digits")).count() == 0
+            assert page.locator(".react-flow__node").count() == 4 and page.locator(".react-flow__edge").count() == 3
+            crumb = page.locator('[data-testid="breadcrumb"]').inner_text()
+            assert "outer" in crumb and "Small digits" in crumb
+            page.screenshot(path=str(ARTIFACTS / "editor-open-component.png"))
+            # an edit inside: delete the sampling node; the body loses it, the outer workflow keeps its nodes
+            page.mouse.click(*center(page, f'{node("samp")} .dn-node-box'))
+            page.keyboard.press("Delete")
+            page.wait_for_selector(node("samp"), state="detached", timeout=15_000)
+            page.click('[data-testid="crumb-0"]')
+            page.wait_for_selector(node("digits"), timeout=15_000)
+            assert page.locator('[data-testid="breadcrumb"]').count() == 0
+            page.keyboard.press("Control+s")
+            page.wait_for_function("() => !document.title.includes(' * ')", timeout=15_000)
+    finally:
+        server.stop()
+    saved = json.loads((tmp_path / "wf.json").read_text())
+    assert sorted(n["id"] for n in saved["nodes"]) == ["comp", "digits"]
+    comp = next(n for n in saved["nodes"] if n["id"] == "comp")
+    assert sorted(n["id"] for n in comp["config"]["body"]["nodes"]) == ["in", "out", "small"]

@@ -105,3 +105,34 @@ def test_the_make_component_edit_turns_chosen_nodes_into_a_component_with_ports(
                                                                                          ("comp", "samp")}
         bad = c.post(f"/api/docs/{doc['id']}/edit", headers=H, json={"ops": [{"op": "make_component", "nodes": []}]})
         assert bad.status_code == 422 and "choose at least one node" in bad.text
+
+
+def test_edits_inside_a_component_change_its_body_and_a_move_keeps_its_results(tmp_path):
+    from tests.server.test_server_api import edit, new_doc
+
+    with TestClient(create_app(tmp_path, TOKEN)) as c:
+        doc = new_doc(c)
+        edit(c, doc,
+             {"op": "add", "id": "digits", "type": "deepnodes.data.DatasetReader", "config": {"dataset": "digits"},
+              "position": [0, 0]},
+             {"op": "add", "id": "comp", "type": "deepnodes.flow.Component", "config": {"body": sampling_body()},
+              "position": [200, 0]},
+             {"op": "connect", "source": "digits", "source_port": "table", "target": "comp", "target_port": "table"})
+        assert c.post(f"/api/docs/{doc['id']}/execute", headers=H, json={"nodes": ["comp"]}).status_code == 200
+        assert wait_state(c, doc["id"], "comp", timeout=60)["state"] == "executed"
+        edit(c, doc, {"op": "move", "in": "comp", "id": "samp", "position": [50, 80]})
+        snap = c.get(f"/api/docs/{doc['id']}", headers=H).json()
+        body = next(n for n in snap["workflow"]["nodes"] if n["id"] == "comp")["config"]["body"]
+        assert next(n for n in body["nodes"] if n["id"] == "samp")["position"] == [50, 80]
+        assert snap["status"]["comp"]["state"] == "executed"  # a move changes nothing the body computes
+        edit(c, doc, {"op": "config", "in": "comp", "id": "samp", "config": {"fraction": 0.25, "seed": 3}})
+        snap = c.get(f"/api/docs/{doc['id']}", headers=H).json()
+        body = next(n for n in snap["workflow"]["nodes"] if n["id"] == "comp")["config"]["body"]
+        assert next(n for n in body["nodes"] if n["id"] == "samp")["config"]["fraction"] == 0.25
+        assert snap["status"]["comp"]["state"] == "configured"  # a new option: the component runs again
+        for bad, words in [({"op": "remove", "in": "digits", "id": "x"}, "holds no body"),
+                           ({"op": "remove", "in": "comp", "id": "nope"}, "nope"),
+                           ({"op": "add", "in": "comp", "id": "x", "type": "deepnodes.data.RowFilter",
+                             "config": {"nope": 1}}, "nope")]:
+            r = c.post(f"/api/docs/{doc['id']}/edit", headers=H, json={"ops": [bad]})
+            assert r.status_code in (400, 404, 422) and words in r.text, r.text

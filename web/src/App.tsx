@@ -151,8 +151,8 @@ function Editor() {
             nodeId={cfgNode.id}
             label={cfgNode.label}
             config={cfgNode.config}
-            columns={inputColumns(doc, catalogue, cfgNode.id)}
-            network={inputNetwork(doc, catalogue, cfgNode.id)}
+            columns={inputColumns(viewDoc, catalogue, cfgNode.id)}
+            network={inputNetwork(viewDoc, catalogue, cfgNode.id)}
             onClose={() => setConfigFor(null)}
             onApply={async (config) => (inside.length
               ? ((await performView([{ op: "config", id: cfgNode.id, config }])) ? null : "the option was refused (see the message)")

@@ -10,7 +10,7 @@ from typing import Any, Literal
 from pydantic import ConfigDict, Field, model_validator
 
 from deepnodes.core import In, Node, NodeConfig, NodeError, Out, WorkflowError, node
-from deepnodes.core.component import INPUT_TYPE, OUTPUT_TYPE, configure_body, load_body, run_body
+from deepnodes.core.component import INPUT_TYPE, OUTPUT_TYPE, configure_body, layout_free, load_body, run_body
 from deepnodes.core.workflow_file import current_folder, relative_to
 
 PortKind = Literal["table", "network", "model"]
@@ -60,6 +60,11 @@ class BodyNode(Node):
         """A body from this config (a variant of the node's own), a relative body file in the workflow's folder."""
         with relative_to(self.folder):
             return load_body(config, self.label)
+
+    def key_config(self) -> dict:
+        """The config for the cache key: the inline body without its nodes' positions (a move computes nothing)."""
+        cfg = self.config.model_dump(mode="json")
+        return {**cfg, "body": layout_free(cfg["body"])} if cfg.get("body") else cfg
 
     def checked_body(self):
         if self.body is None:
