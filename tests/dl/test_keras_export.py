@@ -97,9 +97,9 @@ def test_image_layers_batchnorm_concat_and_global_pool(tmp_path):
 
 
 def test_layer_without_counterpart_is_refused_by_name_before_writing(tmp_path):
-    net = _chain([4, 8], [("LayerNormalization", {}), ("Flatten", {}), ("Dense", {"units": 2})])
+    net = _chain([4, 8], [("GaussianNoise", {"stddev": 0.1}), ("Flatten", {}), ("Dense", {"units": 2})])
     target = tmp_path / "n.keras"
-    with pytest.raises(ExportError, match="layer 'layer_normalization_1' \\(LayerNormalization\\)"):
+    with pytest.raises(ExportError, match="layer 'gaussian_noise_1' \\(GaussianNoise\\)"):
         export_keras(net, target)
     assert list(tmp_path.iterdir()) == []
 
@@ -128,8 +128,8 @@ def test_network_writer_node_writes_keras(tmp_path):
 
     w.execute([net], Ctx())
     assert (tmp_path / "d.keras").is_file()
-    bad = _chain([4, 8], [("LayerNormalization", {})])
-    with pytest.raises(NodeError, match="layer_normalization_1"):
+    bad = _chain([4, 8], [("GaussianNoise", {"stddev": 0.1})])
+    with pytest.raises(NodeError, match="gaussian_noise_1"):
         NetworkWriter({"path": str(tmp_path / "e.keras"), "format": "keras"}).execute([bad], Ctx())
 
 
@@ -186,3 +186,34 @@ def test_random_image_chains_predict_like_deepnodes_or_are_refused_in_a_sentence
     x = torch.rand(2, *shape, generator=torch.Generator().manual_seed(4))
     want, got = _predict_both(net, path, x)
     assert np.max(np.abs(want - got)) < 1e-5
+
+
+@pytest.mark.parametrize("cell", ["LSTM", "GRU", "SimpleRNN"])
+@pytest.mark.parametrize("merge,return_sequences", [("concat", True), ("sum", False), ("ave", True), ("mul", False)])
+def test_bidirectional_and_layer_norm_predict_like_deepnodes(tmp_path, cell, merge, return_sequences):
+    layers = [("Bidirectional", {"layer": cell, "units": 5, "merge_mode": merge, "return_sequences": return_sequences}),
+              ("LayerNormalization", {"axis": -1, "epsilon": 1e-3})]
+    if return_sequences:
+        layers.append(("Flatten", {}))
+    net = _chain([6, 3], layers + [("Dense", {"units": 4})])
+    with torch.no_grad():  # a non-trivial gamma / beta
+        ln = net.module.get_submodule(net.spec.layers[2].name)
+        ln.weight.copy_(torch.linspace(0.5, 1.5, ln.weight.numel()))
+        ln.bias.copy_(torch.linspace(-0.2, 0.3, ln.bias.numel()))
+    path = export_keras(net, tmp_path / "birnn.keras")
+    want, got = _predict_both(net, path, torch.rand(3, 6, 3, generator=torch.Generator().manual_seed(2)))
+    assert got.shape == want.shape and np.abs(got - want).max() < 1e-5
+
+
+def test_layer_norm_of_a_whole_image_and_refusal_of_a_partial_one(tmp_path):
+    net = _chain([2, 5, 5], [("LayerNormalization", {"axis": [1, 2, 3]}), ("Flatten", {}), ("Dense", {"units": 3})])
+    with torch.no_grad():
+        ln = net.module.get_submodule(net.spec.layers[1].name)
+        ln.weight.copy_(torch.rand(ln.weight.shape, generator=torch.Generator().manual_seed(4)) + 0.5)
+    path = export_keras(net, tmp_path / "ln.keras")
+    want, got = _predict_both(net, path, torch.rand(2, 2, 5, 5, generator=torch.Generator().manual_seed(3)))
+    assert np.abs(got - want).max() < 1e-5
+    partial = _chain([2, 5, 5], [("LayerNormalization", {"axis": -1}), ("Flatten", {}), ("Dense", {"units": 3})])
+    with pytest.raises(ExportError, match="LayerNormalization.*normalise the whole image"):
+        export_keras(partial, tmp_path / "partial.keras")
+    assert not (tmp_path / "partial.keras").exists()

@@ -7,7 +7,9 @@ carried over with the layout converted where Keras differs:
   and so the Dense after it, keep DeepNodes' order;
 - Dense kernels are transposed (torch keeps (out, in), Keras (in, out));
 - recurrent layers: kernels transposed, torch's two biases summed (LSTM, SimpleRNN) or stacked (GRU,
-  `reset_after`), GRU gates reordered from torch's (r, z, n) to Keras' (z, r, h); LSTM gates (i, f, g, o) agree.
+  `reset_after`), GRU gates reordered from torch's (r, z, n) to Keras' (z, r, h); LSTM gates (i, f, g, o) agree;
+  Bidirectional carries both directions (forward then `_reverse`) into Keras' Bidirectional wrapper;
+- LayerNormalization: gamma / beta on the same trailing axes (an image's only over all of (C, H, W)).
 A layer without a counterpart is refused with one sentence naming it before anything is written. The file is
 written beside the old one, loaded back in Keras and its predictions compared with DeepNodes' (within 1e-5)
 before it is switched into place (`deepnodes.core.atomic_files`). Keras runs on its torch backend.
@@ -158,27 +160,61 @@ def _gru_order(a: np.ndarray, axis: int) -> np.ndarray:
     return np.concatenate([z, r, n], axis=axis)
 
 
-@converter("LSTM", "GRU", "SimpleRNN")
+def _cell_weights(cell: str, rnn, use_bias: bool, suffix: str = "") -> list[np.ndarray]:
+    """One direction's torch weights (`suffix` "_reverse": the backward one) in Keras' order and layout."""
+    k, rk = _np(getattr(rnn, "weight_ih_l0" + suffix)), _np(getattr(rnn, "weight_hh_l0" + suffix))
+    bias = (_np(getattr(rnn, "bias_ih_l0" + suffix)), _np(getattr(rnn, "bias_hh_l0" + suffix))) if use_bias else None
+    if cell == "GRU":
+        return [_gru_order(k, 0).T, _gru_order(rk, 0).T] + \
+            ([np.stack([_gru_order(bias[0], 0), _gru_order(bias[1], 0)])] if bias else [])
+    return [k.T, rk.T] + ([bias[0] + bias[1]] if bias else [])
+
+
+def _cell(keras, cell: str, units: int, **kw):
+    return keras.layers.GRU(units, reset_after=True, **kw) if cell == "GRU" else getattr(keras.layers, cell)(units, **kw)
+
+
+@converter("LSTM", "GRU", "SimpleRNN", "Bidirectional")
 def _recurrent(entry, m, xs, layouts, keras):
     c = entry.config
     if c.get("return_state"):
         _refuse(entry, "return_state (its extra outputs) is not carried over yet")
     if c.get("go_backwards") and c.get("return_sequences"):
         _refuse(entry, "go_backwards with return_sequences (Keras returns the steps in reverse order)")
+    if c.get("go_backwards") and entry.kind == "Bidirectional":
+        _refuse(entry, "go_backwards inside Bidirectional")
+    cell = c["layer"] if entry.kind == "Bidirectional" else entry.kind
     kw = dict(activation=c["activation"], use_bias=c["use_bias"], return_sequences=c["return_sequences"],
-              go_backwards=c["go_backwards"], name=entry.name)
-    rnn = m.rnn
-    k, rk = _np(rnn.weight_ih_l0), _np(rnn.weight_hh_l0)
-    bias = (_np(rnn.bias_ih_l0), _np(rnn.bias_hh_l0)) if c["use_bias"] else None
-    if entry.kind == "GRU":
-        layer = keras.layers.GRU(c["units"], reset_after=True, **kw)
-        ws = [_gru_order(k, 0).T, _gru_order(rk, 0).T] + \
-            ([np.stack([_gru_order(bias[0], 0), _gru_order(bias[1], 0)])] if bias else [])
+              go_backwards=c["go_backwards"])
+    ws = _cell_weights(cell, m.rnn, c["use_bias"])
+    if entry.kind == "Bidirectional":  # torch's merged directions: forward then backward, aligned in time as Keras
+        layer = keras.layers.Bidirectional(_cell(keras, cell, c["units"], **kw), merge_mode=c["merge_mode"],
+                                           name=entry.name)
+        ws += _cell_weights(cell, m.rnn, c["use_bias"], "_reverse")
     else:
-        layer = getattr(keras.layers, entry.kind)(c["units"], **kw)
-        ws = [k.T, rk.T] + ([bias[0] + bias[1]] if bias else [])
+        layer = _cell(keras, cell, c["units"], name=entry.name, **kw)
     y = layer(xs[0])
     return _set(layer, ws, y), PLAIN
+
+
+@converter("LayerNormalization")
+def _layernorm(entry, m, xs, layouts, keras):
+    c = entry.config
+    axes = c["axis"] if isinstance(c["axis"], list) else [c["axis"]]
+    rank = len(xs[0].shape)  # with the batch axis
+    dims = sorted(a % rank for a in axes)
+    if layouts[0] == CF and dims != list(range(1, rank)):
+        _refuse(entry, "an image normalised over some of its axes (Keras keeps channels last); normalise the whole "
+                       "image (axis [1, 2, 3]) or flatten first")
+    layer = keras.layers.LayerNormalization(axis=dims if len(dims) > 1 else dims[0], epsilon=c["epsilon"],
+                                            center=c["center"], scale=c["scale"], name=entry.name)
+    y = layer(xs[0])
+    w, b = _np(m.weight), _np(m.bias)
+    if layouts[0] == CF:  # the (C, H, W) parameters in Keras' (H, W, C) order
+        w, b = np.moveaxis(w, 0, -1), np.moveaxis(b, 0, -1)
+    if not c["scale"] and not np.all(w == 1) or not c["center"] and not np.all(b == 0):
+        _refuse(entry, "a frozen scale or offset that is not 1 / 0 (Keras has no weight for it)")
+    return _set(layer, ([w] if c["scale"] else []) + ([b] if c["center"] else []), y), layouts[0]
 
 
 @converter("Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum")
