@@ -88,18 +88,22 @@ def test_sequence_decoder_greedy_and_beam(pairs):
     net = seq2seq(en.size, de.size, emb=8, units=16)
     rows = t.slice(0, 6)
     for method in ("greedy", "beam"):
-        (out,), specs, _ = run_node("deepnodes.text.SequenceDecoder",
-                                    {"method": method, "max_length": 12, "beam_width": 3},
-                                    [net, de, rows, en])
+        (out, att), specs, _ = run_node("deepnodes.text.SequenceDecoder",
+                                        {"method": method, "max_length": 12, "beam_width": 3, "attention_row": 2},
+                                        [net, de, rows, en])
         tr = out.column("translation").to_pylist()
         assert specs[0].names[-1] == "translation" and len(tr) == 6
+        # the attention of row 2: Luong's one map, a row per decoder step (its tokens and </s>, unless cut short)
+        assert att.column("layer").to_pylist() == ["attention"] and att.column("row").to_pylist() == [2]
+        steps = att.column("target_tokens")[0].as_py()
+        assert "".join(t for t in steps if t != "</s>") == tr[2].replace("<unk>", "?") or len(steps) == 12
         assert all(len(s.replace("<unk>", "?")) <= 12 for s in tr)  # at most max_length tokens
     # ids made by Text to Index Sequence work as well as text
     (ids,), _, _ = run_node("deepnodes.text.TextToIndexSequence",
                             {"text_column": "english", "add_end": True, "pad": False}, [rows, en])
-    (a,), _, _ = run_node("deepnodes.text.SequenceDecoder", {"source_column": "english_ids", "method": "greedy",
+    (a, _), _, _ = run_node("deepnodes.text.SequenceDecoder", {"source_column": "english_ids", "method": "greedy",
                                                               "max_length": 12}, [net, de, ids, None])
-    (b,), _, _ = run_node("deepnodes.text.SequenceDecoder", {"method": "greedy", "max_length": 12},
+    (b, _), _, _ = run_node("deepnodes.text.SequenceDecoder", {"method": "greedy", "max_length": 12},
                           [net, de, rows, en])
     assert a.column("translation").to_pylist() == b.column("translation").to_pylist()
 
