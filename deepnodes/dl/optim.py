@@ -76,6 +76,14 @@ def param_groups(module, opts: TrainingOptions) -> list[dict]:
     if top:
         groups.append({"params": top, "lr": opts.head_learning_rate or opts.learning_rate})
     if not groups:
+        from .formats.onnx import OnnxModule
+        from .formats.savedmodel_read import TFModule
+
+        outside = next((m for m in module.modules() if isinstance(m, (OnnxModule, TFModule))), None)
+        if outside is not None:  # its weights live in ONNX Runtime or TensorFlow, out of torch's reach
+            raise TrainingError("the network is run by " + ("TensorFlow" if isinstance(outside, TFModule) else
+                                "ONNX Runtime") + " (read from an ONNX model or a SavedModel): it is for inference "
+                                "and feature extraction; it cannot be trained")
         raise TrainingError("the network has no trainable weights: every layer is frozen")
     return groups
 

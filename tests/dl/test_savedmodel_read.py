@@ -34,6 +34,12 @@ def models(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
+def two(models):
+    """The two-input model read once (ONNX Runtime path), shared by the tests that need it as a reference."""
+    return import_savedmodel(models / "two")
+
+
+@pytest.fixture(scope="module")
 def iris_csv(tmp_path_factory) -> Path:
     from sklearn.datasets import load_iris
 
@@ -79,11 +85,18 @@ def test_reader_runs_a_savedmodel_with_onnx_runtime_like_tensorflow(models, iris
     logits = import_savedmodel(models / "dense", signature="logits")
     assert [t.name for t in logits.spec.outputs] == ["logits"]
     np.testing.assert_allclose(torch.softmax(logits.forward(x)[0], 1).numpy(), want, atol=1e-5)
+    from deepnodes.dl.losses import TrainingError
+    from deepnodes.dl.optim import param_groups
+    from deepnodes.dl.options import TrainingOptions
+
+    for n, runner in ((net, "ONNX Runtime"), (tf_net, "TensorFlow")):  # fine-tuning is out of scope: said so
+        with pytest.raises(TrainingError, match=f"the network is run by {runner} .*it cannot be trained"):
+            param_groups(n.module, TrainingOptions())
     tf_net.module.worker.close()
 
 
-def test_inputs_and_outputs_in_signature_key_order_with_their_dtypes(models):
-    onnx_net = import_savedmodel(models / "two")
+def test_inputs_and_outputs_in_signature_key_order_with_their_dtypes(models, two):
+    onnx_net = two
     tf_net = import_savedmodel(models / "two", backend="tensorflow")
     assert [(t.name, t.shape, t.dtype) for t in onnx_net.spec.inputs] == [("ids", (5,), "int64"),
                                                                           ("image", (6, 6, 1), "float32")]
@@ -99,7 +112,7 @@ def test_inputs_and_outputs_in_signature_key_order_with_their_dtypes(models):
     assert np.allclose(feat, onnx_net.forward(ids, img)[0].numpy(), atol=1e-6)
 
 
-def test_the_order_and_metadata_deepnodes_recorded_are_used(models, tmp_path):
+def test_the_order_and_metadata_deepnodes_recorded_are_used(models, two, tmp_path):
     import json
     import shutil
 
@@ -118,8 +131,7 @@ def test_the_order_and_metadata_deepnodes_recorded_are_used(models, tmp_path):
     assert net.metadata["class_names"] == ["a"] and "factory" not in net.metadata and warnings == []
     g = torch.Generator().manual_seed(4)
     img, ids = torch.rand(3, 6, 6, 1, generator=g), torch.randint(0, 10, (3, 5), generator=g)
-    plain = import_savedmodel(models / "two")  # sorted order: (ids, image) -> (features, score)
-    want = plain.forward(ids, img)
+    want = two.forward(ids, img)  # read without the record: sorted order (ids, image) -> (features, score)
     got = net.forward(img, ids)
     assert torch.allclose(got[0], want[1], atol=1e-6) and torch.allclose(got[1], want[0], atol=1e-6)
     (folder / "deepnodes.json").write_text('{"spec": {"inputs": 3}}')
@@ -218,8 +230,6 @@ def test_bad_folders_and_signatures_are_one_sentence(models, tmp_path):
     damaged = tmp_path / "damaged"
     damaged.mkdir()
     (damaged / "saved_model.pb").write_bytes(b"\x08\x01\xff\xff garbage" * 10)
-    with pytest.raises(ValueError, match="the SavedModel damaged has a damaged saved_model.pb"):
-        import_savedmodel(damaged)
     registry.discover()
     wf = Workflow("bad")
     wf.add("deepnodes.dl.NetworkReader", "reader", {"path": str(damaged), "format": "savedmodel"})
@@ -229,7 +239,7 @@ def test_bad_folders_and_signatures_are_one_sentence(models, tmp_path):
     assert msg.startswith("the SavedModel damaged has a damaged saved_model.pb") and "Traceback" not in msg
 
 
-def test_a_keras_cnn_exported_by_keras_is_read_and_served(models, tmp_path):
+def test_a_keras_cnn_exported_by_keras_is_read_and_runs(models, tmp_path):
     net = import_savedmodel(models / "keras_cnn")
     assert net.metadata["backend"] == "onnxruntime"
     assert net.spec.inputs[0].shape == (8, 8, 1) and net.spec.outputs[0].shape == (10,)
@@ -302,9 +312,10 @@ def test_a_savedmodel_is_served_by_serve_workflow(models, tmp_path, model, width
     saved = [p.name for p in (tmp_path / "served.results").rglob("*") if p.parent.name == "reader"]
     assert any(n.endswith(".onnx" if backend == "onnxruntime" else ".savedmodel") for n in saved), saved
     rows = [[5.1, 3.5, 1.4, 0.2][:width], [6.7, 3.0, 5.2, 2.3][:width]]
-    direct = import_savedmodel(models / model)
-    assert direct.metadata["backend"] == backend
-    want = direct.forward(torch.tensor(rows))[0].numpy()
+    if model == "lgamma":
+        want = np.array([[2 * math.lgamma(v + 1) for v in row] for row in rows], np.float32)
+    else:  # what TensorFlow gives, through the reader's ONNX Runtime path checked against it in the first test
+        want = import_savedmodel(models / model).forward(torch.tensor(rows))[0].numpy()
     proc, url = start(path, "--token", "t0ken")
     try:
         resp = post(url, {"rows": [dict(zip(names, row)) for row in rows]}, token="t0ken")
