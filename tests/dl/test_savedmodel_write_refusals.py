@@ -166,3 +166,20 @@ def test_keras_and_tensorboard_never_import_tensorflow_into_the_torch_process(tm
     assert r.returncode == 0, r.stderr[-2000:]
     assert r.stdout.strip().splitlines()[-1] == "False"
     assert list((tmp_path / "runs").iterdir())  # the event file was written (by TensorBoard's stub of TF)
+
+
+@pytest.mark.parametrize("vocabulary", [1, 2, 3, 7])
+def test_exports_check_a_small_vocabulary_with_ids_it_has(tmp_path, vocabulary):
+    """The exports' example inputs draw ids below the smallest Embedding's vocabulary reading them (0..9 before,
+    so a network with fewer ids failed its own export check with an IndexError)."""
+    from deepnodes.dl.formats.onnx import example_inputs, export_onnx
+    from deepnodes.dl.formats.torchscript import export_torchscript
+
+    s, _ = graph.append_layer([graph.input_spec([4], "int64", name="ids")], "Embedding",
+                              {"input_dim": vocabulary, "output_dim": 3})
+    s, _ = graph.append_layer([s], "Flatten", {})
+    net = Network(s, builder=LayerBuilder(seed=0))
+    (x,) = example_inputs(net.spec.inputs, batch=50, layers=net.spec.layers)
+    assert int(x.max()) < vocabulary
+    assert export_onnx(net, tmp_path / "e.onnx").is_file()
+    assert export_torchscript(net, tmp_path / "e.pt").is_file()

@@ -28,9 +28,22 @@ class ExportError(ValueError):
     """The network does not export cleanly (the message says why)."""
 
 
-def example_inputs(specs, batch: int = 2, var: int = 5, seed: int = 0) -> tuple[torch.Tensor, ...]:
-    """Random tensors matching input specs (ids in 0..9 for integer inputs)."""
+def id_limits(layers) -> dict[str, int]:
+    """For each network input an Embedding reads, the smallest vocabulary size among those that read it (ids
+    drawn beyond it would be out of range: an export would fail on its own example, not on the network)."""
+    out: dict[str, int] = {}
+    for e in layers:
+        if e.kind == "Embedding" and e.inputs and e.config.get("input_dim"):
+            name = e.inputs[0].split(":")[0]
+            out[name] = min(out.get(name, 10), int(e.config["input_dim"]))
+    return out
+
+
+def example_inputs(specs, batch: int = 2, var: int = 5, seed: int = 0, layers=()) -> tuple[torch.Tensor, ...]:
+    """Random tensors matching input specs (ids in 0..9 for integer inputs, fewer where an Embedding of the
+    network's `layers` has a smaller vocabulary)."""
     g = torch.Generator().manual_seed(seed)
+    limits = id_limits(layers)
     out = []
     for t in specs:
         shape = (batch, *[var if d is None else d for d in t.shape])
@@ -40,7 +53,7 @@ def example_inputs(specs, batch: int = 2, var: int = 5, seed: int = 0) -> tuple[
         elif dt == torch.bool:
             out.append(torch.rand(shape, generator=g) > 0.5)
         else:
-            out.append(torch.randint(0, 10, shape, generator=g).to(dt))
+            out.append(torch.randint(0, limits.get(t.name, 10), shape, generator=g).to(dt))
     return tuple(out)
 
 
@@ -71,7 +84,7 @@ def export_onnx(network, path: str | Path, opset: int = 17, check: bool = True, 
     path = Path(path)
     module = _Tuple(network.inference_module()).eval()  # a view: the input network is not changed
     spec = network.spec
-    xs = example_inputs(spec.inputs)
+    xs = example_inputs(spec.inputs, layers=spec.layers)
     in_names = _names(spec.inputs, "input")
     out_names = _names(spec.outputs, "output")
     dyn = {}
@@ -126,7 +139,7 @@ def verify_onnx(network, path: str | Path, tolerance: float = TOLERANCE, batch: 
     import onnxruntime as ort
 
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    xs = example_inputs(network.spec.inputs, batch=batch, var=7, seed=1)
+    xs = example_inputs(network.spec.inputs, batch=batch, var=7, seed=1, layers=network.spec.layers)
     module = _Tuple(network.inference_module()).eval()  # a view: the input network is not changed
     with torch.no_grad():
         want = [w.float().numpy() for w in module(*xs)]
@@ -186,6 +199,7 @@ class OnnxModule(torch.nn.Module):
 
     def __deepcopy__(self, memo):
         new = OnnxModule(self.model_bytes, self.threads)
+        new._session = self._session  # ONNX Runtime sessions are immutable and run thread-safely: shared, not rebuilt
         memo[id(self)] = new
         return new
 

@@ -102,7 +102,7 @@ def _job_args(network, in_layouts, out_layouts, layout: str) -> dict:
 
 
 def _samples(network) -> dict[str, np.ndarray]:
-    xs = example_inputs(network.spec.inputs, batch=3, var=5, seed=1)
+    xs = example_inputs(network.spec.inputs, batch=3, var=5, seed=1, layers=network.spec.layers)
     with torch.no_grad():
         ys = network.inference_module()(*xs)
     ys = ys if isinstance(ys, (tuple, list)) else (ys,)

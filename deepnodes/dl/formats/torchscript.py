@@ -24,7 +24,7 @@ def export_torchscript(network, path: str | Path, tolerance: float = 1e-5) -> Pa
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     module = _Tuple(network.inference_module()).eval()  # a view: the input network is not changed
-    xs = example_inputs(network.spec.inputs)
+    xs = example_inputs(network.spec.inputs, layers=network.spec.layers)
     warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"torch\.jit")
     try:
         with torch.no_grad():
@@ -34,7 +34,7 @@ def export_torchscript(network, path: str | Path, tolerance: float = 1e-5) -> Pa
                           f"{str(e).strip().splitlines()[0][:300]}") from e
     spec = network.spec.with_(layers=(), output_layers=())
     extra = {SPEC_FILE: json.dumps(spec.to_json()), META_FILE: json.dumps(network.metadata, default=str)}
-    xs2 = example_inputs(network.spec.inputs, batch=3, var=7, seed=1)
+    xs2 = example_inputs(network.spec.inputs, batch=3, var=7, seed=1, layers=network.spec.layers)
 
     def verify(tmp: Path) -> None:
         loaded = torch.jit.load(str(tmp), map_location="cpu")
