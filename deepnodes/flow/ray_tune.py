@@ -112,6 +112,8 @@ def run_trial(config: dict, job: dict) -> None:
             said.put(("error", str(e)))
         except Exception as e:  # noqa: BLE001 - any failure is the trial's sentence
             said.put(("error", f"{type(e).__name__}: {e}"))
+        finally:  # read only if nothing above was: the trial never waits for a body that is gone
+            said.put(("end", None))
 
     def report(**kw):
         tune.report({METRIC: None, OBJECTIVE: None, **kw})
@@ -131,10 +133,11 @@ def run_trial(config: dict, job: dict) -> None:
             elif what == "objective":
                 report(**{OBJECTIVE: item})
                 return
-            elif what == "error":
+            elif what == "error" or what == "end":
+                item = item or "the body stopped without a result"
                 report(**{ERROR: item})
                 raise NodeError(item)
-            else:
+            else:  # cancelled: Tune is stopping this trial
                 return
     finally:  # a stop from Tune (SystemExit in report) or an error: the body ends before the trial does
         cancel.set()
