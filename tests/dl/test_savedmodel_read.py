@@ -141,8 +141,6 @@ def test_the_order_and_metadata_deepnodes_recorded_are_used(models, two, tmp_pat
 
 
 def test_an_op_tf2onnx_cannot_convert_falls_back_to_tensorflow_with_a_warning(models, tmp_path):
-    import copy
-
     registry.discover()
     wf = Workflow("lgamma")
     wf.add("deepnodes.dl.NetworkReader", "reader", {"path": str(models / "lgamma"), "format": "savedmodel"})
@@ -162,9 +160,16 @@ def test_an_op_tf2onnx_cannot_convert_falls_back_to_tensorflow_with_a_warning(mo
 
     (y,), backend = predict(net, [x], backend="auto")  # the Executor's path: not exportable by torch, run as is
     assert np.allclose(y, want.numpy(), atol=1e-5) and backend == "torch"
-    twin = copy.deepcopy(net.module)  # a copy starts its own TensorFlow child
-    assert twin.worker is not net.module.worker and torch.allclose(twin(x)[0], want, atol=1e-5)
-    twin.worker.close()
+    pid = net.module.worker._proc.pid
+    for _ in range(3):  # each Executor run and service request copies the module: they share one child
+        twin = net.inference_module()
+        assert torch.allclose(twin(x)[0], want, atol=1e-5)
+    assert twin.worker is net.module.worker and net.module.worker._proc.pid == pid
+    import pickle
+
+    thawed = pickle.loads(pickle.dumps(twin))  # a pickled copy (another process) starts its own child
+    assert thawed.worker is not net.module.worker and torch.allclose(thawed(x)[0], want, atol=1e-5)
+    thawed.worker.close()
 
 
 def test_ops_that_reach_files_are_refused_unless_trusted(models):

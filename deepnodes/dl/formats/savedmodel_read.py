@@ -57,7 +57,7 @@ def check_folder(path: Path) -> None:
 
 class TFModule(torch.nn.Module):
     """A SavedModel signature run by TensorFlow in a child process: forward(*tensors) -> tuple of tensors, in the
-    spec's order. No trainable parameters; a copy starts its own child when first called."""
+    spec's order. No trainable parameters; copies share the child (a pickled one starts its own when called)."""
 
     def __init__(self, path: str, signature: str, trust: bool, inputs: list[str], outputs: list[str],
                  worker: TFWorker | None = None):
@@ -77,7 +77,10 @@ class TFModule(torch.nn.Module):
         return tuple(torch.from_numpy(np.ascontiguousarray(ys[n])) for n in self.output_names)
 
     def __deepcopy__(self, memo):
-        new = TFModule(self.path, self.signature, self.trust, self.input_names, self.output_names)
+        # nothing here changes as it runs (no weights in torch, no train/eval state in the signature), so a copy
+        # (every Executor run and service request takes one: `Network.inference_module`) shares the TensorFlow
+        # child instead of starting its own, which would import TensorFlow again (seconds); calls are serialised
+        new = TFModule(self.path, self.signature, self.trust, self.input_names, self.output_names, self.worker)
         memo[id(self)] = new
         return new
 
