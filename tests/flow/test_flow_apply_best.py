@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 pytest.importorskip("optuna")  # under CI=true a skip is a failure (tests/conftest.py)
 
-from deepnodes.core import Engine, Workflow, WorkflowError  # noqa: E402
+from deepnodes.core import Engine, Workflow, WorkflowError, registry  # noqa: E402
 from deepnodes.core.component import memo_clear  # noqa: E402
 from deepnodes.nodes.flow.apply_best import apply_best  # noqa: E402
 from tests.flow.flow_bodies import holdout_body, outer  # noqa: E402
@@ -77,7 +77,8 @@ def test_a_value_is_applied_only_when_every_value_is_valid(lr, batch):
             continue
         holder = wf.nodes["final"].config if to else next(
             n for n in wf.nodes["search"].config["body"]["nodes"] if n["id"] == "learner")["config"]
-        assert holder["learning_rate"] == pytest.approx(float(lr)) and holder["batch_size"] == batch
+        full = registry.get("deepnodes.dl.NetworkLearner").Config.model_validate(holder)  # a default is left out
+        assert full.learning_rate == pytest.approx(float(lr)) and full.batch_size == batch
         wf = search_workflow()
 
 
