@@ -98,7 +98,8 @@ class TrainingOptions(BaseModel):
     log_mlflow: bool = Field(False, description="log the run to MLflow: the config and layer table, metrics per "
                              "epoch, the trained network (ONNX and native); needs the mlflow extra")
     mlflow_uri: str = Field("", description="MLflow tracking URI, or a local folder for a store of its own "
-                            "(SQLite, artifacts beside it); empty: the folder mlruns beside the workflow file")
+                            "(SQLite, artifacts beside it); empty: the folder mlruns beside the workflow file",
+                            json_schema_extra={"x-path": "uri"})  # its file part is confined like a path
     mlflow_experiment: str = Field("deepnodes", description="MLflow experiment name")
     log_tensorboard: bool = Field(False, description="write TensorBoard event files: scalars per epoch and batch; "
                                   "needs the tensorboard extra")

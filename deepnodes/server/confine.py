@@ -12,6 +12,8 @@ or a glob is also checked for links inside it that lead out, since the node read
 from __future__ import annotations
 
 import glob
+import re
+import urllib.parse
 import os
 from pathlib import Path
 from typing import Any
@@ -58,6 +60,20 @@ def _option_value(config: dict, option: str) -> Any:
     return cur
 
 
+def _uri_file(value: str) -> str | None:
+    """The local path a URI option writes to (`sqlite:///x.db`, `file:///x`, or a plain folder), None for a
+    server's address."""
+    m = re.match(r"^([A-Za-z][A-Za-z0-9+.-]+):(.*)$", value)
+    if m is None or len(m.group(1)) == 1:  # no scheme (a Windows drive letter is no scheme either)
+        return value
+    scheme, rest = m.group(1).lower(), m.group(2)
+    if scheme == "sqlite" or scheme.startswith("sqlite+"):  # sqlite:///rel.db, sqlite:////abs.db
+        return urllib.parse.unquote(rest[3:] if rest.startswith("///") else rest.lstrip("/")) or None
+    if scheme == "file":  # file:///abs, file:/abs
+        return urllib.parse.unquote(rest[2:] if rest.startswith("//") else rest) or None
+    return None
+
+
 def _real(path: str) -> str:
     """Where a path leads (for the message), or the path itself when that cannot be said."""
     try:
@@ -89,8 +105,10 @@ class PathPolicy:
         """The sentence that refuses one of the node's path options (the engine names the node), or None.
         `folder`: the workflow's folder, where a relative body file is read from. A node holding a body (a
         component, a loop) has its body's nodes checked too, as they will run (exposed options applied)."""
-        for option in path_options(cls):
+        for option, kind in path_options(cls).items():
             for value in _values(_option_value(config, option)):
+                if kind == "uri" and (value := _uri_file(value)) is None:
+                    continue  # a server's address (http://..., databricks), not a file here
                 if option == "body_file" and folder is not None and not Path(value).expanduser().is_absolute():
                     value = str(folder / value)  # read from the workflow's folder (core/component.py)
                 try:
