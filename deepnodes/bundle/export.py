@@ -6,8 +6,8 @@ Executor's table and its source, each network output's activation and class name
 (this package's runner and the image preparation DeepNodes itself uses, copied: onnxruntime, numpy and pillow only), `requirements.txt` and a `README.md`. It is
 written beside an old bundle and swapped in (`core.atomic_files.replace_dir`); a folder that is not a bundle is
 never replaced. Preprocessing steps carried so far: Image to Tensor (decode, grayscale/RGB, PIL bilinear
-resize, scale) and Normalizer Apply (the fitted normalizer's own JSON: offset, scale, shift per column), on an
-image column or on the number columns the Executor reads. Any other node between the source and the Executor is
+resize, scale), Normalizer Apply (the fitted normalizer's own JSON: offset, scale, shift per column), on an
+image column or on the number columns the Executor reads, and Category to Number (the declared categories). Any other node between the source and the Executor is
 refused with a sentence naming it.
 """
 from __future__ import annotations
@@ -20,6 +20,7 @@ EXECUTOR = "deepnodes.dl.NetworkExecutor"
 SERVICE_INPUT = "deepnodes.service.ServiceInput"
 IMAGE_TO_TENSOR = "deepnodes.data.ImageToTensor"
 NORMALIZER_APPLY = "deepnodes.data.NormalizerApply"
+CATEGORY_TO_NUMBER = "deepnodes.data.CategoryToNumber"
 REQUIREMENTS = ("onnxruntime", "numpy", "pillow")
 MARKER = "bundle.json"
 
@@ -68,9 +69,11 @@ def _steps(wf, ex_id: str, engine) -> tuple[list[dict], str]:
     if "table" not in ups:
         raise BundleError(f"{_label(wf, ex_id)} has no table connected")
     nid = ups["table"][0]
-    while wf.nodes[nid].type in (IMAGE_TO_TENSOR, NORMALIZER_APPLY):
+    while wf.nodes[nid].type in (IMAGE_TO_TENSOR, NORMALIZER_APPLY, CATEGORY_TO_NUMBER):
         if wf.nodes[nid].type == NORMALIZER_APPLY:
             steps.insert(0, {"op": "normalize", "normalizer": _normalizer(wf, nid, engine)})
+        elif wf.nodes[nid].type == CATEGORY_TO_NUMBER:
+            steps.insert(0, _categories(wf, nid, engine))
         else:
             c = wf.instantiate(nid).config
             steps.insert(0, {"op": "image", "column": c.column, "output_column": c.output_column or c.column,
@@ -78,7 +81,32 @@ def _steps(wf, ex_id: str, engine) -> tuple[list[dict], str]:
         if "table" not in wf.upstream(nid):
             raise BundleError(f"{_label(wf, nid)} has no table connected")
         nid = wf.upstream(nid)["table"][0]
+    column = None
+    for s in steps:  # a normalizer after an image chain scales the column the chain writes
+        if s["op"] == "image":
+            column = s["output_column"]
+        elif s["op"] == "normalize" and column is not None:
+            s["column"] = column
     return steps, nid
+
+
+def _categories(wf, nid: str, engine) -> dict:
+    """A Category to Number step: the categories of its columns as the table before it declares them (a Service
+    Input's category columns with their values), so the numbers do not depend on which rows a request sends."""
+    c = wf.instantiate(nid).config
+    src, port = wf.upstream(nid)["table"]
+    ports = [p.name for p in wf.instantiate(src).outputs]
+    specs = engine.status[src].specs or []
+    spec = specs[ports.index(port) if isinstance(port, str) else port] if specs else None
+    cats = {}
+    for name in c.columns:
+        col = next((x for x in spec.columns if x.name == name), None) if spec is not None else None
+        if col is None or not col.categories:
+            raise BundleError(f"{_label(wf, nid)} numbers column '{name}' by the categories a table happens to hold; "
+                              f"declare them where the column comes from (e.g. a Service Input category column "
+                              "with its values) so a bundle maps every row the same way")
+        cats[name] = list(col.categories)
+    return {"op": "category", "columns": cats, "start": c.start, "suffix": c.suffix}
 
 
 def _image_steps(wf, ex_id: str, steps: list[dict], nid: str) -> list[dict]:
@@ -106,6 +134,7 @@ def _engine(wf, workflow_path: Path):
     results = workflow_path.with_suffix(".results")
     if results.is_dir():
         engine.load_results(results)
+    engine.configure()
     return engine
 
 
@@ -140,7 +169,11 @@ def plan(workflow_path: str | Path) -> tuple[dict, object]:
     bound = list(ex.inputs[0].columns if hasattr(ex.inputs[0], "columns") else ex.inputs[0]["columns"]) \
         if ex.inputs else []
     if not any(s["op"] == "image" for s in steps) and bound:  # number columns, normalized or not
-        inp = {"name": spec.inputs[0].name, "columns": bound, "dtype": "float32",
+        raw = list(bound)
+        for s in reversed(steps):  # the request columns a Category to Number step renamed (its suffix)
+            if s["op"] == "category":
+                raw = [next((n for n in s["columns"] if n + s["suffix"] == b), b) for b in raw]
+        inp = {"name": spec.inputs[0].name, "columns": bound, "raw_columns": raw, "dtype": "float32",
                "shape": list(spec.inputs[0].shape), "steps": steps}
     else:
         images = _image_steps(wf, ex_id, steps, source)
@@ -180,7 +213,8 @@ Each line printed is one row: {outputs}{cls}.
 def _readme(b: dict) -> str:
     steps = "; ".join(f"image decode, mode {s['mode']}, size {s['size'] or 'kept'}, scale {s['scale']}"
                       if s["op"] == "image" else f"{s['normalizer']['method']} normalization of "
-                      f"{', '.join(s['normalizer']['columns'])}" for s in b["inputs"][0]["steps"]) or "none"
+                      f"{', '.join(s['normalizer']['columns'])}" if s["op"] == "normalize" else
+                      f"categories to numbers ({', '.join(s['columns'])})" for s in b["inputs"][0]["steps"]) or "none"
     cls = any(o["class_names"] for o in b["outputs"])
     column = b["inputs"][0].get("column") or ", ".join(b["inputs"][0]["columns"])
     return README.format(name=b["workflow"], column=column, input=b["inputs"][0]["name"],

@@ -49,35 +49,44 @@ def image_step(values, step: dict) -> np.ndarray:
     return scale_values(np.stack(arrays).astype(np.uint8), step["scale"])
 
 
-def normalize_step(values, step: dict, columns: list[str]) -> np.ndarray:
+def normalize_step(values, step: dict):
     """DeepNodes' Normalizer Apply with the fitted normalizer's JSON: y = (x - offset) * scale + shift, in float64
-    (number columns, one per position of `columns`; a tensor column as a whole, back to float32)."""
+    (number columns: a dict column -> values; an image chain's (N, C, H, W) tensor as a whole, back to float32)."""
     norm = step["normalizer"]
-    x = np.asarray(values)
-    tensor = x.ndim != 2  # an image chain's (N, C, H, W); number columns are (N, columns)
-    x = x.astype(np.float32 if tensor else np.float64, copy=True)
-    for j, name in enumerate(columns):
-        p = norm["columns"].get(name)
-        if p is None:
-            continue
-        part = x if tensor else x[:, j]
-        y = (part - np.float64(p["offset"])) * np.float64(p["scale"]) + norm["shift"]
-        if tensor:
-            x = y.astype(np.float32)
-        else:
-            x[:, j] = y
-    return x
-
-
-def _numbers(rows: list[dict], columns: list[str]) -> np.ndarray:
-    out = np.empty((len(rows), len(columns)), np.float64)
-    for i, r in enumerate(rows):
-        for j, c in enumerate(columns):
-            v = r.get(c)
-            if isinstance(v, bool) or not isinstance(v, (int, float)):
-                raise SystemExit(f"error: row {i}, column '{c}': expected a number")
-            out[i, j] = v
+    if not isinstance(values, dict):
+        p = norm["columns"].get(step.get("column"))
+        if p is None:  # the normalizer does not touch the image column
+            return values
+        x = np.asarray(values, np.float32)
+        return ((x - np.float64(p["offset"])) * np.float64(p["scale"]) + norm["shift"]).astype(np.float32)
+    out = dict(values)
+    for name, p in norm["columns"].items():
+        if name in out:
+            x = _floats(out[name], name)
+            out[name] = (x - np.float64(p["offset"])) * np.float64(p["scale"]) + norm["shift"]
     return out
+
+
+def category_step(values: dict, step: dict) -> dict:
+    """DeepNodes' Category to Number with the declared categories: start, start+1, ... in category order."""
+    out = dict(values)
+    for name, cats in step["columns"].items():
+        index = {c: k + step["start"] for k, c in enumerate(cats)}
+        bad = [i for i, v in enumerate(values[name]) if v not in index]
+        if bad:
+            raise SystemExit(f"error: row {bad[0]}, column '{name}': {str(values[name][bad[0]])[:80]!r} is not one of "
+                             f"the categories {', '.join(map(repr, cats[:20]))}")
+        out[name + step["suffix"]] = [index[v] for v in values[name]]
+    return out
+
+
+def _floats(vals, name: str) -> np.ndarray:
+    if isinstance(vals, np.ndarray):
+        return vals.astype(np.float64)
+    for i, v in enumerate(vals):
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise SystemExit(f"error: row {i}, column '{name}': expected a number")
+    return np.asarray(vals, np.float64)
 
 
 def predict(rows: list[dict], folder: str | Path = HERE) -> list[dict]:
@@ -88,17 +97,18 @@ def predict(rows: list[dict], folder: str | Path = HERE) -> list[dict]:
     b = json.loads((folder / "bundle.json").read_text())
     feeds = {}
     for inp in b["inputs"]:
-        cols = inp.get("columns") or [inp["column"]]
-        for col in cols:
+        raw = inp.get("raw_columns") or inp.get("columns") or [inp["column"]]
+        for col in raw:
             missing = [i for i, r in enumerate(rows) if col not in r]
             if missing:
                 raise SystemExit(f"error: row {missing[0]} has no column '{col}'")
-        x = _numbers(rows, cols) if "columns" in inp else [r[cols[0]] for r in rows]
+        # number columns travel as a dict column -> values until the network's matrix is made; an image as its array
+        x = {c: [r[c] for r in rows] for c in raw} if "columns" in inp else [r[raw[0]] for r in rows]
         for step in inp["steps"]:
-            if step["op"] == "image":
-                x, cols = image_step(x, step), [step["output_column"]]
-            else:
-                x = normalize_step(x, step, cols)
+            x = {"image": image_step, "normalize": normalize_step, "category": category_step}[step["op"]](x, step)
+        if isinstance(x, dict):
+            x = np.stack([_floats(x[c], c) for c in inp["columns"]], axis=1) if rows else \
+                np.zeros((0, len(inp["columns"])))
         feeds[inp["name"]] = np.asarray(x, dtype=inp["dtype"])
     sess = ort.InferenceSession(str(folder / b["network"]), providers=["CPUExecutionProvider"])
     outs = sess.run([o["name"] for o in b["outputs"]], feeds)
