@@ -80,6 +80,26 @@ def add_routes(app: FastAPI, docs: Documents) -> None:
         tables = [(p.name, o) for p, o in zip(_outputs(doc, nid), st.outputs) if p.type == "table"]
         return views.scorer_view(tables, st.scalars)
 
+    @app.get("/api/docs/{doc_id}/nodes/{nid}/best_ops")
+    def best_ops(doc_id: str, nid: str, to: str = Query("", max_length=100)):
+        """The edit that applies a Parameter Search's best configuration (to its body, or `to` a node); the editor
+        sends it as an ordinary config edit, so it can be undone. Nothing is changed here."""
+        from deepnodes.core import Workflow
+        from deepnodes.nodes.flow.apply_best import apply_best
+
+        doc = docs.get(doc_id)
+        st = doc.engine.status.get(nid)
+        if st is None or st.outputs is None:
+            doc.workflow._node(nid)
+            raise EditError(f"node '{nid}' has not been executed; run the search first", status=409)
+        trial = Workflow.from_json(doc.workflow.to_json(), doc.workflow.folder)
+        try:
+            changes = apply_best(trial, nid, st.scalars, to or None)
+        except WorkflowError as e:
+            raise EditError(str(e), status=400) from None
+        target = to or nid
+        return {"ops": [{"op": "config", "id": target, "config": trial.nodes[target].config}], "changes": changes}
+
     @app.get("/api/docs/{doc_id}/nodes/{nid}/metrics")
     def metrics(doc_id: str, nid: str):
         doc = docs.get(doc_id)

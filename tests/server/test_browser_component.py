@@ -107,3 +107,38 @@ def test_a_component_opens_in_place_edits_go_into_its_body_and_the_breadcrumb_le
     assert sorted(n["id"] for n in saved["nodes"]) == ["comp", "digits"]
     comp = next(n for n in saved["nodes"] if n["id"] == "comp")
     assert sorted(n["id"] for n in comp["config"]["body"]["nodes"]) == ["in", "out", "small"]
+
+
+def test_apply_best_from_a_searchs_menu_writes_the_best_value_into_its_body(browser, tmp_path):  # noqa: F811
+    from tests.flow.flow_bodies import holdout_body
+
+    assert STATIC_INDEX.is_file(), "the editor's page is not built: run `make web`"
+    ARTIFACTS.mkdir(exist_ok=True)
+    wf = Workflow("search")
+    wf.add("deepnodes.data.DatasetReader", "digits", {"dataset": "digits"}, position=(0, 0))
+    wf.add("deepnodes.flow.ParameterSearch", "search", {
+        "body": holdout_body(), "objective": "scorer.accuracy", "strategy": "grid",
+        "space": {"lr": {"option": "learner.learning_rate", "kind": "choice", "choices": [0.0003, 0.03]}}},
+        position=(300, 0))
+    wf.connect("digits", "table", "search", "table")
+    wf.save(tmp_path / "wf.json")
+    server = Server(tmp_path).start()
+    try:
+        with tab(browser) as page:
+            page.goto(server.url + "&open=wf.json")
+            page.wait_for_selector(f'{node("search")} .dn-node[data-state="configured"]', timeout=60_000)
+            page.keyboard.press("Shift+F7")
+            page.wait_for_selector(f'{node("search")} .dn-node[data-state="executed"]', timeout=180_000)
+            page.locator(f'{node("search")} .dn-node-box').click(button="right")
+            menu = page.locator(".dn-menu").inner_text()
+            assert "View: trials" in menu and "View: best" in menu  # the search's own ports, not its class's
+            page.click('[data-testid="apply-best"]')
+            page.wait_for_selector('.dn-toast:has-text("applied: search/learner.learning_rate")', timeout=15_000)
+            page.screenshot(path=str(ARTIFACTS / "editor-apply-best.png"))
+            page.keyboard.press("Control+s")
+            page.wait_for_function("() => !document.title.includes(' * ')", timeout=15_000)
+    finally:
+        server.stop()
+    saved = json.loads((tmp_path / "wf.json").read_text())
+    body = next(n for n in saved["nodes"] if n["id"] == "search")["config"]["body"]
+    assert next(n for n in body["nodes"] if n["id"] == "learner")["config"]["learning_rate"] in (0.0003, 0.03)

@@ -136,3 +136,33 @@ def test_edits_inside_a_component_change_its_body_and_a_move_keeps_its_results(t
                              "config": {"nope": 1}}, "nope")]:
             r = c.post(f"/api/docs/{doc['id']}/edit", headers=H, json={"ops": [bad]})
             assert r.status_code in (400, 404, 422) and words in r.text, r.text
+
+
+def test_best_ops_give_the_edit_that_applies_a_searchs_best_configuration(tmp_path):
+    from tests.flow.flow_bodies import holdout_body
+    from tests.server.test_server_api import edit, new_doc
+
+    space = {"lr": {"option": "learner.learning_rate", "kind": "choice", "choices": [0.0003, 0.03]}}
+    with TestClient(create_app(tmp_path, TOKEN)) as c:
+        doc = new_doc(c)
+        edit(c, doc,
+             {"op": "add", "id": "digits", "type": "deepnodes.data.DatasetReader", "config": {"dataset": "digits"},
+              "position": [0, 0]},
+             {"op": "add", "id": "search", "type": "deepnodes.flow.ParameterSearch", "position": [200, 0],
+              "config": {"body": holdout_body(), "objective": "scorer.accuracy", "space": space, "strategy": "grid"}},
+             {"op": "connect", "source": "digits", "source_port": "table", "target": "search", "target_port": "table"})
+        url = f"/api/docs/{doc['id']}/nodes/search/best_ops"
+        assert c.get(url, headers=H).status_code == 409  # not run yet
+        assert c.post(f"/api/docs/{doc['id']}/execute", headers=H, json={"nodes": ["search"]}).status_code == 200
+        assert wait_state(c, doc["id"], "search", timeout=120)["state"] == "executed"
+        r = c.get(url, headers=H).json()
+        best = c.get(f"/api/docs/{doc['id']}", headers=H).json()["status"]["search"]["scalars"]["best lr"]
+        assert r["changes"] == [f"search/learner.learning_rate = {best!r}"]
+        learner = next(n for n in r["ops"][0]["config"]["body"]["nodes"] if n["id"] == "learner")
+        assert r["ops"][0]["id"] == "search" and learner["config"]["learning_rate"] == best
+        bad = c.get(url + "?to=digits", headers=H)
+        assert bad.status_code == 400 and "cannot be applied to 'digits'" in bad.text
+        edit(c, doc, *r["ops"])  # sent as an ordinary config edit
+        snap = c.get(f"/api/docs/{doc['id']}", headers=H).json()
+        body = next(n for n in snap["workflow"]["nodes"] if n["id"] == "search")["config"]["body"]
+        assert next(n for n in body["nodes"] if n["id"] == "learner")["config"]["learning_rate"] == best

@@ -2,6 +2,7 @@
 // which dialog, menu and view are open.
 import { ReactFlowProvider } from "@xyflow/react";
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
+import { api } from "./api";
 import { Canvas } from "./Canvas";
 import { DeployPanel } from "./DeployPanel";
 import { ColumnInfo, ConfigDialog } from "./ConfigDialog";
@@ -122,6 +123,12 @@ function Editor() {
     setName: (name) => D.setDoc({ ...doc, name }),
     commitName: (name) => perform([{ op: "rename", name }]),
   };
+  const applyBest = async (id: string) => {
+    try {
+      const r = await api<{ ops: Op[]; changes: string[] }>("GET", `/api/docs/${doc.id}/nodes/${encodeURIComponent(id)}/best_ops`);
+      if (await perform(r.ops)) toast(`applied: ${r.changes.join("; ")}`, "info");
+    } catch (e: any) { toast(e.message); }
+  };
   const cfgNode = configFor ? viewDoc.workflow.nodes.find((n) => n.id === configFor) : null;
   const menuNode = menu ? doc.workflow.nodes.find((n) => n.id === menu.node) : null;
 
@@ -140,7 +147,8 @@ function Editor() {
         <MessagesPanel doc={doc} logs={D.logs} open={panelOpen} onToggle={togglePanel} onShow={showLog} />
 
         {menu && menuNode && (
-          <NodeMenu menu={menu} doc={doc} desc={catalogue[menuNode.type]} store={D.store} running={D.running} onClose={() => setMenu(null)}
+          <NodeMenu menu={menu} doc={doc} desc={catalogue[menuNode.type] && { ...catalogue[menuNode.type], ...portsOf(catalogue, menuNode) }}
+            store={D.store} running={D.running} onClose={() => setMenu(null)} applyBest={applyBest}
             onConfigure={setConfigFor} onView={setView} execute={D.execute} reset={D.reset} cancel={D.cancel} stop={D.stop} perform={perform} />
         )}
 

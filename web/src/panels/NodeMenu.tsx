@@ -25,9 +25,11 @@ interface Props {
   cancel: () => void;
   stop: (node: string) => void;
   perform: (ops: Op[]) => void;
+  /** a Parameter Search's best configuration into its body (an undoable config edit) */
+  applyBest?: (node: string) => void;
 }
 
-export function NodeMenu({ menu, doc, desc, store, running, onClose, onConfigure, onView, execute, reset, cancel, stop, perform }: Props) {
+export function NodeMenu({ menu, doc, desc, store, running, onClose, onConfigure, onView, execute, reset, cancel, stop, perform, applyBest }: Props) {
   const id = menu.node;
   const act = (f: () => void) => () => { f(); onClose(); };
   return (
@@ -46,6 +48,8 @@ export function NodeMenu({ menu, doc, desc, store, running, onClose, onConfigure
       {isLearner(desc) && doc.status[id]?.state === "executing" && <button onClick={act(() => stop(id))}>Stop learning (keep model)</button>}
       {desc && TRY_IT.includes(desc.type) && <button onClick={act(() => onView({ kind: "tryit", node: id, generator: desc.type === TRY_IT[0] }))}>Try it…</button>}
       {isScorer(desc) && <button onClick={act(() => onView({ kind: "scorer", node: id }))}>Scorer view</button>}
+      {applyBest && desc?.type === "deepnodes.flow.ParameterSearch" && doc.status[id]?.state === "executed" && (
+        <button onClick={act(() => applyBest(id))} data-testid="apply-best">Apply best configuration</button>)}
       <button onClick={act(() => onView({ kind: "log", node: id }))}>Messages and log</button>
       <hr />
       <button onClick={act(() => { const el = document.querySelector(`[data-node-id="${id}"] .dn-label`) as HTMLElement; el?.dispatchEvent(new MouseEvent("dblclick", { bubbles: true })); })}>Rename</button>
