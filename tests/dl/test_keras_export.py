@@ -217,3 +217,19 @@ def test_layer_norm_of_a_whole_image_and_refusal_of_a_partial_one(tmp_path):
     with pytest.raises(ExportError, match="LayerNormalization.*normalise the whole image"):
         export_keras(partial, tmp_path / "partial.keras")
     assert not (tmp_path / "partial.keras").exists()
+
+
+@pytest.mark.parametrize("cfg", [{"num_heads": 2, "key_dim": 3}, {"num_heads": 3, "key_dim": 2, "value_dim": 4,
+                                                                  "output_dim": 5, "use_causal_mask": True},
+                                 {"num_heads": 1, "key_dim": 4, "use_bias": False}])
+def test_multi_head_attention_predicts_like_deepnodes(tmp_path, cfg):
+    s0 = graph.input_spec([5, 4])
+    e, _ = graph.append_layer([s0], "Dense", {"units": 6})
+    a, _ = graph.append_layer([e, s0], "MultiHeadAttention", cfg)  # query: the projection, value: the input
+    a, _ = graph.append_layer([a], "LayerNormalization", {})
+    a, _ = graph.append_layer([a], "Flatten", {})
+    a, _ = graph.append_layer([a], "Dense", {"units": 2})
+    net = Network(a, builder=LayerBuilder(seed=4))
+    path = export_keras(net, tmp_path / "mha.keras")
+    want, got = _predict_both(net, path, torch.rand(3, 5, 4, generator=torch.Generator().manual_seed(6)))
+    assert got.shape == want.shape and np.max(np.abs(want - got)) < 1e-5

@@ -9,7 +9,8 @@ carried over with the layout converted where Keras differs:
 - recurrent layers: kernels transposed, torch's two biases summed (LSTM, SimpleRNN) or stacked (GRU,
   `reset_after`), GRU gates reordered from torch's (r, z, n) to Keras' (z, r, h); LSTM gates (i, f, g, o) agree;
   Bidirectional carries both directions (forward then `_reverse`) into Keras' Bidirectional wrapper;
-- LayerNormalization: gamma / beta on the same trailing axes (an image's only over all of (C, H, W)).
+- LayerNormalization: gamma / beta on the same trailing axes (an image's only over all of (C, H, W));
+- MultiHeadAttention: the four projections' (out, in) weights as Keras' (in, heads, head_dim) kernels.
 A layer without a counterpart is refused with one sentence naming it before anything is written. The file is
 written beside the old one, loaded back in Keras and its predictions compared with DeepNodes' (within 1e-5)
 before it is switched into place (`deepnodes.core.atomic_files`). Keras runs on its torch backend.
@@ -195,6 +196,28 @@ def _recurrent(entry, m, xs, layouts, keras):
         layer = _cell(keras, cell, c["units"], name=entry.name, **kw)
     y = layer(xs[0])
     return _set(layer, ws, y), PLAIN
+
+
+@converter("MultiHeadAttention")
+def _mha(entry, m, xs, layouts, keras):
+    """Keras' MultiHeadAttention has the same four projections; torch's (out, in) Linear weights become its
+    EinsumDense kernels (in, heads, head_dim) and (heads, value_dim, out)."""
+    c = entry.config
+    if CF in layouts:
+        _refuse(entry, "an image input; attention takes sequences (T, F)")
+    h, kd, vd = m.heads, m.key_dim, m.value_dim
+    layer = keras.layers.MultiHeadAttention(h, kd, value_dim=vd, use_bias=c["use_bias"],
+                                            output_shape=m.output.out_features, name=entry.name)
+    q, v = xs[0], xs[1]
+    y = layer(q, v, key=xs[2] if len(xs) > 2 else None, use_causal_mask=c["use_causal_mask"])
+
+    def proj(lin, d):
+        w = [_np(lin.weight).T.reshape(lin.in_features, h, d)]
+        return w + ([_np(lin.bias).reshape(h, d)] if c["use_bias"] else [])
+
+    out = [_np(m.output.weight).T.reshape(h, vd, m.output.out_features)] + \
+        ([_np(m.output.bias)] if c["use_bias"] else [])
+    return _set(layer, proj(m.query, kd) + proj(m.key, kd) + proj(m.value, vd) + out, y), PLAIN
 
 
 @converter("LayerNormalization")
