@@ -233,3 +233,26 @@ def test_multi_head_attention_predicts_like_deepnodes(tmp_path, cfg):
     path = export_keras(net, tmp_path / "mha.keras")
     want, got = _predict_both(net, path, torch.rand(3, 5, 4, generator=torch.Generator().manual_seed(6)))
     assert got.shape == want.shape and np.max(np.abs(want - got)) < 1e-5
+
+
+@pytest.mark.parametrize("kind,cfg,cross", [
+    ("TransformerEncoder", {"intermediate_dim": 8, "num_heads": 2}, False),
+    ("TransformerEncoder", {"intermediate_dim": 6, "num_heads": 3, "normalize_first": True, "activation": "gelu"}, False),
+    ("TransformerDecoder", {"intermediate_dim": 8, "num_heads": 2}, False),
+    ("TransformerDecoder", {"intermediate_dim": 8, "num_heads": 2, "normalize_first": True}, True)])
+def test_transformer_blocks_predict_like_deepnodes(tmp_path, kind, cfg, cross):
+    s0 = graph.input_spec([5, 6])
+    x, _ = graph.append_layer([s0], "Dense", {"units": 6})
+    ins = [x, s0] if cross else [x]  # a decoder's cross-attention reads the encoder sequence (here the input)
+    b, _ = graph.append_layer(ins, kind, cfg)
+    b, _ = graph.append_layer([b], "Flatten", {})
+    b, _ = graph.append_layer([b], "Dense", {"units": 2})
+    net = Network(b, builder=LayerBuilder(seed=8))
+    with torch.no_grad():  # layer norms that are not the identity
+        for mod in net.module.modules():
+            if isinstance(mod, torch.nn.LayerNorm):
+                mod.weight.uniform_(0.5, 1.5, generator=torch.Generator().manual_seed(1))
+                mod.bias.uniform_(-0.3, 0.3, generator=torch.Generator().manual_seed(2))
+    path = export_keras(net, tmp_path / "block.keras")
+    want, got = _predict_both(net, path, torch.rand(3, 5, 6, generator=torch.Generator().manual_seed(9)))
+    assert got.shape == want.shape and np.max(np.abs(want - got)) < 1e-5

@@ -10,7 +10,8 @@ carried over with the layout converted where Keras differs:
   `reset_after`), GRU gates reordered from torch's (r, z, n) to Keras' (z, r, h); LSTM gates (i, f, g, o) agree;
   Bidirectional carries both directions (forward then `_reverse`) into Keras' Bidirectional wrapper;
 - LayerNormalization: gamma / beta on the same trailing axes (an image's only over all of (C, H, W));
-- MultiHeadAttention: the four projections' (out, in) weights as Keras' (in, heads, head_dim) kernels.
+- MultiHeadAttention: the four projections' (out, in) weights as Keras' (in, heads, head_dim) kernels;
+  TransformerEncoder / TransformerDecoder blocks as Keras core layers (attention, Add, LayerNormalization, Dense).
 A layer without a counterpart is refused with one sentence naming it before anything is written. The file is
 written beside the old one, loaded back in Keras and its predictions compared with DeepNodes' (within 1e-5)
 before it is switched into place (`deepnodes.core.atomic_files`). Keras runs on its torch backend.
@@ -198,26 +199,61 @@ def _recurrent(entry, m, xs, layouts, keras):
     return _set(layer, ws, y), PLAIN
 
 
-@converter("MultiHeadAttention")
-def _mha(entry, m, xs, layouts, keras):
-    """Keras' MultiHeadAttention has the same four projections; torch's (out, in) Linear weights become its
-    EinsumDense kernels (in, heads, head_dim) and (heads, value_dim, out)."""
-    c = entry.config
-    if CF in layouts:
-        _refuse(entry, "an image input; attention takes sequences (T, F)")
-    h, kd, vd = m.heads, m.key_dim, m.value_dim
-    layer = keras.layers.MultiHeadAttention(h, kd, value_dim=vd, use_bias=c["use_bias"],
-                                            output_shape=m.output.out_features, name=entry.name)
-    q, v = xs[0], xs[1]
-    y = layer(q, v, key=xs[2] if len(xs) > 2 else None, use_causal_mask=c["use_causal_mask"])
+def _attention(keras, m, name: str, use_bias: bool, q, v, k=None, causal: bool = False):
+    """Keras' MultiHeadAttention for DeepNodes' module `m` (the same four projections): torch's (out, in) Linear
+    weights become its EinsumDense kernels (in, heads, head_dim) and (heads, value_dim, out)."""
+    h, kd, vd, out_f = m.heads, m.key_dim, m.value_dim, m.output.out_features
+    layer = keras.layers.MultiHeadAttention(h, kd, value_dim=vd, use_bias=use_bias, output_shape=out_f, name=name)
+    y = layer(q, v, key=k, use_causal_mask=causal)
 
     def proj(lin, d):
-        w = [_np(lin.weight).T.reshape(lin.in_features, h, d)]
-        return w + ([_np(lin.bias).reshape(h, d)] if c["use_bias"] else [])
+        return [_np(lin.weight).T.reshape(lin.in_features, h, d)] + ([_np(lin.bias).reshape(h, d)] if use_bias else [])
 
-    out = [_np(m.output.weight).T.reshape(h, vd, m.output.out_features)] + \
-        ([_np(m.output.bias)] if c["use_bias"] else [])
-    return _set(layer, proj(m.query, kd) + proj(m.key, kd) + proj(m.value, vd) + out, y), PLAIN
+    out = [_np(m.output.weight).T.reshape(h, vd, out_f)] + ([_np(m.output.bias)] if use_bias else [])
+    return _set(layer, proj(m.query, kd) + proj(m.key, kd) + proj(m.value, vd) + out, y)
+
+
+@converter("MultiHeadAttention")
+def _mha(entry, m, xs, layouts, keras):
+    if CF in layouts:
+        _refuse(entry, "an image input; attention takes sequences (T, F)")
+    c = entry.config
+    return _attention(keras, m, entry.name, c["use_bias"], xs[0], xs[1], xs[2] if len(xs) > 2 else None,
+                      c["use_causal_mask"]), PLAIN
+
+
+@converter("TransformerEncoder", "TransformerDecoder")
+def _block(entry, m, xs, layouts, keras):
+    """A Keras-Hub style block as Keras 3 core layers: attention (self, then cross on the encoder sequence), a
+    feed-forward network, each with a residual Add and a LayerNormalization (post-norm, or pre-norm)."""
+    if CF in layouts:
+        _refuse(entry, "an image input; a Transformer block takes sequences (T, F)")
+    L, n, pre = keras.layers, entry.name, m.normalize_first
+
+    def residual(x, ln_m, sub: str, fn):
+        ln = L.LayerNormalization(epsilon=ln_m.eps, name=f"{n}_{sub}_layer_norm")
+        y = L.Add(name=f"{n}_{sub}_add")([fn(ln(x) if pre else x), x])
+        y = y if pre else ln(y)
+        ln.set_weights([_np(ln_m.weight), _np(ln_m.bias)])
+        return y
+
+    def dense(lin, units_act, t, sub):
+        layer = L.Dense(lin.out_features, activation=units_act, name=f"{n}_{sub}")
+        return _set(layer, [_np(lin.weight).T, _np(lin.bias)], layer(t))
+
+    x = residual(xs[0], m.self_attention_layer_norm, "self_attention",
+                 lambda h: _attention(keras, m.self_attention, f"{n}_self_attention", True, h, h,
+                                      causal=m.self_attention.causal))
+    if m.cross:
+        if len(xs) < 2:
+            _refuse(entry, "it was built for an encoder sequence but none is connected")
+        x = residual(x, m.cross_attention_layer_norm, "cross_attention",
+                     lambda h: _attention(keras, m.cross_attention, f"{n}_cross_attention", True, h, xs[1]))
+    act = entry.config["activation"]
+    return residual(x, m.feedforward_layer_norm, "feedforward",
+                    lambda h: dense(m.feedforward_output_dense,
+                                    None, dense(m.feedforward_intermediate_dense, act, h, "intermediate"),
+                                    "output")), PLAIN
 
 
 @converter("LayerNormalization")
