@@ -12,6 +12,7 @@ tokens generated so far are never re-run.
 """
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
@@ -243,10 +244,10 @@ def sample(runner: GraphRunner, prefixes: Sequence[np.ndarray], n: int, temperat
            batch_size: int = 256, top_p: float | None = None) -> list[np.ndarray]:
     """`n` sampled ids after each prefix. Each prefix runs once through the network; then each sampled id
     is fed alone while the recurrent states are carried (no re-running). Rows with equal prefix lengths are
-    batched; `seed` fixes every draw (temperature 0 = greedy)."""
+    batched; each row draws from its own generator, seeded by `seed` and its prefix, so a row's text does not
+    depend on the other rows (temperature 0 = greedy)."""
     if any(len(p) == 0 for p in prefixes):
         raise DecodeError("a seed text is empty; give at least one character to start from")
-    gen = torch.Generator().manual_seed(int(seed))
     out: list[np.ndarray | None] = [None] * len(prefixes)
     by_len: dict[int, list[int]] = {}
     for i, p in enumerate(prefixes):
@@ -256,6 +257,7 @@ def sample(runner: GraphRunner, prefixes: Sequence[np.ndarray], n: int, temperat
         for b in range(0, len(rows), batch_size):
             idx = rows[b:b + batch_size]
             x = torch.as_tensor(np.stack([prefixes[i] for i in idx]).astype(np.int64))
+            gen = [row_generator(seed, prefixes[i]) for i in idx]
             if runner.window and x.shape[1] > runner.window:  # a Transformer sees its window's worth of seed
                 x = x[:, -runner.window:]
             state = runner.start({})
@@ -277,7 +279,13 @@ def sample(runner: GraphRunner, prefixes: Sequence[np.ndarray], n: int, temperat
     return out  # type: ignore[return-value]
 
 
-def pick(logp: torch.Tensor, temperature: float, top_k: int | None, gen: torch.Generator,
+def row_generator(seed: int, prefix: np.ndarray) -> torch.Generator:
+    """The random stream of one generated row: from the node's seed and the row's own prefix ids."""
+    mixed = zlib.crc32(np.asarray(prefix, np.int64).tobytes(), int(seed) & 0xFFFFFFFF) ^ (int(seed) >> 32 << 32)
+    return torch.Generator().manual_seed(mixed)
+
+
+def pick(logp: torch.Tensor, temperature: float, top_k: int | None, gen: torch.Generator | list,
          banned: Sequence[int] = (), top_p: float | None = None) -> torch.Tensor:
     """One id per row from log-probabilities: argmax at temperature 0, else a draw from softmax(logp / T)
     restricted to the `top_k` most likely ids and to the smallest set of ids whose probability reaches `top_p`
@@ -297,6 +305,8 @@ def pick(logp: torch.Tensor, temperature: float, top_k: int | None, gen: torch.G
         drop = torch.zeros_like(before, dtype=torch.bool).scatter(-1, order, before >= top_p)  # back in id order
         logits = logits.masked_fill(drop, -float("inf"))
     probs = torch.softmax(logits, -1)
+    if isinstance(gen, list):  # one generator per row
+        return torch.cat([torch.multinomial(probs[j:j + 1], 1, generator=g) for j, g in enumerate(gen)]).squeeze(1)
     return torch.multinomial(probs, 1, generator=gen).squeeze(1)
 
 
