@@ -30,17 +30,17 @@ def translation_service():
                       "examples/translation_service.json --save-results`, then `deepnodes serve-workflow "
                       "examples/translation_service.json`.")
     wf.runtime = "about 25 min on a laptop CPU to train; then tens of milliseconds per sentence (beam search)"
-    y = 780.0
+    y = 930.0  # a row of its own below the network's layer nodes (rows are 150 apart)
     wf.add("deepnodes.service.ServiceInput", id="request", label="Request: one English sentence per row",
                 position=(0.0, y), config={
                     "columns": [{"name": "text", "kind": "string", "description": "an English sentence"}],
                     "example": {"text": "How are you?"}, "max_rows": 64})
     decoder = wf.nodes["decoder_node"].config
     wf.add("deepnodes.text.SequenceDecoder", id="translate", label="Translate the request",
-                position=(1150.0, y), config={**decoder, "source_column": "text", "output_column": "german",
+                position=(2300.0, y), config={**decoder, "source_column": "text", "output_column": "german",
                                               "attention_row": None})
     wf.add("deepnodes.service.ServiceOutput", id="response", label="Response: the sentence and its German",
-                position=(1400.0, y), config={"columns": ["text", "german"]})
+                position=(2530.0, y), config={"columns": ["text", "german"]})
     wf.connect("learner", "network", "translate", "network")
     wf.connect("de_tok", "dictionary", "translate", "target_dictionary")
     wf.connect("request", "table", "translate", "table")
