@@ -78,6 +78,7 @@ def _steps(wf, ex_id: str, engine) -> tuple[list[dict], str]:
             c = wf.instantiate(nid).config
             steps.insert(0, {"op": "image", "column": c.column, "output_column": c.output_column or c.column,
                              "size": list(c.size) if c.size else None, "mode": c.mode, "scale": c.scale})
+        steps[0]["node"] = nid  # the workflow node the step comes from (the service names it when a row fails)
         if "table" not in wf.upstream(nid):
             raise BundleError(f"{_label(wf, nid)} has no table connected")
         nid = wf.upstream(nid)["table"][0]
@@ -154,13 +155,19 @@ def _network(wf, ex_id: str, workflow_path: Path, engine):
 def plan(workflow_path: str | Path) -> tuple[dict, object]:
     """(bundle.json's content, the trained network) for a workflow file; BundleError with a sentence."""
     from deepnodes.core import Workflow
-    from deepnodes.dl.convert import output_activation
 
     wf = Workflow.load(workflow_path)
     ex_id = _executor(wf)
-    engine = _engine(wf, Path(workflow_path))
+    return plan_for(wf, ex_id, _engine(wf, Path(workflow_path)), Path(workflow_path))
+
+
+def plan_for(wf, ex_id: str, engine, workflow_path: Path) -> tuple[dict, object]:
+    """`plan` for the Executor `ex_id` of a loaded workflow whose `engine` holds the loaded results (the service's
+    fast path compiles its segment with this, so the service and the bundle prepare rows the same way)."""
+    from deepnodes.dl.convert import output_activation
+
     steps, source = _steps(wf, ex_id, engine)
-    network = _network(wf, ex_id, Path(workflow_path), engine)
+    network = _network(wf, ex_id, workflow_path, engine)
     spec = network.spec
     ex = wf.instantiate(ex_id).config
     if len(spec.inputs) != 1:
@@ -181,7 +188,7 @@ def plan(workflow_path: str | Path) -> tuple[dict, object]:
             raise BundleError(f"option 'inputs' of {_label(wf, ex_id)} does not read the column '"
                               f"{images[-1]['output_column']}' its Image to Tensor step writes")
         inp = {"name": spec.inputs[0].name, "column": images[0]["column"],
-               "dtype": "float32" if images[-1]["scale"] != "none" or len(images) < len(steps) else "uint8",
+               "dtype": spec.inputs[0].dtype,  # what the ONNX file takes (uint8 pixels of scale 'none' are cast)
                "shape": list(spec.inputs[0].shape), "steps": steps}
     names = network.metadata.get("class_names")
     outputs = []

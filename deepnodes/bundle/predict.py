@@ -25,6 +25,14 @@ except ImportError:  # a script in a bundle: imaging.py, DeepNodes' own image pr
     from imaging import convert_channels, pil_to_chw, scale_values
 
 
+class StepError(SystemExit):
+    """A step refused a row (the message says which row and column; `step` is the step, with its workflow node)."""
+
+    def __init__(self, message: str, step: dict):
+        super().__init__(message)
+        self.step = step
+
+
 def _image(value, column: str, row: int):
     from PIL import Image
 
@@ -95,6 +103,12 @@ def predict(rows: list[dict], folder: str | Path = HERE) -> list[dict]:
 
     folder = Path(folder)
     b = json.loads((folder / "bundle.json").read_text())
+    sess = ort.InferenceSession(str(folder / b["network"]), providers=["CPUExecutionProvider"])
+    return answer(b, sess.run([o["name"] for o in b["outputs"]], feeds(b, rows)), len(rows))
+
+
+def feeds(b: dict, rows: list[dict]) -> dict:
+    """The network's inputs for `rows`, prepared by the steps of bundle.json's content `b`."""
     feeds = {}
     for inp in b["inputs"]:
         raw = inp.get("raw_columns") or inp.get("columns") or [inp["column"]]
@@ -105,14 +119,21 @@ def predict(rows: list[dict], folder: str | Path = HERE) -> list[dict]:
         # number columns travel as a dict column -> values until the network's matrix is made; an image as its array
         x = {c: [r[c] for r in rows] for c in raw} if "columns" in inp else [r[raw[0]] for r in rows]
         for step in inp["steps"]:
-            x = {"image": image_step, "normalize": normalize_step, "category": category_step}[step["op"]](x, step)
+            try:
+                x = {"image": image_step, "normalize": normalize_step, "category": category_step}[step["op"]](x, step)
+            except SystemExit as e:
+                raise StepError(str(e), step) from None
         if isinstance(x, dict):
             x = np.stack([_floats(x[c], c) for c in inp["columns"]], axis=1) if rows else \
                 np.zeros((0, len(inp["columns"])))
         feeds[inp["name"]] = np.asarray(x, dtype=inp["dtype"])
-    sess = ort.InferenceSession(str(folder / b["network"]), providers=["CPUExecutionProvider"])
-    outs = sess.run([o["name"] for o in b["outputs"]], feeds)
-    result = [{} for _ in rows]
+    return feeds
+
+
+def answer(b: dict, outs: list, n: int) -> list[dict]:
+    """The network's outputs for `n` rows (in bundle.json's output order) as rows: each output's values and, for
+    a classifier, the predicted class and its probability."""
+    result = [{} for _ in range(n)]
     for o, arr in zip(b["outputs"], outs):
         for i, r in enumerate(result):
             r[o["name"]] = arr[i].tolist()

@@ -118,7 +118,8 @@ def create_app(segment: Segment, token: str | None = None, max_batch: int = 32, 
 
     @app.get("/health", summary="liveness")
     async def health() -> dict:
-        return {"status": "ok", "workflow": name, "micro_batching": batcher.batching, "fast_path": batcher.fast}
+        return {"status": "ok", "workflow": name, "micro_batching": batcher.batching, "fast_path": batcher.fast,
+                "runner": batcher.runner}
 
     @app.get("/metrics", summary="Prometheus metrics", response_class=PlainTextResponse)
     async def metrics():

@@ -23,11 +23,9 @@ from .segment import NodeFailed, Segment
 class Batcher:
     def __init__(self, segment: Segment, max_batch: int = 32, max_wait_ms: float = 0.0,
                  observe: Callable[[float], None] | None = None, parallel: int = 2, fast: bool = True):
-        from .fast import FastPlan
-
         self.segment = segment
         self.fast = fast and segment.row_wise
-        self.run = FastPlan(segment).run if self.fast else segment.run  # the engine per request otherwise
+        self.runner, self.run, self.why_not_bundle = _runner(segment, self.fast)
         self.max_batch = max(1, int(max_batch))
         self.max_wait = max(0.0, float(max_wait_ms)) / 1000.0
         self.observe = observe or (lambda n: None)
@@ -131,3 +129,18 @@ class Batcher:
         if self._worker is not None:
             self._worker.cancel()
         self.pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _runner(segment: Segment, fast: bool) -> tuple[str, Callable, str | None]:
+    """("bundle", the bundle runner's plan) where the segment compiles to it, else ("nodes", the nodes called in
+    order), or ("engine", an engine run per request) when the fast path is off or does not apply; and why the
+    bundle runner was not used."""
+    from .compiled import NotCompiled, compile_segment
+    from .fast import FastPlan
+
+    if not fast:
+        return "engine", segment.run, "the fast path is off or the segment is not row-wise"
+    try:
+        return "bundle", compile_segment(segment).run, None
+    except NotCompiled as e:
+        return "nodes", FastPlan(segment).run, str(e)

@@ -64,6 +64,7 @@ class Segment:
         self.input_id, self.output_id, self.served, self.upstream, self._feeding = parts(wf)
         # served: run per request; upstream: from saved results
         self.device = device
+        self.workflow_path = workflow_path
         self.results_dir = Path(results_dir)
         base = self.base = Engine(wf, device=device)
         base.load_results(self.results_dir)

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-pytest.importorskip("httpx")
+httpx = pytest.importorskip("httpx")
 sys.path.insert(0, str(Path(__file__).parent))
 from digits_service import png_b64  # noqa: E402
 from service_http_util import CLI, ENV, post, reference, start, stop  # noqa: E402
@@ -47,5 +47,18 @@ def test_served_fashion_example_answers_like_the_trained_network(tmp_path):
         "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt"}
         small = post(url, {"rows": [{"image": png_b64(np.zeros((8, 8)))}]}, token=None)
         assert small.status_code == 422 and "28×28" in small.json()["error"]
+        assert httpx.get(url + "/health").json()["runner"] == "bundle"  # the bundle's runner, a warm session
+        engine, engine_url = start(path, "--no-token", "--no-fast-path")  # the workflow's own nodes, per request
+        try:
+            assert httpx.get(engine_url + "/health").json()["runner"] == "engine"
+            for k in (1, 5, 16):  # alone and micro-batched: the rows the engine's nodes give, within 1e-5
+                body = {"rows": [{"image": png_b64(i)} for i in imgs[:k]]}
+                fast, slow = post(url, body, token=None).json()["rows"], post(engine_url, body, token=None).json()["rows"]
+                assert [list(r) for r in fast] == [list(r) for r in slow]  # the same columns in the same order
+                assert [r["prediction"] for r in fast] == [r["prediction"] for r in slow]
+                np.testing.assert_allclose([r["probability"] for r in fast], [r["probability"] for r in slow],
+                                           atol=1e-5)
+        finally:
+            stop(engine)
     finally:
         stop(proc)

@@ -42,12 +42,16 @@ def segment(tmp_path_factory):
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(st.integers(0, len(IMAGES) - 1), min_size=1, max_size=20))
 def test_fast_path_gives_the_engine_paths_rows(segment, picks):
+    """Both fast paths: the nodes called in order, and the bundle's runner (`compiled.py`), within 1e-5."""
+    from deepnodes.service.compiled import compile_segment
     from deepnodes.service.fast import FastPlan
 
     table = decode_rows(segment.columns, [{"image": png_b64(IMAGES[i])} for i in picks], 64)
-    fast = table_rows(FastPlan(segment).run(table), segment.output_columns)
     slow = table_rows(segment.run(table), segment.output_columns)
-    assert_same_rows(fast, slow)
+    for plan in (FastPlan(segment), compile_segment(segment)):
+        fast = table_rows(plan.run(table), segment.output_columns)
+        assert [list(r) for r in fast] == [list(r) for r in slow] == [["prediction", "probability"]] * len(picks)
+        assert_same_rows(fast, slow)
 
 
 def test_micro_batches_split_back_to_each_request(segment):

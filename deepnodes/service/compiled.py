@@ -1,0 +1,100 @@
+"""The fastest path: a segment Service Input → row-wise image/number steps → Network Executor → Service Output run
+by the bundle's runner (`deepnodes/bundle/predict.py`: the preprocessing as data, then one ONNX Runtime call).
+
+Calling the nodes themselves (`fast.py`) costs ~2 ms of CPU per request on the Fashion-MNIST example (Image to
+Tensor's table, the Executor's conversion and checks, its predictions table) where the network takes ~0.25 ms.
+`deepnodes export` already compiles exactly this pattern into data (`bundle.export.plan_for`) and its runner is
+tested to give the workflow's numbers, so the service compiles the segment the same way, once, and runs it with
+the Executor's own warm session (`dl/infer.py`'s cache): one implementation of those steps, not a third. A test
+compares its answers with the nodes' through real HTTP. Anything the plan does not carry (other nodes, options
+the runner does not model, a response column other than the predicted class and its probability, a CUDA
+device) is not compiled: `compile_segment` says why and the service uses `fast.py`.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from .segment import NodeFailed, Segment
+
+EXECUTOR = "deepnodes.dl.NetworkExecutor"
+
+
+class NotCompiled(Exception):
+    """The segment does not match the pattern the bundle's runner carries (the message says what differs)."""
+
+
+class BundlePlan:
+    def __init__(self, segment: Segment, bundle: dict, session, ex_id: str):
+        self.segment, self.bundle, self.session, self.ex_id = segment, bundle, session, ex_id
+        self.out_names = [o["name"] for o in bundle["outputs"]]
+        self.columns = list(segment.output_columns)
+
+    def run(self, table) -> Any:
+        """The Service Output table for a (checked) request table: the runner's rows, the chosen columns."""
+        import pyarrow as pa
+
+        from deepnodes.bundle.predict import StepError, answer, feeds
+
+        try:
+            rows = answer(self.bundle, self.session.run(self.out_names, feeds(self.bundle, table.to_pylist())),
+                          table.num_rows)
+        except (SystemExit, Exception) as e:  # noqa: BLE001 - the runner words its refusals as SystemExit
+            nid = e.step.get("node", self.ex_id) if isinstance(e, StepError) else self.ex_id
+            text = str(e).removeprefix("error: ") or type(e).__name__
+            raise NodeFailed(f"node '{nid}' ({self.segment.workflow.nodes[nid].label}) failed: {text}") from None
+        prob = self.bundle["probability_column"]
+        return pa.table({c: pa.array([r[c] for r in rows], pa.float32() if c == prob else pa.string())
+                         for c in self.columns})
+
+
+def compile_segment(segment: Segment) -> BundlePlan:
+    """The bundle runner's plan for `segment`, or `NotCompiled` saying why it does not fit."""
+    from deepnodes.bundle.export import BundleError, plan_for
+
+    wf = segment.workflow
+    execs = [n for n in segment.served if wf.nodes[n].type == EXECUTOR]
+    if len(execs) != 1:
+        raise NotCompiled(f"the served nodes hold {len(execs)} Network Executors, not one")
+    ex_id = execs[0]
+    if wf.upstream(segment.output_id).get("table", (None,))[0] != ex_id:
+        raise NotCompiled("the Service Output does not read the Network Executor's table")
+    c = wf.instantiate(ex_id).config
+    if c.backend == "torch" or c.layers or not c.append_class or c.device == "cuda" or \
+            (segment.device not in (None, "cpu")):
+        raise NotCompiled("the Network Executor's options (backend, layers, append_class, device) are not the "
+                          "runner's")
+    want = {c.prediction_column, c.probability_column}
+    if not segment.output_columns or not set(segment.output_columns) <= want:
+        raise NotCompiled("the Service Output returns columns other than the predicted class and its probability")
+    try:
+        bundle, network = plan_for(wf, ex_id, segment.base, segment.workflow_path)
+    except BundleError as e:
+        raise NotCompiled(str(e)) from None
+    if bundle["source_node"] != segment.input_id:
+        raise NotCompiled("the Network Executor's steps do not start at the Service Input")
+    chain = _chain(wf, ex_id, segment.input_id)
+    if set(segment.served) != chain | {segment.output_id}:
+        raise NotCompiled("the served nodes are more than the steps before the Network Executor")
+    if len(bundle["outputs"]) != 1 or not bundle["outputs"][0]["class_names"] or \
+            c.outputs not in ([], [bundle["outputs"][0]["name"]]):
+        raise NotCompiled("the network is not a classifier with one softmax output and class names")
+    import torch
+
+    if c.device == "auto" and segment.device is None and torch.cuda.is_available():
+        raise NotCompiled("the Network Executor may run on CUDA here")
+    from deepnodes.dl.infer import InferenceError, onnx_session
+
+    try:
+        session = onnx_session(network, [0], [])
+    except InferenceError as e:
+        raise NotCompiled(str(e)) from None
+    return BundlePlan(segment, bundle, session, ex_id)
+
+
+def _chain(wf, ex_id: str, input_id: str) -> set[str]:
+    """The Executor and the nodes on its table's path back to the Service Input."""
+    nodes, nid = {ex_id}, ex_id
+    while nid != input_id:
+        nid = wf.upstream(nid)["table"][0]
+        nodes.add(nid)
+    return nodes
