@@ -1,6 +1,8 @@
-"""Optimizers, parameter groups (frozen layers, a faster head), frozen BatchNorm, regularization, devices."""
+"""Optimizers, learning-rate schedules, parameter groups (frozen layers, a faster head), frozen BatchNorm,
+regularization, devices."""
 from __future__ import annotations
 
+import math
 from typing import Any, Callable
 
 import torch
@@ -117,3 +119,65 @@ def resolve_device(device: str | None) -> torch.device:
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise TrainingError("option 'device' is 'cuda' but no CUDA device is available here; use 'auto' or 'cpu'")
     return torch.device(device)
+
+
+def lr_factor(opts: TrainingOptions, total_steps: int) -> Callable[[int], float] | None:
+    """The factor on `learning_rate` for the batch after `step` completed steps, or None without a schedule.
+    cosine: the warm-up rises linearly from 0, then a half cosine falls to 0 at the last step (as Hugging Face's
+    `get_cosine_schedule_with_warmup`). one_cycle: torch's `OneCycleLR` curve (cosine rise from lr/25 over the
+    warm-up, cosine fall to lr/25e4 at the last step; the momentum is not cycled)."""
+    kind = opts.lr_schedule
+    if kind == "none":
+        return None
+    total = max(int(total_steps), 1)
+    if kind == "cosine":
+        warm = int(round((opts.warmup or 0.0) * total))
+
+        def cosine(step: int) -> float:
+            if step < warm:
+                return step / max(1, warm)
+            progress = min(1.0, (step - warm) / max(1, total - warm))
+            return 0.5 * (1.0 + math.cos(math.pi * progress))
+        return cosine
+    pct = 0.3 if opts.warmup is None else opts.warmup
+    start, peak, end = 1 / 25, 1.0, 1 / 25 / 1e4  # OneCycleLR's div_factor and final_div_factor
+    rise_end = float(pct * total) - 1  # OneCycleLR's phase boundaries
+    fall_end = float(total - 1)
+
+    def one_cycle(step: int) -> float:
+        step = min(step, total - 1)
+        if step <= rise_end:
+            lo, hi, frac = start, peak, step / rise_end if rise_end > 0 else 1.0
+        else:
+            lo, hi, frac = peak, end, (step - rise_end) / max(fall_end - rise_end, 1e-12)
+        return hi + (lo - hi) / 2.0 * (math.cos(math.pi * frac) + 1)
+    return one_cycle
+
+
+class LRSchedule:
+    """The learning-rate schedule stepped after every optimizer step (`torch.optim.lr_scheduler.LambdaLR`, so
+    head_learning_rate keeps its ratio). Its position is the loop's step count: a resumed run continues it."""
+
+    def __init__(self, optimizer, factor: Callable[[int], float] | None):
+        self.factor = factor
+        self.sched = torch.optim.lr_scheduler.LambdaLR(optimizer, factor) if factor is not None else None
+
+    def step(self) -> None:
+        if self.sched is not None:
+            self.sched.step()
+
+    def resume(self, step: int) -> None:
+        """Continue after `step` completed optimizer steps (a restored checkpoint)."""
+        if self.sched is not None and step:
+            self.sched.last_epoch = step
+            groups = self.sched.optimizer.param_groups
+            for g in groups:
+                g["lr"] = g["initial_lr"] * self.factor(step)
+            self.sched._last_lr = [g["lr"] for g in groups]
+
+
+def make_lr_schedule(opts: TrainingOptions, optimizer, total_steps: int) -> LRSchedule:
+    if opts.lr_schedule != "none" and opts.reduce_lr_on_plateau:
+        raise TrainingError(f"option 'lr_schedule' ('{opts.lr_schedule}') and option 'reduce_lr_on_plateau' both "
+                            "set the learning rate; use one of them")
+    return LRSchedule(optimizer, lr_factor(opts, total_steps))

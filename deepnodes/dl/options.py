@@ -89,6 +89,12 @@ class TrainingOptions(BaseModel):
     lr_factor: float = Field(0.1, gt=0, lt=1, description="reduce LR on plateau: factor")
     lr_patience: int = Field(2, ge=0, le=limits.EPOCHS, description="reduce LR on plateau: epochs without improvement")
     min_lr: float = Field(0.0, ge=0, description="reduce LR on plateau: lower bound")
+    lr_schedule: Literal["none", "cosine", "one_cycle"] = Field("none", description="the learning rate over the "
+        "run, set after every batch: none keeps learning_rate; cosine falls from it to 0 along a half cosine (after "
+        "the warm-up); one_cycle rises from learning_rate/25 to learning_rate, then falls to learning_rate/25e4 "
+        "(torch's OneCycleLR)")
+    warmup: float | None = Field(None, ge=0, lt=1, description="lr_schedule: the fraction of the training steps "
+                                 "in which the learning rate rises; empty: 0 for cosine, 0.3 for one_cycle")
     terminate_on_nan: bool = Field(True, description="stop with an error when the loss becomes NaN or infinite; "
                                    "the model after the last complete epoch is kept as the node's partial output")
 

@@ -28,8 +28,8 @@ from .callbacks import Callback, KeepBest, NaNLoss, TerminateOnNaN, callbacks_fo
 from .convert import Converted, output_activation
 from .losses import CLASS_LOSSES, LossFn, LossSpec, TrainingError, default_loss, from_logits
 from .network import Network
-from .optim import (apply_freezing, frozen_batchnorms, make_optimizer, param_groups, regularization_term,
-                    resolve_device)
+from .optim import (apply_freezing, frozen_batchnorms, make_lr_schedule, make_optimizer, param_groups,
+                    regularization_term, resolve_device)
 from .options import TrainingOptions
 from .rng import GlobalStream, draws_random, torch_generator
 from .speed import SpeedPlan, speed_plan
@@ -143,8 +143,7 @@ def train(network: Network, x: Sequence, y: Sequence, opts: TrainingOptions | No
     n = _check_rows(x, y)
     has_val = val_x is not None and val_y is not None and len(val_x) and len(_as_conv(val_x[0]))
     if has_val:
-        val_x = [_as_conv(t) for t in val_x]
-        val_y = [None if t is None else _as_conv(t) for t in val_y]
+        val_x, val_y = [_as_conv(t) for t in val_x], [None if t is None else _as_conv(t) for t in val_y]
 
     dev = resolve_device(device if opts.device == "auto" and device else opts.device)
     net = network.copy()
@@ -180,11 +179,11 @@ def train(network: Network, x: Sequence, y: Sequence, opts: TrainingOptions | No
     scaler = torch.amp.GradScaler("cuda") if amp and amp_dtype == torch.float16 else None
 
     x, y = _place(x, dev), _place(y, dev)
-    if has_val:
-        val_x, val_y = _place(val_x, dev), _place(val_y, dev)
+    val_x, val_y = (_place(val_x, dev), _place(val_y, dev)) if has_val else (val_x, val_y)
     gen = torch_generator(opts.seed, "shuffle", *rk)
     bs = opts.batch_size
     nb = (n + bs - 1) // bs
+    sched = make_lr_schedule(opts, opt, opts.epochs * nb)  # stepped after every optimizer step
 
     def forward_loss(xb, yb, weighted=True):
         with stream.active(dev) if stream is not None else nullcontext():
@@ -222,6 +221,7 @@ def train(network: Network, x: Sequence, y: Sequence, opts: TrainingOptions | No
     first = 1
     if dist is not None:  # a restarted worker group continues after its last checkpointed epoch
         first, step = dist.resume(loop, cbs, gen, stream, history)
+        sched.resume(step)
         result.epochs_done = loop.epochs_done = first - 1
         last_complete = state_of(module) if last_complete is not None and first > 1 else last_complete
     try:
@@ -273,6 +273,7 @@ def train(network: Network, x: Sequence, y: Sequence, opts: TrainingOptions | No
                     scaler.update()
                 else:
                     opt.step()
+                sched.step()
                 net.weights_changed()  # a fused step moves no version counter: say so (dl/infer.py's export cache)
                 step += 1
                 if dist is not None:

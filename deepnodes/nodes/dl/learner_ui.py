@@ -49,6 +49,7 @@ LEARNER_UI = annotate({
     "lr_factor": ui(SCHEDULE, {"reduce_lr_on_plateau": [True]}),
     "lr_patience": ui(SCHEDULE, {"reduce_lr_on_plateau": [True]}),
     "min_lr": ui(SCHEDULE, {"reduce_lr_on_plateau": [True]}),
+    "lr_schedule": ui(SCHEDULE), "warmup": ui(SCHEDULE, {"lr_schedule": ["cosine", "one_cycle"]}),
     "terminate_on_nan": ui(SCHEDULE),
 
     "freeze_batchnorm": ui(ADVANCED), "device": ui(ADVANCED), "mixed_precision": ui(ADVANCED),
