@@ -149,6 +149,7 @@ def main() -> None:
         answers = {n: httpx.post(u + "/predict", content=bodies[0], headers={"content-type": "application/json"},
                                  timeout=60).json()["rows"][0] for n, u in servers.items()}
         print("same answer on image 0:", json.dumps(answers))
+        print("fast path runner:", httpx.get(servers["service (fast path)"] + "/health", timeout=10).json().get("runner"))
         best: dict[tuple[str, int], dict] = {}
         for r in range(args.rounds):
             order = list(servers) if r % 2 == 0 else list(reversed(servers))

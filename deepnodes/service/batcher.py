@@ -6,10 +6,12 @@ each request's row count. Requests that arrive while a batch runs form the next 
 waits); `max_wait_ms` > 0 also holds the first request of a batch that long for company. If a batch fails, each
 of its requests runs alone, so one bad request fails only itself (LitServe fails the whole batch). A segment that
 is not row-wise runs per request through the engine, on up to `parallel` threads; a row-wise one takes the fast
-path (`fast.py`) unless `fast` is off. The fast path runs a batch of up to `max_batch` rows (at least 32) in the
-event loop's own thread: handing it to a worker thread and back cost ~2 ms per request on a busy machine, more
-than the work (~1.5 ms for a Fashion-MNIST image); larger batches and engine runs go to threads, so they never
-hold up /health.
+path (the bundle's runner, `compiled.py`, else the nodes, `fast.py`) unless `fast` is off. The fast path runs a
+batch of up to `max_batch` rows (at least 32) in the event loop's own thread: handing it to a worker thread and
+back cost ~2 ms per request on a busy machine, more than the work (~0.5 ms for a Fashion-MNIST image with the
+bundle's runner; handing batches to the thread while other requests were being read made neither the batches
+larger nor concurrency 32 faster, and concurrency 1 slower); larger batches and engine runs go to threads, so
+they never hold up /health.
 """
 from __future__ import annotations
 
