@@ -138,10 +138,10 @@ def answer(b: dict, outs: list, n: int) -> list[dict]:
         for i, r in enumerate(result):
             r[o["name"]] = arr[i].tolist()
         names = o.get("class_names")
-        if o.get("activation") == "softmax" and names and arr.ndim == 2:
+        if o.get("activation") == "softmax" and arr.ndim == 2:  # the class (its index when it has no names)
             for i, r in enumerate(result):
                 k = int(arr[i].argmax())
-                r[b.get("prediction_column", "prediction")] = names[k]
+                r[b.get("prediction_column", "prediction")] = names[k] if names else k
                 r[b.get("probability_column", "probability")] = float(arr[i, k])
     return result
 

@@ -43,7 +43,7 @@ class BundlePlan:
             text = str(e).removeprefix("error: ") or type(e).__name__
             raise NodeFailed(f"node '{nid}' ({self.segment.workflow.nodes[nid].label}) failed: {text}") from None
         prob = self.bundle["probability_column"]
-        return pa.table({c: pa.array([r[c] for r in rows], pa.float32() if c == prob else pa.string())
+        return pa.table({c: pa.array([r[c] for r in rows], pa.float32() if c == prob else None)  # names or indices
                          for c in self.columns})
 
 
@@ -75,9 +75,9 @@ def compile_segment(segment: Segment) -> BundlePlan:
     chain = _chain(wf, ex_id, segment.input_id)
     if set(segment.served) != chain | {segment.output_id}:
         raise NotCompiled("the served nodes are more than the steps before the Network Executor")
-    if len(bundle["outputs"]) != 1 or not bundle["outputs"][0]["class_names"] or \
+    if len(bundle["outputs"]) != 1 or bundle["outputs"][0]["activation"] != "softmax" or \
             c.outputs not in ([], [bundle["outputs"][0]["name"]]):
-        raise NotCompiled("the network is not a classifier with one softmax output and class names")
+        raise NotCompiled("the network is not a classifier with one softmax output")
     import torch
 
     if c.device == "auto" and segment.device is None and torch.cuda.is_available():

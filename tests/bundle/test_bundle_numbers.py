@@ -155,3 +155,15 @@ def test_bundle_maps_declared_categories_and_normalizes_like_the_served_workflow
     r = subprocess.run(py + [str(tmp_path / "bundle" / "predict.py"), str(tmp_path / "bad.json")],
                        capture_output=True, text=True, env=env, timeout=120, cwd=tmp_path)
     assert r.returncode != 0 and "column 'size'" in r.stderr and "'huge'" in r.stderr
+    # the service's bundle runner takes the same plan (numbers, categories, the normalizer) for this segment
+    from deepnodes.service.compiled import compile_segment
+    from deepnodes.service.decode import table_rows
+
+    served = Workflow.load(wf_path)
+    served.set_option("executor", "backend", "auto")
+    served.set_option("response", "columns", ["prediction", "probability"])
+    seg = Segment(served, wf_path.with_suffix(".results"))
+    table = decode_rows(seg.columns, rows, 100)
+    got, want = (table_rows(t, seg.output_columns) for t in (compile_segment(seg).run(table), seg.run(table)))
+    assert [g["prediction"] for g in got] == [w["prediction"] for w in want]
+    np.testing.assert_allclose([g["probability"] for g in got], [w["probability"] for w in want], atol=1e-5)
