@@ -10,6 +10,44 @@ MNIST_DIR = SHARED / "data" / "mnist"
 os.environ.setdefault("DEEPNODES_CACHE", str(ROOT / ".cache" / "test-cache"))
 os.environ.setdefault("KERAS_BACKEND", "torch")  # Keras is an interchange format here: always its torch backend
 
+
+class _KerasWithoutTensorFlow:
+    """The test process is a torch process, which never imports TensorFlow (dl/formats/tf_env.py; tests assert
+    it): Keras and TensorBoard imported by the tests themselves are told TensorFlow is absent, as DeepNodes tells
+    them, whichever test imports them first (Keras would import TensorFlow on its first model save)."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name != "keras":
+            return None
+        import importlib.util
+        import sys
+
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec("keras")
+        if spec is not None and spec.loader is not None:
+            run = spec.loader.exec_module
+
+            def exec_module(module):
+                run(module)
+                from deepnodes.dl.formats.tf_env import keep_tensorflow_out
+
+                keep_tensorflow_out()
+            spec.loader.exec_module = exec_module
+        return spec
+
+
+def _keep_tensorflow_out() -> None:
+    import sys
+
+    from deepnodes.dl.formats.tf_env import keep_tensorflow_out
+
+    keep_tensorflow_out()  # TensorBoard's own switch (imported or not)
+    if "keras" not in sys.modules:
+        sys.meta_path.insert(0, _KerasWithoutTensorFlow())
+
+
+_keep_tensorflow_out()
+
 # Property-based tests (hypothesis): no deadline (a shared 2-core machine is slow now and then); under CI the
 # examples are derandomized, so a CI failure reproduces exactly. DEEPNODES_FUZZ_SCALE=10 tries 10 times more
 # examples in the trust tests (tests/core/trust_strategies.py: `examples`).
