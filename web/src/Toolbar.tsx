@@ -45,13 +45,13 @@ export function Toolbar({ doc, wsStatus, running, canUndo, canRedo, actions: a }
       <span className="sep" />
       <button onClick={a.undo} disabled={!canUndo} title="undo (Ctrl+Z)">↶<span className="lbl"> Undo</span></button>
       <button onClick={a.redo} disabled={!canRedo} title="redo (Ctrl+Shift+Z)">↷<span className="lbl"> Redo</span></button>
-      <button onClick={a.copy} title="copy the selected nodes (Ctrl+C)">Copy</button>
-      <button onClick={a.paste} title="paste (Ctrl+V)">Paste</button>
-      <button onClick={a.deleteSelected} title="delete the selection (Del)">Delete</button>
+      <button onClick={a.copy} title="copy the selected nodes (Ctrl+C)">⧉<span className="lbl"> Copy</span></button>
+      <button onClick={a.paste} title="paste (Ctrl+V)">⎘<span className="lbl"> Paste</span></button>
+      <button onClick={a.deleteSelected} title="delete the selection (Del)">✕<span className="lbl"> Delete</span></button>
       {a.makeComponent && <button onClick={a.makeComponent} disabled={running} data-testid="make-component"
-        title="make one component of the selected nodes (the connections across its edge become its ports)">Make component</button>}
+        title="make one component of the selected nodes (the connections across its edge become its ports)">⊞<span className="lbl"> Make component</span></button>}
       {a.openComponent && <button onClick={a.openComponent} data-testid="open-component"
-        title="open the selected component to edit its body in place (the breadcrumb leads back)">Open component</button>}
+        title="open the selected component to edit its body in place (the breadcrumb leads back)">⊡<span className="lbl"> Open component</span></button>}
       <span className="sep" />
       <button className="primary" onClick={a.executeSelected} title="execute the selected nodes, or all (F7)" data-testid="execute-selected">▶<span className="lbl"> Execute</span></button>
       <button className="primary" onClick={a.executeAll} title="execute every node (Shift+F7)" data-testid="execute-all">▶▶<span className="lbl"> Execute all</span></button>
@@ -59,7 +59,7 @@ export function Toolbar({ doc, wsStatus, running, canUndo, canRedo, actions: a }
       <button onClick={a.reset} disabled={running} title="reset the selected node (or all)">⟲<span className="lbl"> Reset</span></button>
       <span className="sep" />
       <button onClick={a.fit} title="fit the workflow into view">Fit</button>
-      {a.deploy && <button onClick={a.deploy} data-testid="deploy" title="serve this workflow or export it as a bundle">Deploy</button>}
+      {a.deploy && <button onClick={a.deploy} data-testid="deploy" title="serve this workflow or export it as a bundle">⇪<span className="lbl"> Deploy</span></button>}
       <span className="dn-docname" title={doc.path ?? (doc.example ? `example ${doc.example} (not saved)` : "not saved yet")}>
         <input value={doc.name} aria-label="workflow name" title={doc.name} size={Math.max(8, doc.name.length + 1)} onChange={(e) => a.setName(e.target.value)}
           onBlur={(e) => a.commitName(e.target.value || "untitled")} />
