@@ -45,8 +45,8 @@ export function Toolbar({ doc, wsStatus, running, canUndo, canRedo, actions: a }
       <span className="sep" />
       <button onClick={a.undo} disabled={!canUndo} title="undo (Ctrl+Z)">↶<span className="lbl"> Undo</span></button>
       <button onClick={a.redo} disabled={!canRedo} title="redo (Ctrl+Shift+Z)">↷<span className="lbl"> Redo</span></button>
-      <button onClick={a.copy} title="copy the selected nodes (Ctrl+C)">⧉<span className="lbl"> Copy</span></button>
-      <button onClick={a.paste} title="paste (Ctrl+V)">⎘<span className="lbl"> Paste</span></button>
+      <button onClick={a.copy} title="copy the selected nodes (Ctrl+C)">Copy</button>
+      <button onClick={a.paste} title="paste (Ctrl+V)">Paste</button>
       <button onClick={a.deleteSelected} title="delete the selection (Del)">✕<span className="lbl"> Delete</span></button>
       {a.makeComponent && <button onClick={a.makeComponent} disabled={running} data-testid="make-component"
         title="make one component of the selected nodes (the connections across its edge become its ports)">⊞<span className="lbl"> Make component</span></button>}
