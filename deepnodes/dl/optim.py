@@ -131,7 +131,7 @@ def lr_factor(opts: TrainingOptions, total_steps: int) -> Callable[[int], float]
         return None
     total = max(int(total_steps), 1)
     if kind == "cosine":
-        warm = int(round((opts.warmup or 0.0) * total))
+        warm = min(int(round((opts.warmup or 0.0) * total)), total - 1)  # the last step at least reaches the peak
 
         def cosine(step: int) -> float:
             if step < warm:

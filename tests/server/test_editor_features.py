@@ -207,7 +207,8 @@ def test_learner_dialog_tabs_pickers_conditions_and_a_run_to_the_confusion_matri
 
     page.click('.dn-tabs button:has-text("Advanced")')
     raw = json.loads(page.input_value("#f-raw-json"))
-    assert raw["epochs"] == 12 and raw["targets"][0]["columns"] == ["class_name"]
+    stored = next(n for n in json.loads(FLAGSHIP.read_text())["nodes"] if n["id"] == "learner")["config"]
+    assert raw["epochs"] == stored["epochs"] and raw["targets"][0]["columns"] == ["class_name"]
 
     page.click('.dn-tabs button:has-text("General")')
     page.fill("#f-epochs", "1")
