@@ -15,6 +15,9 @@ pytest.importorskip("httpx")
 sys.path.insert(0, str(Path(__file__).parent))
 from service_http_util import CLI, ENV, post, start, stop  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).parents[1] / "text"))
+from translation_slice import shrink_translation  # noqa: E402
+
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 EXAMPLE = EXAMPLES / "translation_service.json"
 
@@ -33,20 +36,7 @@ def small(path: Path):
 
     registry.discover()
     wf = Workflow.load(EXAMPLE)
-    wf.set_option("train_pairs", "limit", 600)
-    wf.set_option("val_pairs", "limit", 40)
-    wf.set_option("test_pairs", "limit", 6)
-    for n in ("en_tok", "de_tok"):
-        wf.set_option(n, "vocab_size", 250)
-    for n in ("src_emb", "tgt_emb"):
-        wf.set_option(n, "input_dim", 250)
-        wf.set_option(n, "output_dim", 16)
-    wf.set_option("probs", "units", 250)
-    for n in ("encoder", "decoder", "hidden"):
-        wf.set_option(n, "units", 32)
-    wf.set_option("learner", "epochs", 2)
-    for n in ("decoder_node", "translate"):
-        wf.set_option(n, "max_length", 12)
+    shrink_translation(wf, test_rows=6, max_length=12, decoders=("decoder_node", "translate"))
     wf.save(path)
     return wf
 

@@ -2,11 +2,15 @@
 configurations and their figures: docs/benchmarks.md, section "Text examples")."""
 import importlib.util
 import math
+import sys
 from pathlib import Path
 
 import pytest
 
 from deepnodes.core import Engine, Workflow
+
+sys.path.insert(0, str(Path(__file__).parent))
+from translation_slice import shrink_translation  # noqa: E402
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -52,19 +56,7 @@ def test_language_model_example_on_a_small_slice():
 @pytest.mark.slow
 def test_translation_example_on_a_small_slice():
     wf = Workflow.load(EXAMPLES / "translation_en_de.json")
-    wf.set_option("train_pairs", "limit", 600)
-    wf.set_option("val_pairs", "limit", 40)
-    wf.set_option("test_pairs", "limit", 20)
-    for n in ("en_tok", "de_tok"):
-        wf.set_option(n, "vocab_size", 250)
-    for n in ("src_emb", "tgt_emb"):
-        wf.set_option(n, "input_dim", 250)
-        wf.set_option(n, "output_dim", 16)
-    wf.set_option("probs", "units", 250)
-    for n in ("encoder", "decoder", "hidden"):
-        wf.set_option(n, "units", 32)
-    wf.set_option("learner", "epochs", 2)
-    wf.set_option("decoder_node", "max_length", 15)
+    shrink_translation(wf, test_rows=20, max_length=15)
     eng = _run(wf)
     hist = eng.output("learner", "history").to_pylist()
     assert hist[-1]["loss"] < hist[0]["loss"] and hist[-1]["val_loss"] < hist[0]["val_loss"]
