@@ -13,6 +13,9 @@
 - `torch.compile` only when the user asks (`compile: true`): it costs its compile time on every run and was
   slower on the example CNN on this CPU.
 - on CUDA, host batches are copied from pinned memory without blocking.
+- a convolution's ReLU (ReLU6, LeakyReLU) followed only by a max pooling runs after the pooling instead: max and a
+  non-decreasing activation commute, so values and gradients are the same, on a quarter of the elements (the
+  example CNN trained 1.6x faster on this CPU). `restore` puts every activation back where its layer had it.
 
 `speedups=False` (a keyword of `train`) gives the plain path a hand-written script takes: the benchmark and the
 tests compare the two.
@@ -48,6 +51,7 @@ class SpeedPlan:
     optimizer_kwargs: dict = field(default_factory=dict)
     compile: bool = False
     pin: bool = False
+    pool_first: bool = False
 
     @property
     def rank(self) -> int | None:
@@ -56,6 +60,8 @@ class SpeedPlan:
     def prepare(self, module):
         if self.memory_format is not None:
             module.to(memory_format=self.memory_format)
+        if self.pool_first:
+            pool_before_activation(module)
         return module
 
     def batch(self, xs: list) -> list:
@@ -77,6 +83,8 @@ class SpeedPlan:
         for k in ("fused", "foreach"):
             if self.optimizer_kwargs.get(k):
                 parts.append(f"{k} optimizer step")
+        if self.pool_first:
+            parts.append("max pooling before the convolutions' activation")
         if self.compile:
             parts.append("torch.compile")
         if self.pin:
@@ -97,4 +105,53 @@ def speed_plan(module, dev: torch.device, opts, enabled: bool = True) -> SpeedPl
         kw["fused"] = True
     elif name in _FOREACH:
         kw["foreach"] = True
-    return SpeedPlan(conv_format(module), kw, compile_, dev.type == "cuda")
+    return SpeedPlan(conv_format(module), kw, compile_, dev.type == "cuda", bool(_pool_pairs(module)))
+
+
+_COMMUTING = (torch.nn.ReLU, torch.nn.ReLU6, torch.nn.LeakyReLU)  # non-decreasing, piecewise linear
+
+
+def _pool_pairs(module) -> list:
+    """(convolution, max pooling) pairs of a layer graph where the convolution's activation commutes with the
+    pooling and the pooling is the only reader of the convolution's output (not itself a network output)."""
+    from .build import ChainModule, GraphModule
+    from .layers._conv_modules import Conv
+    from .layers._pooling_modules import Pool
+
+    def fits(conv, pool) -> bool:
+        return (isinstance(conv, Conv) and isinstance(pool, Pool) and pool.mode == "max" and pool.post is None
+                and isinstance(conv.act, _COMMUTING) and getattr(conv.act, "negative_slope", 0.0) >= 0)
+
+    if isinstance(module, ChainModule):
+        mods = list(module.children())
+        return [(a, b) for a, b in zip(mods, mods[1:]) if fits(a, b)]
+    if not isinstance(module, GraphModule):
+        return []
+    readers: dict[int, list[str]] = {}
+    for name, ins, _ in module.program:
+        for i in ins:
+            readers.setdefault(i, []).append(name)
+    pairs = []
+    for name, _, outs in module.program:
+        r = readers.get(outs[0], [])
+        if len(outs) == 1 and len(r) == 1 and outs[0] not in module.out_slots:
+            conv, pool = module._modules[name], module._modules[r[0]]
+            if fits(conv, pool):
+                pairs.append((conv, pool))
+    return pairs
+
+
+def pool_before_activation(module) -> None:
+    # plain attributes, not submodules: the module tree, its state_dict and DDP's view of it stay as built
+    for conv, pool in _pool_pairs(module):
+        pool.__dict__["post"], conv.__dict__["moved_act"] = conv.act, pool
+        conv.act = None
+
+
+def restore(module) -> None:
+    """The network as its layers built it: the default memory layout, each activation back in its convolution."""
+    for m in list(module.modules()):
+        pool = m.__dict__.pop("moved_act", None)
+        if pool is not None:
+            m.act = pool.__dict__.pop("post")
+    module.to("cpu", memory_format=torch.contiguous_format)

@@ -32,7 +32,7 @@ from .optim import (apply_freezing, frozen_batchnorms, make_lr_schedule, make_op
                     regularization_term, resolve_device)
 from .options import TrainingOptions
 from .rng import GlobalStream, draws_random, torch_generator
-from .speed import SpeedPlan, speed_plan
+from .speed import SpeedPlan, restore, speed_plan
 
 
 @dataclass
@@ -373,7 +373,7 @@ def train(network: Network, x: Sequence, y: Sequence, opts: TrainingOptions | No
 
 def _finish(net: Network, result: TrainResult, opts: TrainingOptions, y) -> None:
     net.module.eval()
-    net.module.to("cpu", memory_format=torch.contiguous_format)  # the network handed on is in the default layout
+    restore(net.module)  # the network handed on is laid out as its layers built it
     net.weights_changed()  # kept-best / last-good weights restored, batch-norm statistics updated
     md = net.metadata
     md["history"] = list(md.get("history", [])) + result.history

@@ -9,6 +9,8 @@ from ._conv_modules import _pad_for
 
 
 class Pool(nn.Module):
+    post: nn.Module | None = None  # an activation the Learner moved here from the convolution before (dl/speed.py)
+
     def __init__(self, nd: int, mode: str, k, s, padding: str, seq: bool = False):
         super().__init__()
         self.nd, self.mode, self.k, self.s, self.same, self.seq = nd, mode, tuple(k), tuple(s), padding == "same", seq
@@ -30,6 +32,8 @@ class Pool(nn.Module):
                 y = self.fn(x, self.k, self.s)
         else:
             y = self.fn(x, self.k, self.s)
+        if self.post is not None:
+            y = self.post(y)
         return y.transpose(1, 2) if self.seq else y
 
 
