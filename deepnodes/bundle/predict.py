@@ -1,9 +1,11 @@
-"""Runs a DeepNodes bundle without DeepNodes or torch: only onnxruntime, numpy and pillow.
+"""Runs a DeepNodes bundle without DeepNodes or torch: only onnxruntime, numpy and pillow (and sentencepiece for a
+subword tokenizer's text).
 
-    python predict.py IMAGE_OR_ROWS... [--json]
+    python predict.py IMAGE_TEXT_OR_ROWS...
 
-Each argument is an image file (for an image input) or a JSON file holding a list of rows
-({"image": "<base64 PNG/JPEG>"} or {"image": "path/to/file.png"}; {"x1": 1.5, "x2": 3, ...} for number columns). Prints one JSON row per input row: the
+Each argument is an image file (for an image input), a text (for a text input) or a JSON file holding a list of
+rows ({"image": "<base64 PNG/JPEG>"} or {"image": "path/to/file.png"}; {"text": "..."}; {"x1": 1.5, "x2": 3, ...}
+for number columns). Prints one JSON row per input row: the
 network's outputs and, for a classifier, the predicted class and its probability. The preprocessing is read from
 bundle.json (the steps the workflow ran before its Network Executor), so the numbers match the workflow's.
 """
@@ -36,6 +38,8 @@ class StepError(SystemExit):
 def _image(value, column: str, row: int):
     from PIL import Image
 
+    if isinstance(value, Image.Image):  # decoded already (the service decodes a request's image to check it)
+        return value
     data = value
     if isinstance(value, str):
         p = Path(value)
@@ -88,6 +92,54 @@ def category_step(values: dict, step: dict) -> dict:
     return out
 
 
+WORD_RE = r"\w+(?:['’]\w+)*|[^\w\s]"  # DeepNodes' word tokens: words (with apostrophes) and punctuation marks
+PAD, START, END, UNK = 0, 1, 2, 3  # the special ids of every DeepNodes dictionary
+_SP: dict = {}  # sentencepiece processors by model file
+
+
+def text_step(values, step: dict, folder: Path = HERE) -> np.ndarray:
+    """DeepNodes' Text to Index Sequence with the dictionary as data: token ids (characters, words, or the
+    sentencepiece model's subwords; <unk> for the rest), optional <s> / </s>, truncation keeping </s> (or <s>),
+    padding to `length` or the longest row: (N, L) int32."""
+    import re
+
+    ids = []
+    for i, t in enumerate(values):
+        if t is not None and not isinstance(t, str):
+            raise SystemExit(f"error: row {i}, column '{step['column']}': expected text")
+        t = (t or "").lower() if step["lowercase"] else (t or "")
+        if step["level"] == "subword":
+            path = str(Path(folder) / step["model_file"])
+            if path not in _SP:
+                import sentencepiece as spm
+
+                _SP[path] = spm.SentencePieceProcessor(model_file=path)
+            a = list(_SP[path].encode(t, out_type=int))
+        else:
+            index = step.get("_index")
+            if index is None:
+                index = step["_index"] = {k: j for j, k in enumerate(step["tokens"]) if j >= 4}
+            pieces = list(t) if step["level"] == "character" else re.findall(WORD_RE, t)
+            a = [index.get(p, UNK) for p in pieces]
+        ids.append(([START] if step["add_start"] else []) + a + ([END] if step["add_end"] else []))
+    n = step["length"]
+    out = np.full((len(ids), n if n is not None else max((len(a) for a in ids), default=0)), PAD, np.int32)
+    for i, a in enumerate(ids):
+        if n is not None and len(a) > n:
+            if step["truncating"] == "post":
+                a = a[:n]
+                a[-1] = END if step["add_end"] else a[-1]
+            else:
+                a = a[len(a) - n:]
+                a[0] = START if step["add_start"] else a[0]
+        if a:
+            if step["padding"] == "post":
+                out[i, :len(a)] = a
+            else:
+                out[i, out.shape[1] - len(a):] = a
+    return out
+
+
 def _floats(vals, name: str) -> np.ndarray:
     if isinstance(vals, np.ndarray):
         return vals.astype(np.float64)
@@ -104,11 +156,12 @@ def predict(rows: list[dict], folder: str | Path = HERE) -> list[dict]:
     folder = Path(folder)
     b = json.loads((folder / "bundle.json").read_text())
     sess = ort.InferenceSession(str(folder / b["network"]), providers=["CPUExecutionProvider"])
-    return answer(b, sess.run([o["name"] for o in b["outputs"]], feeds(b, rows)), len(rows))
+    return answer(b, sess.run([o["name"] for o in b["outputs"]], feeds(b, rows, folder)), len(rows))
 
 
-def feeds(b: dict, rows: list[dict]) -> dict:
-    """The network's inputs for `rows`, prepared by the steps of bundle.json's content `b`."""
+def feeds(b: dict, rows: list[dict], folder: Path = HERE) -> dict:
+    """The network's inputs for `rows`, prepared by the steps of bundle.json's content `b` (`folder` holds the
+    files steps name: a sentencepiece model)."""
     feeds = {}
     for inp in b["inputs"]:
         raw = inp.get("raw_columns") or inp.get("columns") or [inp["column"]]
@@ -120,7 +173,8 @@ def feeds(b: dict, rows: list[dict]) -> dict:
         x = {c: [r[c] for r in rows] for c in raw} if "columns" in inp else [r[raw[0]] for r in rows]
         for step in inp["steps"]:
             try:
-                x = {"image": image_step, "normalize": normalize_step, "category": category_step}[step["op"]](x, step)
+                x = text_step(x, step, folder) if step["op"] == "text" else \
+                    {"image": image_step, "normalize": normalize_step, "category": category_step}[step["op"]](x, step)
             except SystemExit as e:
                 raise StepError(str(e), step) from None
         if isinstance(x, dict):

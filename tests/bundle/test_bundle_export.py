@@ -53,14 +53,14 @@ def _workflow(tmp: Path, steps: list[dict]) -> Path:
     return p
 
 
-def _plain_python(tmp: Path) -> list[str]:
-    """A Python that sees only onnxruntime, numpy and pillow (and what they import): `python -I -S` with a
-    PYTHONPATH of links to those packages alone."""
+def _plain_python(tmp: Path, extra: tuple[str, ...] = ()) -> list[str]:
+    """A Python that sees only onnxruntime, numpy and pillow (and what they import; and the `extra` packages, e.g.
+    sentencepiece): `python -I -S` with a PYTHONPATH of links to those packages alone."""
     import importlib.util
 
     site = tmp / "plain_site"
     site.mkdir()
-    for name in PLAIN_PACKAGES:
+    for name in PLAIN_PACKAGES + extra:
         spec = importlib.util.find_spec(name)
         src = Path(spec.origin).parent
         (site / src.name).symlink_to(src)
