@@ -31,17 +31,25 @@ class BundlePlan:
 
     def run(self, table) -> Any:
         """The Service Output table for a (checked) request table: the runner's rows, the chosen columns."""
-        import pyarrow as pa
+        return self.table(self.run_rows(table.to_pylist()))
 
+    def run_rows(self, rows: list[dict]) -> list[dict]:
+        """The answer rows (the chosen columns) for checked request rows (`decode.checked_rows`: images decoded)."""
         from deepnodes.bundle.predict import StepError, answer, feeds
 
         try:
-            rows = answer(self.bundle, self.session.run(self.out_names, feeds(self.bundle, table.to_pylist())),
-                          table.num_rows)
+            out = answer(self.bundle, self.session.run(self.out_names, feeds(self.bundle, rows)), len(rows))
         except (SystemExit, Exception) as e:  # noqa: BLE001 - the runner words its refusals as SystemExit
             nid = e.step.get("node", self.ex_id) if isinstance(e, StepError) else self.ex_id
             text = str(e).removeprefix("error: ") or type(e).__name__
             raise NodeFailed(f"node '{nid}' ({self.segment.workflow.nodes[nid].label}) failed: {text}") from None
+        cols = self.columns
+        return [{c: r[c] for c in cols} for r in out]
+
+    def table(self, rows: list[dict]) -> Any:
+        """`run_rows`'s answer as the Service Output table (the probability as float32, as the Executor writes it)."""
+        import pyarrow as pa
+
         prob = self.bundle["probability_column"]
         return pa.table({c: pa.array([r[c] for r in rows], pa.float32() if c == prob else None)  # names or indices
                          for c in self.columns})

@@ -41,6 +41,14 @@ def _kind_of(v: Any) -> str:
 
 def image_bytes(v: Any, i: int, c: ServiceColumn) -> bytes:
     """Base64 text (a `data:` URL too) or raw bytes (an upload) → checked PNG/JPEG bytes of the declared size."""
+    data, im = decoded_image(v, i, c)
+    im.close()
+    return data
+
+
+def decoded_image(v: Any, i: int, c: ServiceColumn):
+    """`image_bytes`'s check, which decodes the image: (the bytes, the loaded PIL image), so a runner that
+    prepares images itself (the bundle runner) does not decode them a second time."""
     if isinstance(v, (bytes, bytearray)):
         data = bytes(v)
     elif isinstance(v, str):
@@ -54,20 +62,22 @@ def image_bytes(v: Any, i: int, c: ServiceColumn) -> bytes:
     from deepnodes.table.images import open_image
 
     try:
-        with open_image(data, c.name, i) as im:
-            if im.format not in ("PNG", "JPEG"):
-                raise RequestError(f"{_where(i, c.name)}: the image is {im.format or 'of an unknown format'}; "
-                                   "send PNG or JPEG")
-            w, h = im.size
-            im.load()
+        im = open_image(data, c.name, i)
+        if im.format not in ("PNG", "JPEG"):
+            im.close()
+            raise RequestError(f"{_where(i, c.name)}: the image is {im.format or 'of an unknown format'}; "
+                               "send PNG or JPEG")
+        w, h = im.size
+        im.load()
     except RequestError:
         raise
     except Exception:  # noqa: BLE001 - PIL raises many types for broken files; open_image words its own
         raise RequestError(f"{_where(i, c.name)}: the bytes are not a PNG or JPEG image that can be decoded") from None
     if c.shape and [h, w] != list(c.shape):
+        im.close()
         raise RequestError(f"{_where(i, c.name)}: the image is {h}×{w} pixels (height×width); "
                            f"this service takes {c.shape[0]}×{c.shape[1]}")
-    return data
+    return data, im
 
 
 def _tensor(v: Any, i: int, c: ServiceColumn):
@@ -94,13 +104,9 @@ def _has_bool(v: Any) -> bool:
     return isinstance(v, list) and any(_has_bool(x) for x in v)
 
 
-def decode_rows(columns: Sequence[ServiceColumn], rows: Any, max_rows: int):
-    """Rows (a list of JSON objects) → a `pyarrow.Table` with the declared columns, in order."""
-    import numpy as np
-    import pyarrow as pa
-
-    from deepnodes.table.arrow import category_field, mark, tensor_array
-
+def checked_values(columns: Sequence[ServiceColumn], rows: Any, max_rows: int, images: str = "bytes") -> dict:
+    """Every check of a request's rows: column name -> its values (numbers as floats, strings, tensors as float32
+    arrays; images as checked bytes, or as loaded PIL images with `images="decoded"`), or a `RequestError`."""
     if not isinstance(rows, list):
         raise RequestError(f"'rows' must be a list of objects, got {_kind_of(rows)}", 422)
     if not rows:
@@ -115,16 +121,16 @@ def decode_rows(columns: Sequence[ServiceColumn], rows: Any, max_rows: int):
             if c.name not in r:
                 raise RequestError(f"row {i} has no column '{c.name}' (the service needs "
                                    f"{', '.join(repr(x.name) for x in columns)})")
-        extra = [k for k in r if k not in names]
-        if extra:
+        if len(r) != len(names):
+            extra = [k for k in r if k not in names]
             raise RequestError(f"row {i} has the column '{str(extra[0])[:100]}', which this service does not take "
                                f"(it takes {', '.join(repr(x.name) for x in columns)})")
-    arrays, fields = [], []
+    image = decoded_image if images == "decoded" else image_bytes
+    out: dict[str, list] = {}
     for c in columns:
         vals = [r[c.name] for r in rows]
         if c.kind == "number":
-            arrays.append(pa.array([_number(v, i, c) for i, v in enumerate(vals)], pa.float64()))
-            fields.append(pa.field(c.name, pa.float64()))
+            out[c.name] = [_number(v, i, c) for i, v in enumerate(vals)]
         elif c.kind in ("string", "category"):
             for i, v in enumerate(vals):
                 if not isinstance(v, str):
@@ -132,23 +138,53 @@ def decode_rows(columns: Sequence[ServiceColumn], rows: Any, max_rows: int):
                 if c.categories and v not in c.categories:
                     raise RequestError(f"{_where(i, c.name)}: '{v[:100]}' is not one of the categories "
                                        f"{', '.join(repr(x) for x in c.categories[:20])}")
-            if c.kind == "string":
-                arrays.append(pa.array(vals, pa.string()))
-                fields.append(pa.field(c.name, pa.string()))
-            elif c.categories:
-                from deepnodes.table.arrow import category_from_codes
-
-                index = {k: j for j, k in enumerate(c.categories)}
-                arrays.append(category_from_codes(np.array([index[v] for v in vals]), c.categories))
-                fields.append(category_field(c.name, c.categories))
-            else:
-                arrays.append(pa.array(vals, pa.string()).dictionary_encode())
-                fields.append(mark(pa.field(c.name, arrays[-1].type), "category"))
+            out[c.name] = vals
         elif c.kind == "image":
-            arrays.append(pa.array([image_bytes(v, i, c) for i, v in enumerate(vals)], pa.binary()))
+            out[c.name] = [image(v, i, c) for i, v in enumerate(vals)]
+            if images == "decoded":
+                out[c.name] = [im for _, im in out[c.name]]
+        else:
+            out[c.name] = [_tensor(v, i, c) for i, v in enumerate(vals)]
+    return out
+
+
+def checked_rows(columns: Sequence[ServiceColumn], rows: Any, max_rows: int) -> list[dict]:
+    """The request's rows after every check, as the bundle runner takes them (images decoded once, here)."""
+    vals = checked_values(columns, rows, max_rows, images="decoded")
+    return [{c.name: vals[c.name][i] for c in columns} for i in range(len(rows))]
+
+
+def decode_rows(columns: Sequence[ServiceColumn], rows: Any, max_rows: int):
+    """Rows (a list of JSON objects) → a `pyarrow.Table` with the declared columns, in order."""
+    import numpy as np
+    import pyarrow as pa
+
+    from deepnodes.table.arrow import category_field, mark, tensor_array
+
+    vals = checked_values(columns, rows, max_rows)
+    arrays, fields = [], []
+    for c in columns:
+        v = vals[c.name]
+        if c.kind == "number":
+            arrays.append(pa.array(v, pa.float64()))
+            fields.append(pa.field(c.name, pa.float64()))
+        elif c.kind == "string":
+            arrays.append(pa.array(v, pa.string()))
+            fields.append(pa.field(c.name, pa.string()))
+        elif c.kind == "category" and c.categories:
+            from deepnodes.table.arrow import category_from_codes
+
+            index = {k: j for j, k in enumerate(c.categories)}
+            arrays.append(category_from_codes(np.array([index[x] for x in v]), c.categories))
+            fields.append(category_field(c.name, c.categories))
+        elif c.kind == "category":
+            arrays.append(pa.array(v, pa.string()).dictionary_encode())
+            fields.append(mark(pa.field(c.name, arrays[-1].type), "category"))
+        elif c.kind == "image":
+            arrays.append(pa.array(v, pa.binary()))
             fields.append(mark(pa.field(c.name, pa.binary()), "image"))
         else:
-            arrays.append(tensor_array(np.stack([_tensor(v, i, c) for i, v in enumerate(vals)])))
+            arrays.append(tensor_array(np.stack(v)))
             fields.append(pa.field(c.name, arrays[-1].type))
     return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
 
