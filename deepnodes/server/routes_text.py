@@ -45,7 +45,8 @@ def _generate(node, net, vocab, text: str, length: int | None) -> str:
 
 
 def _translate(node, net, tgt_vocab, src_vocab, text: str) -> str:
-    from deepnodes.dl.decode import GraphRunner, translate
+    from deepnodes.dl.decode import translate
+    from deepnodes.dl.graph_runner import GraphRunner
     from deepnodes.nodes.text._common import network_dictionary
     from deepnodes.nodes.text.generate import encode_sources
 
@@ -60,7 +61,7 @@ def _translate(node, net, tgt_vocab, src_vocab, text: str) -> str:
 
 def try_text(doc, nid: str, text: str, length: int | None = None) -> dict:
     """What the try-it box shows: the generated continuation or the translation of `text`."""
-    from deepnodes.dl.decode import DecodeError
+    from deepnodes.dl.graph_runner import DecodeError
     from deepnodes.nodes.text._common import network_dictionary
 
     entry = doc.workflow._node(nid)

@@ -56,7 +56,8 @@ class TextGenerator(Node):
     def execute(self, inputs, ctx):
         import pyarrow as pa
 
-        from deepnodes.dl.decode import DecodeError, generate
+        from deepnodes.dl.decode import generate
+        from deepnodes.dl.graph_runner import DecodeError
         from deepnodes.table.arrow import set_column
 
         net, vocab, table = inputs
@@ -142,7 +143,8 @@ class SequenceDecoder(Node):
         import numpy as np
         import pyarrow as pa
 
-        from deepnodes.dl.decode import DecodeError, GraphRunner, translate
+        from deepnodes.dl.decode import translate
+        from deepnodes.dl.graph_runner import DecodeError, GraphRunner
         from deepnodes.dl.text import PAD
         from deepnodes.table.arrow import get_column, kind_of, set_column, to_numpy
 

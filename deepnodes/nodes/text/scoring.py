@@ -88,7 +88,8 @@ class LanguageModelScorer(Node):
     def execute(self, inputs, ctx):
         import pyarrow as pa
 
-        from deepnodes.dl.decode import DecodeError, GraphRunner, check_vocabulary, stream_log_loss
+        from deepnodes.dl.decode import stream_log_loss
+        from deepnodes.dl.graph_runner import DecodeError, GraphRunner, check_vocabulary
         from deepnodes.dl.text import stream_ids
         from deepnodes.dl.text_metrics import bits_per_token, perplexity
 
