@@ -1,10 +1,13 @@
 """Quality of the two text examples in their default configurations (docs/benchmarks.md, section "Text").
 
-    .venv/bin/python benchmarks/bench_text_quality.py [--train-seconds 1800] [--only lm|translation] [--out f.json]
-        [--translation-example translation_transformer_en_de.json]
+    .venv/bin/python benchmarks/bench_text_quality.py [--train-seconds 1800] [--train-cpu-seconds 1800]
+        [--only lm|translation] [--out f.json]
+        [--translation-example translation_transformer_en_de.json] [--lm-example language_model_transformer.json]
 
-Runs examples/language_model.json and examples/translation_en_de.json as they are, except that each
-Learner is stopped (keeping its model) after --train-seconds of training, and prints:
+Runs examples/language_model.json and examples/translation_en_de.json (or the Transformer examples) as they are,
+except that each Learner is stopped (keeping its model) after --train-seconds of wall-clock training or once the
+process has spent --train-cpu-seconds of CPU time since the Learner started (robust to other jobs on the
+machine; run it with OMP_NUM_THREADS=1 for single-threaded CPU minutes), and prints:
 - language model: bits per character on the held-out 5% of chapters, the share of generated words
   (temperature 0.5) that are words of the training text, and sample generations;
 - translation: BLEU / chrF on the Ding test split for greedy and beam-4 decoding, the two trivial
@@ -15,6 +18,7 @@ from __future__ import annotations
 import argparse
 import collections
 import json
+import os
 import re
 import sys
 import threading
@@ -27,33 +31,61 @@ sys.path.insert(0, str(ROOT))
 from deepnodes.core import Engine, Workflow  # noqa: E402
 
 
-def _run(wf: Workflow, learner: str, seconds: float, log) -> Engine:
+def _run(wf: Workflow, learner: str, seconds: float, log, cpu_seconds: float | None = None,
+         timing: dict | None = None) -> Engine:
+    """Run `wf`, stopping the Learner (it keeps its model) after `seconds` of wall-clock training or when the
+    process has spent `cpu_seconds` of CPU time (time.process_time: all its threads) since the Learner started,
+    whichever comes first; `timing` gets the training's wall and CPU seconds and the load average."""
     eng = Engine(wf)
-    started = {}
+    timing = timing if timing is not None else {}
+    done = threading.Event()
+
+    def watch_cpu(cpu0: float) -> None:
+        while not done.wait(1.0):
+            if time.process_time() - cpu0 >= cpu_seconds:
+                log(f"[{learner}] {cpu_seconds:.0f} CPU seconds of training spent: stopping")
+                eng.request_stop(learner)
+                return
 
     def on(ev):
-        if ev["type"] == "state" and ev["node"] == learner and ev["state"] == "executing":
-            started["t"] = time.time()
-            threading.Timer(seconds, lambda: eng.request_stop(learner)).start()
+        if ev["type"] == "state" and ev["node"] == learner:
+            if ev["state"] == "executing":
+                timing.update(t0=time.time(), cpu0=time.process_time(), load_start=os.getloadavg()[0])
+                timer = threading.Timer(seconds, lambda: eng.request_stop(learner))
+                timer.daemon = True
+                timer.start()
+                if cpu_seconds:
+                    threading.Thread(target=watch_cpu, args=(timing["cpu0"],), daemon=True).start()
+            elif "t0" in timing and "train_wall_seconds" not in timing:
+                done.set()
+                timing.update(train_wall_seconds=round(time.time() - timing["t0"], 1),
+                              train_cpu_seconds=round(time.process_time() - timing["cpu0"], 1),
+                              load_end=os.getloadavg()[0])
         if ev["type"] == "log" and ev["node"] == learner:
             log(f"[{learner}] {ev['line']}")
     eng.subscribe(on)
     t0 = time.time()
     res = eng.run()
+    done.set()
     if not res.ok:
         bad = {n: s.message for n, s in eng.status.items() if s.state == "failed"}
         raise SystemExit(f"workflow failed: {bad}")
-    log(f"workflow ran in {time.time() - t0:.0f} s (training {time.time() - started.get('t', t0):.0f} s incl. after)")
+    log(f"workflow ran in {time.time() - t0:.0f} s; training: {timing.get('train_wall_seconds')} s wall, "
+        f"{timing.get('train_cpu_seconds')} CPU s")
+    for k in ("t0", "cpu0"):
+        timing.pop(k, None)
     return eng
 
 
-def language_model(seconds: float, log, limit: int | None = None) -> dict:
-    wf = Workflow.load(ROOT / "examples" / "language_model.json")
+def language_model(seconds: float, log, limit: int | None = None, example: str = "language_model.json",
+                   cpu_seconds: float | None = None) -> dict:
+    wf = Workflow.load(ROOT / "examples" / example)
     wf.set_option("seeds", "limit", 20)
     if limit:  # a smoke run of the script itself
         wf.set_option("train_text", "limit", limit)
         wf.set_option("test_text", "limit", limit // 10)
-    eng = _run(wf, "learner", seconds, log)
+    timing: dict = {}
+    eng = _run(wf, "learner", seconds, log, cpu_seconds, timing)
     hist = eng.output("learner", "history").to_pylist()
     train = eng.output("train_text").column("text").to_pylist()
     vocab_words = set(re.findall(r"[A-Za-z]+", " ".join(train)))
@@ -64,28 +96,36 @@ def language_model(seconds: float, log, limit: int | None = None) -> dict:
     scores = eng.output("scorer").to_pylist()[0]
     return {"bits_per_character": scores["bits_per_token"], "perplexity": scores["perplexity"],
             "held_out_characters": scores["tokens"], "epochs": len(hist),
-            "train_seconds": sum(h.get("seconds", 0) for h in hist),
-            "chars_per_second": (hist[-1].get("samples_per_s", 0) * 100) if hist else None,
+            "train_seconds": sum(h.get("seconds", 0) for h in hist), **timing,
+            "history": [{k: round(v, 4) if isinstance(v, float) else v for k, v in h.items()} for h in hist],
+            "windows_per_second": hist[-1].get("samples_per_s") if hist else None,
             "generated_words": len(words), "share_of_training_words": known,
             "samples": [g[len(s):][:200] for g, s in zip(gen[:3], seeds[:3])]}
 
 
-def translation(seconds: float, log, limit: int | None = None, example: str = "translation_en_de.json") -> dict:
+def translation(seconds: float, log, limit: int | None = None, example: str = "translation_en_de.json",
+                cpu_seconds: float | None = None) -> dict:
     from deepnodes.dl.text_metrics import corpus_bleu, corpus_chrf
 
     wf = Workflow.load(ROOT / "examples" / example)
     if limit:  # a smoke run of the script itself
         for n in ("train_pairs", "val_pairs", "test_pairs"):
             wf.set_option(n, "limit", limit if n == "train_pairs" else limit // 10)
-    wf.set_option("decoder_node", "method", "greedy")
-    eng = _run(wf, "learner", seconds, log)
-    out = {"greedy": eng.status["scorer"].scalars}
-    test = eng.output("decoder_node")
+    both = "greedy_node" in wf.nodes  # the example decodes greedy and beam itself: one run
+    if not both:
+        wf.set_option("decoder_node", "method", "greedy")
+    timing: dict = {}
+    eng = _run(wf, "learner", seconds, log, cpu_seconds, timing)
+    greedy_node, greedy_scorer = ("greedy_node", "greedy_scorer") if both else ("decoder_node", "scorer")
+    out = {"greedy": eng.status[greedy_scorer].scalars, **timing,
+           "greedy_decode_seconds": round(eng.status[greedy_node].seconds or 0, 1)}
+    test = eng.output(greedy_node)
     greedy_tr = test.column("translation").to_pylist()
-    wf.set_option("decoder_node", "method", "beam")
-    t = time.time()
-    eng.run()
-    log(f"beam decoding {time.time() - t:.0f} s")
+    if not both:
+        wf.set_option("decoder_node", "method", "beam")
+        eng.run()
+    out["beam_decode_seconds"] = round(eng.status["decoder_node"].seconds or 0, 1)
+    log(f"decoding the test pairs: greedy {out['greedy_decode_seconds']} s, beam {out['beam_decode_seconds']} s")
     out["beam4"] = eng.status["scorer"].scalars
     en = test.column("english").to_pylist()
     de = test.column("german").to_pylist()
@@ -106,25 +146,31 @@ def translation(seconds: float, log, limit: int | None = None, example: str = "t
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--train-seconds", type=float, default=1800.0)
+    ap.add_argument("--train-seconds", type=float, default=1800.0, help="wall-clock cap on each training")
+    ap.add_argument("--train-cpu-seconds", type=float, default=None,
+                    help="stop each Learner (keeping its model) once the process spent this much CPU time training")
     ap.add_argument("--only", choices=("lm", "translation"))
     ap.add_argument("--out", default="")
     ap.add_argument("--limit", type=int, default=None, help="training rows (a smoke run of this script)")
     ap.add_argument("--translation-example", default="translation_en_de.json",
                     help="the translation workflow in examples/ (translation_transformer_en_de.json: the Transformer)")
+    ap.add_argument("--lm-example", default="language_model.json",
+                    help="the language-model workflow in examples/ (language_model_transformer.json: the Transformer)")
     a = ap.parse_args()
     log = lambda s: print(s, flush=True)  # noqa: E731
     import torch
 
     res = {"device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu",
-           "torch_threads": torch.get_num_threads(), "train_seconds_limit": a.train_seconds}
+           "torch_threads": torch.get_num_threads(), "train_seconds_limit": a.train_seconds,
+           "train_cpu_seconds_limit": a.train_cpu_seconds}
     if a.only in (None, "lm"):
-        res["language_model"] = language_model(a.train_seconds, log, a.limit)
+        res["language_model"] = language_model(a.train_seconds, log, a.limit, a.lm_example, a.train_cpu_seconds)
         print(json.dumps(res["language_model"], indent=1, ensure_ascii=False), flush=True)
         if a.out:
             Path(a.out).write_text(json.dumps(res, indent=1, ensure_ascii=False))
     if a.only in (None, "translation"):
-        res["translation"] = translation(a.train_seconds, log, a.limit, a.translation_example)
+        res["translation"] = translation(a.train_seconds, log, a.limit, a.translation_example,
+                                        a.train_cpu_seconds)
         print(json.dumps(res["translation"], indent=1, ensure_ascii=False), flush=True)
     if a.out:
         Path(a.out).write_text(json.dumps(res, indent=1, ensure_ascii=False))
