@@ -3,7 +3,8 @@
 A *binding* says which column(s) feed one network input (or one output's target) and how they are
 converted. Converters:
 
-    tensor       one tensor column, rows of exactly the tensor's shape (zero-copy view on the Arrow buffer)
+    tensor       one tensor column, rows of exactly the tensor's shape (zero-copy view on the Arrow buffer); or
+                 an image column of encoded bytes, decoded per batch to the tensor's (C, H, W) (`decode_ahead.py`)
     numbers      several number / integer / boolean columns -> (N, k)
     one_hot      one integer or category column -> (N, C), C = the tensor's last dimension
     tokens       one token-sequence column (list<int>) -> (N, T) int64, padded with `pad_value`
@@ -91,6 +92,9 @@ def check_binding(spec: TableSpec, binding: Binding, tensor: TensorSpec) -> str:
         if c.kind not in ("tensor", "image"):
             raise ColumnError(f"column '{c.name}' is a {c.kind} column, but the 'tensor' converter (option "
                               f"'{binding.option}') needs a tensor column; convert images with Image to Tensor first")
+        if c.kind == "image" and len(want) not in (2, 3):
+            raise ColumnError(f"column '{c.name}' holds images but {_what(tensor, binding.role)} expects "
+                              f"{fmt_shape(want)}; an image feeds an input of shape (channels, height, width)")
         if c.shape is not None and not _shape_ok(c.shape, want):
             raise ColumnError(f"column '{c.name}' has rows of shape {fmt_shape(c.shape)} but "
                               f"{_what(tensor, binding.role)} expects {fmt_shape(want)}")
@@ -332,11 +336,16 @@ def convert(table, binding: Binding, tensor: TensorSpec, *, class_names: Sequenc
 
     from deepnodes.table.arrow import numbers_to_numpy, spec_of, to_torch
 
-    conv = check_binding(spec_of(table), binding, tensor)  # cheap: resolves "auto" and checks the spec
+    spec = spec_of(table)
+    conv = check_binding(spec, binding, tensor)  # cheap: resolves "auto" and checks the spec
     name = binding.columns[0]
     want = _torch_dtype(tensor.dtype)
     if conv == "tensor":
         _check_nulls(table, [name], binding.option)
+        if spec.column(name).kind == "image":  # encoded bytes: decoded per batch (dl/decode_ahead.py)
+            from .decode_ahead import encoded_images
+
+            return Converted(encoded_images(table, name, tensor, binding.option), want, conv)
         data = to_torch(table.column(name))  # zero-copy view when the column is one chunk
         if tuple(data.shape[1:]) != tuple(d if d is not None else data.shape[1 + i] for i, d in enumerate(tensor.shape)):
             raise ColumnError(f"column '{name}' has rows of shape {fmt_shape(tuple(data.shape[1:]))} but "

@@ -4,7 +4,8 @@
 
 `x` / `y` are `deepnodes.dl.convert.Converted` (or plain tensors): whole columns converted once. Batches are
 sliced from them (one gather per tensor per batch, cast to the network's dtype on the way): no per-sample
-Python, no DataLoader. Metrics are accumulated as tensors on the device and read out only when a callback
+Python, no DataLoader; an encoded image column is decoded one batch ahead in a background thread
+(`decode_ahead.py`). Metrics are accumulated as tensors on the device and read out only when a callback
 is due (`metrics_interval`), so a CUDA run does not synchronise on every batch.
 
 The input network is not changed: training works on a copy. Every random draw comes from the seed
@@ -26,6 +27,7 @@ from deepnodes.core.node import Cancelled
 
 from .callbacks import Callback, KeepBest, NaNLoss, TerminateOnNaN, callbacks_for, state_of, with_loggers
 from .convert import Converted, output_activation
+from .decode_ahead import BatchFeed, place
 from .losses import CLASS_LOSSES, LossFn, LossSpec, TrainingError, default_loss, from_logits
 from .network import Network
 from .optim import (apply_freezing, frozen_batchnorms, make_lr_schedule, make_optimizer, param_groups,
@@ -68,36 +70,6 @@ class _Loop:
         self.module, self.optimizer, self.log = module, optimizer, log
         self.stop = ""
         self.epochs_done = epochs_done
-
-
-def _place(ts: list[Converted | None], dev) -> list[Converted | None]:
-    if dev.type == "cpu":
-        return ts
-    out = []
-    for t in ts:
-        if t is None:
-            out.append(None)
-            continue
-        try:
-            out.append(Converted(t.data.to(dev), t.dtype, t.converter, t.classes, t.num_classes))
-        except torch.OutOfMemoryError:  # too large for the device: gather on the host, copy per batch
-            out.append(t)
-    return out
-
-
-def _batch(ts, idx, sl, dev, pin=False):
-    """One batch per tensor: a slice (or one gather by `idx`), copied to `dev` (from pinned memory without blocking
-    on CUDA when `pin`) and cast to the tensor's training dtype. No per-row Python."""
-    out = []
-    for t in ts:
-        if t is None:
-            out.append(None)
-            continue
-        d = t.data[sl] if idx is None else t.data.index_select(0, idx if t.data.device == idx.device else idx.to(t.data.device))
-        if d.device != dev:
-            d = d.pin_memory().to(dev, non_blocking=True) if pin else d.to(dev)
-        out.append(d if d.dtype == t.dtype else d.to(t.dtype))
-    return out
 
 
 def _check_rows(x, y) -> int:
@@ -178,8 +150,9 @@ def train(network: Network, x: Sequence, y: Sequence, opts: TrainingOptions | No
     amp_dtype = torch.bfloat16 if amp and torch.cuda.is_bf16_supported() else torch.float16
     scaler = torch.amp.GradScaler("cuda") if amp and amp_dtype == torch.float16 else None
 
-    x, y = _place(x, dev), _place(y, dev)
-    val_x, val_y = (_place(val_x, dev), _place(val_y, dev)) if has_val else (val_x, val_y)
+    x, y = place(x, dev), place(y, dev)
+    val_x, val_y = (place(val_x, dev), place(val_y, dev)) if has_val else (val_x, val_y)
+    feed = BatchFeed(x + y, dev, plan.pin)  # encoded image columns: the next batch decodes while one trains
     gen = torch_generator(opts.seed, "shuffle", *rk)
     bs = opts.batch_size
     nb = (n + bs - 1) // bs
@@ -232,6 +205,7 @@ def train(network: Network, x: Sequence, y: Sequence, opts: TrainingOptions | No
             perm = torch.randperm(n, generator=gen) if opts.shuffle else None
             if perm is not None and dev.type != "cpu":
                 perm = perm.to(dev)
+            feed.epoch(perm, n, bs)
             loss_sum = zero.clone()
             corr_sum = zero.clone()
             cnt_sum = zero.clone()
@@ -246,11 +220,9 @@ def train(network: Network, x: Sequence, y: Sequence, opts: TrainingOptions | No
                 if should_stop is not None and should_stop():
                     loop.stop = "stop requested"
                     break
-                lo_i, hi_i = b * bs, min(n, (b + 1) * bs)
-                idx = perm[lo_i:hi_i] if perm is not None else None
-                xb = _batch(x, idx, slice(lo_i, hi_i), dev, plan.pin)
-                yb = _batch(y, idx, slice(lo_i, hi_i), dev, plan.pin)
-                m_b = hi_i - lo_i
+                xy = feed.get(b)
+                xb, yb = xy[:len(x)], xy[len(x):]
+                m_b = min(n, (b + 1) * bs) - b * bs
                 opt.zero_grad(set_to_none=True)
                 if amp:
                     with torch.autocast("cuda", dtype=amp_dtype):
@@ -356,6 +328,8 @@ def train(network: Network, x: Sequence, y: Sequence, opts: TrainingOptions | No
         _finish(net, result, opts, y)
         e.result = result
         raise
+    finally:
+        feed.close()  # the decode thread ends with the loop, however it ends
 
     for cb in cbs:
         cb.on_train_end(loop)
@@ -402,24 +376,29 @@ def evaluate(net: Network, xs, ys, fns, batch_size: int, dev, amp=False, amp_dty
     loss_sum = torch.zeros((), device=dev)
     corr = torch.zeros((), device=dev)
     cnt = torch.zeros((), device=dev)
-    for lo in range(0, n, batch_size):
-        if check_cancelled is not None:
-            check_cancelled()
-        sl = slice(lo, min(n, lo + batch_size))
-        xb = plan.batch(_batch(xs, None, sl, dev, plan.pin))
-        yb = [None if t is None else t.data[sl].to(dev) for t in ys]
-        with torch.autocast("cuda", dtype=amp_dtype) if amp else nullcontext():
-            outs, masks = net.forward_masked(*xb)
-        total = None
-        for i, fn in enumerate(fns):
-            if fn is None:
-                continue
-            lo_, c, k = fn(outs[i], yb[i], weighted=False, mask=masks[i])
-            total = lo_ * fn.spec.weight if total is None else total + lo_ * fn.spec.weight
-            if i == acc_i:
-                corr += c
-                cnt += k
-        loss_sum += total * (sl.stop - sl.start)
+    feed = BatchFeed(xs, dev, plan.pin)
+    feed.epoch(None, n, batch_size)
+    try:
+        for b, lo in enumerate(range(0, n, batch_size)):
+            if check_cancelled is not None:
+                check_cancelled()
+            sl = slice(lo, min(n, lo + batch_size))
+            xb = plan.batch(feed.get(b))
+            yb = [None if t is None else t.data[sl].to(dev) for t in ys]
+            with torch.autocast("cuda", dtype=amp_dtype) if amp else nullcontext():
+                outs, masks = net.forward_masked(*xb)
+            total = None
+            for i, fn in enumerate(fns):
+                if fn is None:
+                    continue
+                lo_, c, k = fn(outs[i], yb[i], weighted=False, mask=masks[i])
+                total = lo_ * fn.spec.weight if total is None else total + lo_ * fn.spec.weight
+                if i == acc_i:
+                    corr += c
+                    cnt += k
+            loss_sum += total * (sl.stop - sl.start)
+    finally:
+        feed.close()
     module.train(was)
     out = {f"{prefix}loss": float(loss_sum) / max(n, 1)}
     if acc_i is not None:

@@ -71,15 +71,16 @@ def image_to_tensor_spec(spec: TableSpec, column: str, output_column: str = "", 
     return spec.with_columns([ColumnSpec(name, "tensor", out_dtype, (c, h, w))])
 
 
-def open_image(data: bytes, column: str = "image", row: int = 0):
+def open_image(data: bytes, column: str = "image", row: int = 0, option: str = "column"):
     """Encoded image bytes opened with PIL (the header only, nothing decoded yet); a ValueError naming the column
-    and row for bytes that are not an image and for an image over MAX_IMAGE_PIXELS."""
+    (and the node's `option` that names it) and row for bytes that are not an image and for an image over
+    MAX_IMAGE_PIXELS."""
     import re
     import warnings
 
     from PIL import Image
 
-    where = f"column '{column}' (option 'column') holds"
+    where = f"column '{column}' (option '{option}') holds"
     limit = f"in row {row}, over the limit of {MAX_IMAGE_PIXELS // 1_000_000} megapixels"
     try:
         with warnings.catch_warnings():
@@ -101,14 +102,14 @@ def open_image(data: bytes, column: str = "image", row: int = 0):
 DECODE_CHUNK = 256
 
 
-def _decode_one(data, i: int, size, mode: str, column: str) -> np.ndarray:
+def _decode_one(data, i: int, size, mode: str, column: str, option: str = "column") -> np.ndarray:
     if data is None:
-        raise ValueError(f"column '{column}' (option 'column') has a missing image in row {i}")
-    im = open_image(data, column, i)
+        raise ValueError(f"column '{column}' (option '{option}') has a missing image in row {i}")
+    im = open_image(data, column, i, option)
     try:
         im.load()
     except Exception:  # noqa: BLE001 - PIL raises many types for broken files
-        raise ValueError(f"column '{column}' (option 'column') holds bytes in row {i} that are not an image "
+        raise ValueError(f"column '{column}' (option '{option}') holds bytes in row {i} that are not an image "
                          "PIL can read") from None
     return pil_to_chw(im, mode, size)
 
