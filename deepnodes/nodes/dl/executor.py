@@ -114,7 +114,8 @@ class NetworkExecutor(Node):
 
     def execute(self, inputs, ctx):
         from deepnodes.dl.convert import convert
-        from deepnodes.dl.infer import InferenceError, predict, predictions_table
+        from deepnodes.dl.infer import InferenceError, predict
+        from deepnodes.dl.predictions import predictions_table
         from deepnodes.table.arrow import require_rows, spec_of
 
         network, table = inputs
