@@ -156,9 +156,9 @@ def cmd_nodes(args) -> int:
 
 
 def cmd_describe(args) -> int:
-    from .catalogue import catalogue
+    from .catalogue import describe_type
 
-    d = next((d for d in catalogue() if d["type"] == args.node_type), None)
+    d = describe_type(args.node_type)
     if d is None:
         from .core import registry
 

@@ -8,6 +8,9 @@ SHARED = ROOT.parent / "shared"
 MNIST_DIR = SHARED / "data" / "mnist"
 
 os.environ.setdefault("DEEPNODES_CACHE", str(ROOT / ".cache" / "test-cache"))
+
+from tests.xdist_groups import (  # noqa: E402,F401 (parallel runs: -n 2)
+    pytest_collection_modifyitems, pytest_configure, pytest_unconfigure, pytest_xdist_make_scheduler)
 os.environ.setdefault("KERAS_BACKEND", "torch")  # Keras is an interchange format here: always its torch backend
 
 
@@ -96,6 +99,18 @@ def iris():
     t = pa.table({"sepal_length": d.data[:, 0], "sepal_width": d.data[:, 1], "petal_length": d.data[:, 2],
                   "petal_width": d.data[:, 3], "species": np.array(d.target_names)[d.target]})
     return with_row_id(t)
+
+
+@pytest.fixture
+def forked_cli(tmp_path):
+    """`deepnodes` runs forked from one process that imported DeepNodes once, for tests that start and kill
+    many runs (tests/forked_cli.py); the runs' output goes to tmp_path/forked-logs."""
+    from tests.forked_cli import ForkedCLI
+
+    logs = tmp_path / "forked-logs"
+    logs.mkdir()
+    with ForkedCLI(ROOT, logs) as cli:
+        yield cli
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -252,10 +252,13 @@ def _onnx_session(network: Network, outputs: list[int], layers: list[str], threa
     path = cache_dir() / f"{key}.onnx"
     sub = _sub_network(network, outputs, layers)
     try:
-        if not path.exists():
-            tmp = path.with_suffix(".tmp.onnx")
-            _export(sub, tmp)
-            tmp.replace(path)
+        if not path.exists():  # a temporary name of its own: another process may export into the same cache
+            tmp = path.with_name(f".{path.stem}.{os.getpid()}-{threading.get_ident()}.tmp.onnx")
+            try:
+                _export(sub, tmp)
+                tmp.replace(path)
+            finally:
+                tmp.unlink(missing_ok=True)
         so = ort.SessionOptions()
         so.intra_op_num_threads = threads or torch.get_num_threads()
         so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL

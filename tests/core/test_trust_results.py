@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import signal
 import subprocess
 import sys
 import time
@@ -111,7 +110,10 @@ def _wait_for_new_generation(folder: Path, old: set[str], proc: subprocess.Popen
 
 
 @pytest.mark.slow
-def test_sigkill_during_save_leaves_the_old_or_the_new_results(tmp_path, data):
+def test_sigkill_during_save_leaves_the_old_or_the_new_results(tmp_path, data, forked_cli):
+    """The killed runs are forked from one process that imported DeepNodes and ran the workflow once
+    (tests/forked_cli.py: real processes, SIGKILLed at seeded moments, without seconds of imports each); the
+    last run is a whole CLI process."""
     wf_file = tmp_path / "wf.json"
     tables_workflow(data, 0).save(wf_file)
     folder = tmp_path / "wf.results"
@@ -124,11 +126,10 @@ def test_sigkill_during_save_leaves_the_old_or_the_new_results(tmp_path, data):
             expected[seed] = tables_of(eng)
         return expected[seed]
 
-    p = _cli(wf_file)
-    assert p.wait(120) == 0, p.stderr.read().decode()
+    assert forked_cli.warm(["run", wf_file, "--quiet", "--save-results"]) == 0
     # how long a save takes from its generation folder's appearance to the switch of results.json
     old, inode = set(generations(folder)), (folder / "results.json").stat().st_ino
-    p = _cli(wf_file, "--set", "sample.seed=100")
+    p = forked_cli.start(["run", wf_file, "--quiet", "--save-results", "--set", "sample.seed=100"])
     assert _wait_for_new_generation(folder, old, p)
     t0 = time.monotonic()
     while (folder / "results.json").stat().st_ino == inode and time.monotonic() - t0 < 60:
@@ -141,10 +142,10 @@ def test_sigkill_during_save_leaves_the_old_or_the_new_results(tmp_path, data):
     for i in range(20):
         seed = i + 1
         old = set(generations(folder))
-        p = _cli(wf_file, "--set", f"sample.seed={seed}")
+        p = forked_cli.start(["run", wf_file, "--quiet", "--save-results", "--set", f"sample.seed={seed}"])
         if _wait_for_new_generation(folder, old, p):
             time.sleep(rng.uniform(0, window))
-        p.send_signal(signal.SIGKILL)
+        p.kill()
         p.wait(60)
         loaded = {}
         for s in {current, seed}:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from deepnodes.core.atomic_files import OLD_TAG, recover, replace_dir
+from deepnodes.core.atomic_files import NEW_TAG, OLD_TAG, recover, replace_dir
 from deepnodes.dl.formats.native import NetworkFormatError, load_network, save_network
 from deepnodes.dl.formats.onnx import ExportError, export_onnx
 from deepnodes.dl.formats.torchscript import export_torchscript, import_torchscript
@@ -196,46 +196,58 @@ def _workflow(tmp_path: Path, target: Path) -> Path:
     return tmp_path / "wf.json"
 
 
-def _run(wf: Path, kill_after: float | None = None) -> subprocess.Popen:
-    p = subprocess.Popen([sys.executable, "-m", "deepnodes.cli", "run", str(wf)], cwd=ROOT, stdout=subprocess.PIPE,
-                         stderr=subprocess.STDOUT, env={**os.environ, "OMP_NUM_THREADS": "1"}, start_new_session=True)
-    if kill_after is not None:
-        try:
-            p.wait(kill_after)
-        except subprocess.TimeoutExpired:
-            os.killpg(p.pid, signal.SIGKILL)
-    p.wait(600)
-    return p
+def _run(wf: Path) -> subprocess.CompletedProcess:
+    """A whole `deepnodes run` in a fresh interpreter, as a user starts one."""
+    return subprocess.run([sys.executable, "-m", "deepnodes.cli", "run", str(wf)], cwd=ROOT, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=600)
 
 
-def test_sigkill_during_network_writer_leaves_the_previous_network(tmp_path):
+def _writing(folder: Path, run, old: set[str]) -> float | None:
+    """Wait until a new temporary sibling of the writer appears in `folder` (the write has begun; `old`: the names
+    there before the run, a killed run's leftovers among them): its time, or None when the run ended first."""
+    while run.poll() is None:
+        if any(NEW_TAG in p.name and p.name not in old for p in folder.iterdir()):
+            return time.monotonic()
+        time.sleep(0.002)
+    return None
+
+
+def test_sigkill_during_network_writer_leaves_the_previous_network(tmp_path, forked_cli):
     """A network folder (the exchange of two folders); a .dnn file goes through the same `replace_file` as
-    ONNX, TorchScript and model files, whose interrupted writes the tests above cover."""
+    ONNX, TorchScript and model files, whose interrupted writes the tests above cover. The killed runs are
+    forked from one process that imported DeepNodes once (tests/forked_cli.py): real processes, killed with
+    SIGKILL at seeded moments, most of them while the writer writes (from its temporary sibling's appearance
+    to the run's end), some earlier; the last run is a whole CLI process."""
     target_name = "net"
     target = tmp_path / "out" / target_name
     wf = _workflow(tmp_path, target)
-    t = time.monotonic()
-    first = _run(wf)
-    full = time.monotonic() - t
-    assert first.returncode == 0, first.stdout.read().decode()[-2000:]
+    assert forked_cli.warm(["run", wf]) == 0  # the first write, in the forking process (see forked_cli.py)
     reference = load_network(target)
     x = torch.rand(5, 4, generator=torch.Generator().manual_seed(0))
     want = reference.forward(x)[0]
     rng = random.Random(17)
-    # seeded kill points, most of them late in the run where the writer writes; the run's time varies with the
-    # machine's load, so a run that finished before its kill shortens the later delays: at least 10 real kills
-    scale, killed, runs = full, 0, 0
-    while killed < 10 and runs < 40:
-        d = scale * (rng.uniform(0.5, 1.1) if runs % 4 else rng.uniform(0.0, 0.5))
-        r = _run(wf, kill_after=d)
-        runs += 1
-        if r.returncode == -signal.SIGKILL:
-            killed += 1
+    t0 = time.monotonic()
+    run = forked_cli.start(["run", wf])
+    began = _writing(target.parent, run, set())
+    assert began is not None and run.wait(600) == 0, run.output()[-2000:]
+    before, window = began - t0, time.monotonic() - began  # time to the write, the write's time
+    killed, runs = 0, 0
+    while killed < 10 and runs < 30:
+        late = runs % 4 != 0
+        old = {p.name for p in target.parent.iterdir()}
+        run = forked_cli.start(["run", wf])
+        if late:
+            began = _writing(target.parent, run, old)
+            if began is not None:
+                time.sleep(rng.uniform(0, 1.1 * window))
         else:
-            scale *= 0.85
+            time.sleep(rng.uniform(0, before))
+        run.kill()
+        runs += 1
+        killed += run.wait(600) == -signal.SIGKILL
         net = load_network(target)  # old or new: both are the same seeded training, so the same weights
         assert torch.allclose(net.forward(x)[0], want)
-        assert all(p.name == target_name or ".dn-new-" in p.name for p in target.parent.iterdir())
+        assert all(p.name == target_name or NEW_TAG in p.name for p in target.parent.iterdir())
     assert killed >= 10, f"only {killed} of {runs} runs were killed before they finished"
     last = _run(wf)
     assert last.returncode == 0
