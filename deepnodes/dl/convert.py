@@ -213,6 +213,8 @@ class Converted:
     converter: str
     classes: list[str] | None = None
     num_classes: int | None = None
+    #: token columns padded to the table's longest row: the padding id (batches may be cut, `dl/trim.py`)
+    pad_value: int | None = None
 
     def __len__(self) -> int:
         return int(self.data.shape[0])
@@ -379,7 +381,7 @@ def convert(table, binding: Binding, tensor: TensorSpec, *, class_names: Sequenc
                 raise ColumnError(f"column '{name}' (option '{binding.option}') has token id {hi}, but "
                                   f"{_what(tensor, binding.role)} has {v} units (ids 0 to {v - 1}); use an output "
                                   f"layer with as many units as the dictionary has tokens")
-        return Converted(data, torch.int64, conv)
+        return Converted(data, torch.int64, conv, pad_value=None if length else binding.pad_value)
     raise ColumnError(f"unknown converter '{conv}' (option '{binding.option}')")
 
 

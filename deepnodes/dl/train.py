@@ -35,6 +35,7 @@ from .optim import (apply_freezing, frozen_batchnorms, make_lr_schedule, make_op
 from .options import TrainingOptions
 from .rng import GlobalStream, draws_random, torch_generator
 from .speed import SpeedPlan, restore, speed_plan
+from .trim import BatchTrim
 
 
 @dataclass
@@ -150,6 +151,7 @@ def train(network: Network, x: Sequence, y: Sequence, opts: TrainingOptions | No
     amp_dtype = torch.bfloat16 if amp and torch.cuda.is_bf16_supported() else torch.float16
     scaler = torch.amp.GradScaler("cuda") if amp and amp_dtype == torch.float16 else None
 
+    trim = BatchTrim.of(net, x, y, losses)  # each batch cut to its longest real row where padding changes nothing
     x, y = place(x, dev), place(y, dev)
     val_x, val_y = (place(val_x, dev), place(val_y, dev)) if has_val else (val_x, val_y)
     feed = BatchFeed(x + y, dev, plan.pin)  # encoded image columns: the next batch decodes while one trains
@@ -202,7 +204,7 @@ def train(network: Network, x: Sequence, y: Sequence, opts: TrainingOptions | No
             module.train()
             for m in bn_frozen:
                 m.eval()
-            perm = torch.randperm(n, generator=gen) if opts.shuffle else None
+            perm = trim.epoch(torch.randperm(n, generator=gen) if opts.shuffle else None, bs)
             if perm is not None and dev.type != "cpu":
                 perm = perm.to(dev)
             feed.epoch(perm, n, bs)
@@ -221,7 +223,7 @@ def train(network: Network, x: Sequence, y: Sequence, opts: TrainingOptions | No
                     loop.stop = "stop requested"
                     break
                 xy = feed.get(b)
-                xb, yb = xy[:len(x)], xy[len(x):]
+                xb, yb = trim.cut(b, xy[:len(x)], xy[len(x):])
                 m_b = min(n, (b + 1) * bs) - b * bs
                 opt.zero_grad(set_to_none=True)
                 if amp:
@@ -378,13 +380,14 @@ def evaluate(net: Network, xs, ys, fns, batch_size: int, dev, amp=False, amp_dty
     cnt = torch.zeros((), device=dev)
     feed = BatchFeed(xs, dev, plan.pin)
     feed.epoch(None, n, batch_size)
+    trim = BatchTrim.of(net, xs, ys, [f.spec if f is not None else None for f in fns], batch_size)
     try:
         for b, lo in enumerate(range(0, n, batch_size)):
             if check_cancelled is not None:
                 check_cancelled()
             sl = slice(lo, min(n, lo + batch_size))
-            xb = plan.batch(feed.get(b))
-            yb = [None if t is None else t.data[sl].to(dev) for t in ys]
+            xb, yb = trim.cut(b, feed.get(b), [None if t is None else t.data[sl].to(dev) for t in ys])
+            xb = plan.batch(xb)
             with torch.autocast("cuda", dtype=amp_dtype) if amp else nullcontext():
                 outs, masks = net.forward_masked(*xb)
             total = None
