@@ -15,6 +15,10 @@
 - Who shuts down: the connection `connect` opened is closed by `RaySession.close()`; `ray_session(ctx, ...)`
   registers that with the run's resources, so a Ray this run started (or connected to) is shut down when the run
   ends, fails or is cancelled. A Ray initialised before (a test fixture, a notebook, the caller) stays up.
+- A local Ray this process starts also sets, unless already set, `LOCAL_TRAIN_ENV` (for every Ray Train run
+  while it is up; `close()` takes them back): the Train controller polls its workers every 0.25 s instead of 2 s
+  (each run waits for that poll when its group starts and when it ends), and no preemption watcher (an actor
+  process per run) or Ray Train metrics (no dashboard reads them): one machine is never preempted.
 - `storage_folder(ctx, name)`: a local folder for Ray's checkpoints/results (`DEEPNODES_RAY_STORAGE` or the
   system temp folder), never the working folder.
 Torch-free and ray-free at import.
@@ -35,6 +39,8 @@ from .node import NodeError
 EXTRA = 'pip install "deepnodes[ray]"'
 _ADDRESS = re.compile(r"^(auto|ray://[\w.\-]+(:\d+)?|[\w.\-]+:\d+)$")
 _lock = threading.Lock()
+LOCAL_TRAIN_ENV = {"RAY_TRAIN_HEALTH_CHECK_INTERVAL_S": "0.25", "RAY_TRAIN_ENABLE_PREEMPTION_WATCHER": "0",
+                   "RAY_TRAIN_METRICS_ENABLED": "0"}
 
 
 def require_ray(option: str = "backend"):
@@ -69,7 +75,8 @@ def runtime_env(address: str) -> dict:
                 "env_vars": {"RAY_USAGE_STATS_ENABLED": "0"}}
     parent = _package_parent()
     path = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
-    return {"env_vars": {"PYTHONPATH": os.pathsep.join([parent] + [p for p in path if p != parent])}}
+    return {"env_vars": {"PYTHONPATH": os.pathsep.join([parent] + [p for p in path if p != parent]),
+                         **{k: os.environ.get(k, v) for k, v in LOCAL_TRAIN_ENV.items()}}}
 
 
 @dataclass
@@ -78,6 +85,7 @@ class RaySession:
     address: str
     owned: bool  # True: connect() initialised Ray and close() shuts it down
     info: dict = field(default_factory=dict)
+    env_set: list = field(default_factory=list)  # the LOCAL_TRAIN_ENV variables connect() set
 
     @property
     def cpus(self) -> int:
@@ -90,7 +98,9 @@ class RaySession:
     def close(self) -> None:
         if self.owned and self.ray.is_initialized():
             self.ray.shutdown()
-        self.owned = False
+        for k in self.env_set:
+            os.environ.pop(k, None)
+        self.owned, self.env_set = False, []
 
 
 def connect(address: str = "", *, option: str = "address", backend_option: str = "backend",
@@ -104,19 +114,25 @@ def connect(address: str = "", *, option: str = "address", backend_option: str =
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
         kw: dict[str, Any] = dict(logging_level=logging.ERROR, log_to_driver=False, include_dashboard=False,
                                   runtime_env=runtime_env(address), configure_logging=True)
+        env_set: list[str] = []
         if address:
             kw.pop("include_dashboard")
             target = address
         else:
             target = "local"
             kw.update(num_cpus=num_cpus or os.cpu_count() or 1, _node_ip_address="127.0.0.1")
+            env_set = [k for k in LOCAL_TRAIN_ENV if k not in os.environ]
+            os.environ.update({k: LOCAL_TRAIN_ENV[k] for k in env_set})
         try:
             info = ray.init(address=target, **kw)
         except (ConnectionError, RuntimeError, TimeoutError, ValueError) as e:
+            for k in env_set:
+                os.environ.pop(k, None)
             first = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
             where = f"the Ray cluster at {address!r}" if address else "a local Ray"
             raise NodeError(f"option '{option}': could not connect to {where}: {first}") from None
-        return RaySession(ray, address, owned=True, info=dict(getattr(info, "address_info", {}) or {}))
+        return RaySession(ray, address, owned=True, info=dict(getattr(info, "address_info", {}) or {}),
+                          env_set=env_set)
 
 
 def ray_session(ctx, address: str = "", *, option: str = "address", backend_option: str = "backend") -> RaySession:

@@ -1,6 +1,13 @@
 """Distributed training on Ray Train (the Learner's `distributed` options) against a real local Ray (2 CPUs,
 `ray_local` in conftest.py): accuracy of 2 workers vs 1, DDP synchronisation, one seed = one result, Stop,
-a killed worker resuming from its checkpoint, and the sentence without ray."""
+a killed worker resuming from its checkpoint, Cancel, and the sentences without ray / for a bad address.
+
+Every Ray Train run costs a worker group start (new processes importing torch and deepnodes, a gloo group), so
+the runs are few and each serves several tests: the 2-worker run records its ranks' weight digests after every
+step (DDP, and the reference for "one seed, one result"), the stopped run's digests are compared with them, and
+one run has a worker killed and then is cancelled."""
+import contextlib
+import math
 import os
 import signal
 import sys
@@ -16,12 +23,48 @@ pytest.importorskip("ray")
 from tests.ray.ray_workflows import LEARNER  # noqa: E402
 from tests.ray.ray_workflows import digits_workflow as _workflow  # noqa: E402
 
+TWO = {"backend": "ray", "workers": 2}
+EPOCHS = 8  # of the reference runs: enough for a killed run's resumed epochs to be compared with them
+SCORES = ("loss", "accuracy", "val_loss", "val_accuracy")
 
-def _run(wf, **kw):
+
+class Raw:
+    """The raw events of one `train_on_ray` call: worker pids, weight digests per rank, epochs, a resume."""
+
+    def __init__(self, then=None):
+        self.pids, self.digests, self.kinds, self.then = {}, {}, [], then
+
+    def __call__(self, ev):
+        self.kinds.append((ev["kind"], ev.get("epoch")))
+        if ev["kind"] == "worker":
+            self.pids[ev["rank"]] = ev["pid"]
+        elif ev["kind"] == "digests":  # each rank's weights after every step of its (last) group
+            self.digests[ev["rank"]] = ev["digests"]
+        if self.then is not None:
+            self.then(ev)
+
+
+@contextlib.contextmanager
+def _watched(raw: Raw):
+    """The Learner's `train_on_ray` call, with `check_sync` (per-step digests) and its raw events seen by `raw`."""
+    import deepnodes.dl.distributed.ray_train as rt
+
+    real = rt.train_on_ray
+
+    def spy(*a, **kw):
+        return real(*a, on_event=raw, check_sync=True, **kw)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(rt, "train_on_ray", spy)  # the Learner imports it when it runs
+        yield
+
+
+def _run(wf, raw: Raw | None = None, **kw):
     eng = Engine(wf)
     events = []
     eng.subscribe(events.append)
-    res = eng.run(**kw)
+    with _watched(raw or Raw()):
+        res = eng.run(**kw)
     return eng, res, events
 
 
@@ -29,62 +72,33 @@ def _weights(eng) -> dict:
     return {k: v.clone() for k, v in eng.output("learner", "network").module.state_dict().items()}
 
 
+def _steps_per_epoch(eng, workers: int) -> int:
+    """ceil(shard rows / rows per worker per step): the steps every rank takes in an epoch."""
+    shard = math.ceil(eng.output("split", "first").num_rows / workers)
+    return math.ceil(shard / math.ceil(LEARNER["batch_size"] / workers))
+
+
+def _epoch_scores(eng) -> list[dict]:
+    return [{k: h[k] for k in SCORES} for h in eng.output("learner", "history").to_pylist()]
+
+
 @pytest.fixture(scope="module")
 def runs(ray_local):
-    """The same training here, on 1 Ray worker and on 2."""
+    """The same training here, on 1 Ray worker and on 2 (with the raw events of the Ray runs)."""
     out = {}
-    for key, dist in (("local", None), ("one", {"backend": "ray", "workers": 1}),
-                      ("two", {"backend": "ray", "workers": 2})):
-        eng, res, events = _run(_workflow(dist))
+    for key, dist in (("local", None), ("one", {"backend": "ray", "workers": 1}), ("two", TWO)):
+        raw = Raw()
+        eng, res, events = _run(_workflow(dist, epochs=EPOCHS), raw)
         assert not res.failed, (key, res, eng.status["learner"].message)
-        out[key] = (eng, events)
+        out[key] = (eng, events, raw)
     return out
 
 
-@pytest.mark.slow
-def test_two_workers_reach_one_workers_accuracy_and_one_worker_trains_what_a_local_run_trains(runs):
-    (local, _), (one, _), (two, ev2) = runs["local"], runs["one"], runs["two"]
-    # 1 worker: the same shard (all rows, in order), the same seeds, the same batches: the local run's weights
-    w0, w1 = _weights(local), _weights(one)
-    assert all(torch.allclose(w0[k], w1[k], atol=1e-5) for k in w0)
-    acc = [e.status["learner"].scalars["val_accuracy"] for e in (local, one, two)]
-    assert acc[1] > 0.85 and abs(acc[2] - acc[1]) <= 0.02, acc
-    # the per-epoch metrics reached the node's event stream, as for a local run
-    epochs = [e for e in ev2 if e.get("type") == "metrics" and e.get("kind") == "epoch" and e.get("node") == "learner"]
-    assert [e["epoch"] for e in epochs] == [1, 2, 3, 4]
-    assert "val_accuracy" in epochs[-1]["values"]
-    assert two.output("learner", "history").column("epoch").to_pylist() == [1, 2, 3, 4]
-    assert two.output("learner", "network").metadata["class_names"][:3] == ["0", "1", "2"]
-
-
-@pytest.mark.slow
-def test_one_seed_gives_one_result_for_a_worker_count(runs):
-    again, res, _ = _run(_workflow({"backend": "ray", "workers": 2}))
-    assert not res.failed
-    wa, wb = _weights(runs["two"][0]), _weights(again)
-    assert all(torch.equal(wa[k], wb[k]) for k in wa)
-
-
-def _digits_bindings(n=600):
-    """The Learner's own bindings and conversions for a slice of digits, for the Python-level API."""
-    from deepnodes.dl.convert import convert
-    from deepnodes.nodes.dl.learner import NetworkLearner
-    from deepnodes.table.arrow import spec_of
-
-    eng = Engine(_workflow())
-    assert not eng.run(nodes=["split", "out"]).failed
-    table = eng.output("split", "first").slice(0, n)
-    net = eng.output("out", "network")
-    node = NetworkLearner(NetworkLearner.Config(**LEARNER))
-    ins, outs = node._bindings(net.spec, spec_of(table))
-    y = [convert(table, b, t, check=False) for b, t, _ in outs]
-    return net, table, ins, outs, y
-
-
-@pytest.mark.slow
-def test_stop_during_a_distributed_run_keeps_the_model(ray_local):
-    wf = _workflow({"backend": "ray", "workers": 2}, epochs=200)
-    eng = Engine(wf)
+@pytest.fixture(scope="module")
+def stopped(ray_local):
+    """The 2-worker training of `runs` with 200 epochs, stopped after its first epoch."""
+    raw = Raw()
+    eng = Engine(_workflow(TWO, epochs=200))
     seen = threading.Event()
 
     def watch(ev):
@@ -92,75 +106,107 @@ def test_stop_during_a_distributed_run_keeps_the_model(ray_local):
             seen.set()
 
     eng.subscribe(watch)
-    t = threading.Thread(target=eng.run)
-    t.start()
-    assert seen.wait(120), "no epoch finished"
-    eng.request_stop("learner")
-    t.join(120)
+    with _watched(raw):
+        t = threading.Thread(target=eng.run)
+        t.start()
+        assert seen.wait(120), "no epoch finished"
+        eng.request_stop("learner")
+        t.join(120)
     assert not t.is_alive()
+    return eng, raw
+
+
+@pytest.mark.slow
+def test_two_workers_reach_one_workers_accuracy_and_one_worker_trains_what_a_local_run_trains(runs):
+    (local, _, _), (one, _, _), (two, ev2, _) = runs["local"], runs["one"], runs["two"]
+    # 1 worker: the same shard (all rows, in order), the same seeds, the same batches: the local run's weights
+    w0, w1 = _weights(local), _weights(one)
+    assert all(torch.allclose(w0[k], w1[k], atol=1e-5) for k in w0)
+    acc = [e.status["learner"].scalars["val_accuracy"] for e in (local, one, two)]
+    assert acc[1] > 0.85 and abs(acc[2] - acc[1]) <= 0.02, acc
+    # the per-epoch metrics reached the node's event stream, as for a local run
+    epochs = [e for e in ev2 if e.get("type") == "metrics" and e.get("kind") == "epoch" and e.get("node") == "learner"]
+    assert [e["epoch"] for e in epochs] == list(range(1, EPOCHS + 1))
+    assert "val_accuracy" in epochs[-1]["values"]
+    assert two.output("learner", "history").column("epoch").to_pylist() == list(range(1, EPOCHS + 1))
+    assert two.output("learner", "network").metadata["class_names"][:3] == ["0", "1", "2"]
+
+
+@pytest.mark.slow
+def test_ddp_keeps_the_two_ranks_weights_identical_after_every_step(runs):
+    two, _, raw = runs["two"]
+    steps = EPOCHS * _steps_per_epoch(two, 2)
+    assert sorted(raw.digests) == [0, 1] and len(raw.digests[0]) == steps, (len(raw.digests.get(0, [])), steps)
+    assert raw.digests[0] == raw.digests[1] and len(set(raw.digests[0])) == steps  # identical, and they change
+
+
+@pytest.mark.slow
+def test_one_seed_gives_one_result_for_a_worker_count(runs, stopped):
+    """The stopped run is the 2-worker run again (200 epochs instead of 8, which changes no step): after every
+    step both ran, its weights are the first run's, bit for bit."""
+    two, _, first = runs["two"]
+    again = stopped[1].digests[0]
+    n = min(len(again), len(first.digests[0]))
+    assert n >= _steps_per_epoch(two, 2), n  # at least its first epoch
+    assert again[:n] == first.digests[0][:n]
+    done = min(stopped[0].status["learner"].scalars["epochs"], EPOCHS)  # its complete epochs score alike too
+    assert done >= 1 and _epoch_scores(stopped[0])[:done] == _epoch_scores(two)[:done]
+
+
+@pytest.mark.slow
+def test_stop_during_a_distributed_run_keeps_the_model(stopped):
+    eng, raw = stopped
     st = eng.status["learner"]
     assert st.state == "executed", st
     done = st.scalars["epochs"]
     assert 1 <= done < 200
     assert eng.output("learner", "network").metadata["trained"] is True
+    assert raw.digests[0] == raw.digests[1]  # both ranks left the loop at the same step
 
 
 @pytest.mark.slow
-def test_cancel_reaches_the_workers_and_keeps_the_last_complete_epoch(ray_local):
-    eng = Engine(_workflow({"backend": "ray", "workers": 2}, epochs=200))
+def test_a_killed_worker_resumes_from_its_checkpoint_and_a_cancel_reaches_the_new_workers(runs):
+    """Rank 1 is killed once epoch 3 has been reported (epoch 2's checkpoint is written by then); Ray restarts
+    the group, which resumes after the last checkpointed epoch; two epochs later the run is cancelled."""
+    eng = Engine(_workflow({**TWO, "max_failures": 1}, epochs=200))
+    said: dict = {"after": []}
 
-    def on(ev):
-        if ev.get("type") == "metrics" and ev.get("kind") == "epoch" and ev.get("node") == "learner" \
-                and ev["epoch"] == 2:
-            eng.cancel()
+    def on_raw(ev):
+        if ev["kind"] == "epoch" and ev["epoch"] == 3 and "killed" not in said:
+            said["killed"] = raw.pids[1]
+            os.kill(raw.pids[1], signal.SIGKILL)
+        elif ev["kind"] == "resumed":
+            said["resumed"] = ev["epoch"]
+        elif ev["kind"] == "epoch" and "resumed" in said:
+            said["after"].append(ev["epoch"])
+            if len(said["after"]) == 2:
+                eng.cancel()
 
-    eng.subscribe(on)
-    res = eng.run()
+    raw = Raw(then=on_raw)
+    events: list = []
+    eng.subscribe(events.append)
+    with _watched(raw):
+        res = eng.run()
+    assert "killed" in said and "resumed" in said, (said, raw.kinds)
+    # resumed after the last checkpoint (never from the start), and went on from the epoch after it
+    assert said["resumed"] >= 2 and said["after"][0] == said["resumed"] + 1, (said, raw.kinds)
+    logs = [e["line"] for e in events if e.get("type") == "log" and e.get("node") == "learner"]
+    assert any("resuming after epoch" in line for line in logs), logs
+    # the cancel reached the restarted workers: complete epochs only, each once, the model kept
     assert res.cancelled and not res.ok
     st = eng.status["learner"]
     assert st.state == "configured" and st.partial, st
     epochs = st.outputs[1].column("epoch").to_pylist()
-    assert epochs[:2] == [1, 2] and len(epochs) < 200  # complete epochs only, the workers stopped
+    assert epochs == list(range(1, len(epochs) + 1)) and said["resumed"] + 2 <= len(epochs) < 200, epochs
     assert st.outputs[0].metadata["trained"] is True
-
-
-@pytest.mark.slow
-def test_a_killed_worker_resumes_from_the_last_checkpoint_and_ddp_keeps_the_ranks_identical(ray_local):
-    from deepnodes.dl.distributed.ray_train import train_on_ray
-    from deepnodes.dl.options import DistributedOptions, TrainingOptions
-    from deepnodes.dl.train import LossSpec
-
-    net, table, ins, outs, y = _digits_bindings(n=1200)
-    pids, epochs, killed, logs, digests = {}, [], [], [], {}
-
-    def on_event(ev):
-        if ev["kind"] == "digests":  # each rank's weights after every step of the (restarted) group
-            digests[ev["rank"]] = ev["digests"]
-        elif ev["kind"] == "worker":
-            pids[ev["rank"]] = ev["pid"]
-        elif ev["kind"] == "epoch":
-            epochs.append(ev["epoch"])
-            if ev["epoch"] == 2 and not killed:
-                killed.append(pids[1])
-                os.kill(pids[1], signal.SIGKILL)
-
-    res = train_on_ray(net, table, ins, outs, [LossSpec("sparse_categorical_crossentropy")],
-                       TrainingOptions(epochs=5, batch_size=32, seed=3),
-                       DistributedOptions(backend="ray", workers=2, max_failures=1),
-                       input_classes=[None], target_classes=[y[0].classes], on_event=on_event, log=logs.append,
-                       check_sync=True)
-    assert killed
-    assert any("resuming after epoch" in line for line in logs), logs
-    k = epochs.index(2)
-    resumed = epochs[k + 1:]
-    # the epochs after the kill continue from the last checkpoint (epoch 2, or 3 if it was saved before the
-    # kill landed), never from epoch 1
-    assert resumed and resumed[0] in (3, 4) and resumed[-1] == 5, epochs
-    assert [h["epoch"] for h in res.history] == [1, 2, 3, 4, 5]
-    # DDP really synchronises: after every optimizer step both ranks hold the same weights, and they change
-    steps = (5 - resumed[0] + 1) * -(-600 // 16)  # epochs after the resume x steps of a 600-row shard by 16
-    assert sorted(digests) == [0, 1] and len(digests[0]) == steps, (len(digests.get(0, [])), steps)
-    assert digests[0] == digests[1] and len(set(digests[0])) == steps
+    # DDP in the restarted group: both ranks identical after every step of the two epochs it completed
+    assert sorted(raw.digests) == [0, 1] and raw.digests[0] == raw.digests[1]
+    assert len(set(raw.digests[0])) == len(raw.digests[0]) >= 2 * _steps_per_epoch(eng, 2)
+    # the epochs before and after the restart score exactly what the uninterrupted run scored (same seed): the
+    # restarted ranks went on with their own shuffling streams
+    scores = [{k: h[k] for k in SCORES} for h in st.outputs[1].to_pylist()]
+    n = min(len(scores), EPOCHS)
+    assert said["resumed"] < n and scores[:n] == _epoch_scores(runs["two"][0])[:n], (said, n)
 
 
 def test_ray_backend_without_ray_is_one_sentence_naming_the_extra(monkeypatch):
@@ -171,7 +217,7 @@ def test_ray_backend_without_ray_is_one_sentence_naming_the_extra(monkeypatch):
         require_ray("distributed.backend")
     assert str(e.value) == ("option 'distributed.backend' is 'ray', but Ray is not installed; install it with "
                             'pip install "deepnodes[ray]"')
-    eng = Engine(_workflow({"backend": "ray", "workers": 2}))
+    eng = Engine(_workflow(TWO))
     eng.configure()
     st = eng.status["learner"]
     assert "deepnodes[ray]" in (st.message or "") and "\n" not in st.message, st

@@ -9,7 +9,7 @@
   network and the validation table go there too (nothing large rides in the trainer's config).
 - `batch_size` is the global batch: each worker takes ceil(batch_size / workers) rows per step, so one worker
   on Ray trains exactly what a local run trains.
-- A control actor carries the workers' events to the driver (batch / epoch metrics, log lines: relayed to the
+- A control actor (one per Ray session, `control_actor`, shared by the runs) carries the workers' events to the driver (batch / epoch metrics, log lines: relayed to the
   same callbacks `train` takes, so the node's event stream shows them live) and the driver's Stop / Cancel to
   the workers (rank 0 polls it; the ranks agree at each batch).
 - Ray Train checkpoints every epoch in `checkpoint_folder` (default: a temporary folder under
@@ -70,26 +70,40 @@ def _columns(bindings) -> list[str]:
     return cols
 
 
+CONTROL = "deepnodes-train-control"
+
+
 def _control_class(ray):
     @ray.remote(num_cpus=0)
     class Control:
+        """Every distributed run's events (workers -> driver) and Stop / Cancel code (driver -> workers), by run."""
+
         def __init__(self):
-            self.events, self.code = [], GO
+            self.events, self.codes = {}, {}
 
-        def push(self, ev):
-            self.events.append(ev)
+        def push(self, run, ev):
+            self.events.setdefault(run, []).append(ev)
 
-        def pull(self):
-            out, self.events = self.events, []
-            return out
+        def pull(self, run):
+            return self.events.pop(run, [])
 
-        def set(self, code):
-            self.code = max(self.code, code)
+        def set(self, run, code):
+            self.codes[run] = max(self.codes.get(run, GO), code)
 
-        def flag(self):
-            return self.code
+        def flag(self, run):
+            return self.codes.get(run, GO)
+
+        def drop(self, run):
+            self.events.pop(run, None)
+            self.codes.pop(run, None)
 
     return Control
+
+
+def control_actor(ray):
+    """The one control actor of this Ray session (a named actor of this driver's job, created by the first
+    distributed run): a new one per run would cost a worker process start each time."""
+    return _control_class(ray).options(name=CONTROL, get_if_exists=True).remote()
 
 
 def train_on_ray(network, table, ins, outs, losses, opts: TrainingOptions, dist: DistributedOptions, *,
@@ -131,11 +145,11 @@ def _run(ray, session, network, table, ins, outs, losses, opts, dist, input_clas
     data = table.select(cols)
     shards = [ray.put(_ipc(data.take(idx))) for idx in shard_rows(data.num_rows, w)]
     per_worker = opts.model_copy(update={"batch_size": max(1, math.ceil(opts.batch_size / w)), "device": "auto"})
-    control = _control_class(ray).remote()
+    control = control_actor(ray)
     own_storage = not dist.checkpoint_folder
     name = f"learner-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}"
     storage = storage_folder("train") if own_storage else str(Path(dist.checkpoint_folder).expanduser().resolve())
-    config = {"control": control, "shards": shards, "network": ray.put(network.copy()),
+    config = {"control": control, "run": name, "shards": shards, "network": ray.put(network.copy()),
               "validation": ray.put(_ipc(val.select(cols))) if val is not None and val.num_rows else None,
               "inputs": [(b, t) for b, t, _ in ins], "targets": [None if o is None else (o[0], o[1]) for o in outs],
               "input_classes": list(input_classes), "target_classes": list(target_classes),
@@ -159,10 +173,9 @@ def _run(ray, session, network, table, ins, outs, losses, opts, dist, input_clas
 
     th = threading.Thread(target=fit, name="ray-train-fit", daemon=True)
     th.start()
-    cancelled_at = None
 
     def relay():
-        for ev in ray.get(control.pull.remote()):
+        for ev in ray.get(control.pull.remote(name)):
             if on_event is not None:
                 on_event(ev)
             kind = ev.get("kind")
@@ -175,20 +188,10 @@ def _run(ray, session, network, table, ins, outs, losses, opts, dist, input_clas
             elif kind == "resumed":
                 log(f"a worker failed; Ray restarted the workers, resuming after epoch {ev['epoch']}")
 
-    while th.is_alive():
-        th.join(0.2)
-        relay()
-        if should_stop is not None and should_stop():
-            control.set.remote(STOP)
-        if check_cancelled is not None and cancelled_at is None:
-            try:
-                check_cancelled()
-            except Cancelled:
-                cancelled_at = time.monotonic()
-                control.set.remote(CANCEL)
-        if cancelled_at is not None and time.monotonic() - cancelled_at > 60:
-            raise Cancelled("the Ray workers did not stop within a minute of the cancel; they are left to Ray")
-    relay()
+    try:
+        _follow(th, relay, lambda code: control.set.remote(name, code), should_stop, check_cancelled)
+    finally:
+        control.drop.remote(name)
     if "error" in box:
         raise NodeError(_failure_sentence(box["error"], dist)) from None
     result = box["result"]
@@ -197,6 +200,25 @@ def _run(ray, session, network, table, ins, outs, losses, opts, dist, input_clas
     finally:
         if own_storage:
             shutil.rmtree(Path(storage) / name, ignore_errors=True)
+
+
+def _follow(th, relay, tell, should_stop, check_cancelled) -> None:
+    """Relay the workers' events while `trainer.fit` runs in `th`, and tell them (`tell(code)`) a Stop / Cancel."""
+    cancelled_at = None
+    while th.is_alive():
+        th.join(0.2)
+        relay()
+        if should_stop is not None and should_stop():
+            tell(STOP)
+        if check_cancelled is not None and cancelled_at is None:
+            try:
+                check_cancelled()
+            except Cancelled:
+                cancelled_at = time.monotonic()
+                tell(CANCEL)
+        if cancelled_at is not None and time.monotonic() - cancelled_at > 60:
+            raise Cancelled("the Ray workers did not stop within a minute of the cancel; they are left to Ray")
+    relay()
 
 
 def _failure_sentence(e: BaseException, dist) -> str:

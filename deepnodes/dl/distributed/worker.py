@@ -71,13 +71,13 @@ def train_loop(config: dict) -> None:
 
     ctx = ray.train.get_context()
     rank, world = ctx.get_world_rank(), ctx.get_world_size()
-    control = config["control"]
+    control, run = config["control"], config["run"]
     lead = rank == 0
-    control.push.remote({"kind": "worker", "rank": rank, "pid": os.getpid()})
+    control.push.remote(run, {"kind": "worker", "rank": rank, "pid": os.getpid()})
 
     def send(ev):
         if lead:
-            control.push.remote(ev)
+            control.push.remote(run, ev)
 
     table = read_ipc(ray.get(config["shards"][rank]))
     x = _convert(table, config["inputs"], config["input_classes"])
@@ -110,7 +110,7 @@ def train_loop(config: dict) -> None:
             _save(Path(d), "state.pt", state)
             ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(d))
 
-    poll = (lambda: ray.get(control.flag.remote())) if lead else None
+    poll = (lambda: ray.get(control.flag.remote(run))) if lead else None
     hooks = WorkerHooks(rank, world, poll=poll, resume_state=resume, on_checkpoint=on_checkpoint,
                         check_sync=config.get("check_sync", False))
     status, message, res = "complete", "", None
@@ -128,7 +128,7 @@ def train_loop(config: dict) -> None:
     except TrainingError as e:
         status, message = "error", str(e)
     if hooks.check_sync:
-        control.push.remote({"kind": "digests", "rank": rank, "digests": hooks.digests})
+        control.push.remote(run, {"kind": "digests", "rank": rank, "digests": hooks.digests})
     final = {"final": 1, "status": status}
     if not lead:
         ray.train.report(final)
