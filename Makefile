@@ -4,6 +4,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
+# tests run on 2 workers (tests/xdist_groups.py decides what shares one); PYTEST_ARGS="-n 0" runs them serially
+TEST_WORKERS ?= 2
 DEB_PACKAGES := dataset-fashion-mnist trans-de-en chromium chromium-driver openjdk-17-jre-headless
 WEB_STAMP := deepnodes/server/static/index.html
 
@@ -37,7 +39,7 @@ $(WEB_STAMP): $(WEB_SOURCES)
 
 test: setup
 	cd web && npm test --silent
-	$(PY) -m pytest -q -ra --durations=20 $(PYTEST_ARGS)
+	$(PY) -m pytest -q -ra --durations=20 -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 # the demo needs only torch, the base package and the Fashion-MNIST package: no extras, browser or editor build;
 # --no-compile: modules are compiled when first imported (about 2 s more on the first run, minutes less to set up)
