@@ -7,7 +7,8 @@
   (pip install "deepnodes[ray]").
 - `connect(address)`: an already-initialised Ray in this process is reused as it is (and never shut down by us);
   `''` starts a local Ray bound to 127.0.0.1 with the available cores (no dashboard, no usage statistics,
-  errors only, workers' output not echoed); `'auto'`, `'ray://host:port'` or `'host:port'` connect to an
+  errors only, workers' output and the raylet's messages not echoed, worker processes given 300 s to register on
+  a busy machine: with the default 60 s a loaded 2-core machine killed and restarted slow workers again and again); `'auto'`, `'ray://host:port'` or `'host:port'` connect to an
   existing cluster. The workers must import deepnodes: a local Ray runs this interpreter (an installed or
   editable deepnodes imports as here; the folder holding the package goes on PYTHONPATH for a source checkout);
   a remote cluster gets the package shipped as `py_modules` unless `DEEPNODES_RAY_SHIP_CODE=0` (deepnodes
@@ -17,8 +18,8 @@
   ends, fails or is cancelled. A Ray initialised before (a test fixture, a notebook, the caller) stays up.
 - A local Ray this process starts also sets, unless already set, `LOCAL_TRAIN_ENV` (for every Ray Train run
   while it is up; `close()` takes them back): the Train controller polls its workers every 0.25 s instead of 2 s
-  (each run waits for that poll when its group starts and when it ends), and no preemption watcher (an actor
-  process per run) or Ray Train metrics (no dashboard reads them): one machine is never preempted.
+  (the end of a run is seen at the next poll), and no preemption watcher (an actor process per run) or Ray
+  Train metrics (no dashboard reads them): one machine is never preempted.
 - `storage_folder(ctx, name)`: a local folder for Ray's checkpoints/results (`DEEPNODES_RAY_STORAGE` or the
   system temp folder), never the working folder.
 Torch-free and ray-free at import.
@@ -120,19 +121,43 @@ def connect(address: str = "", *, option: str = "address", backend_option: str =
             target = address
         else:
             target = "local"
-            kw.update(num_cpus=num_cpus or os.cpu_count() or 1, _node_ip_address="127.0.0.1")
+            kw.update(num_cpus=num_cpus or os.cpu_count() or 1, _node_ip_address="127.0.0.1",
+                      _system_config={"worker_register_timeout_seconds": 300})
             env_set = [k for k in LOCAL_TRAIN_ENV if k not in os.environ]
             os.environ.update({k: LOCAL_TRAIN_ENV[k] for k in env_set})
         try:
             info = ray.init(address=target, **kw)
-        except (ConnectionError, RuntimeError, TimeoutError, ValueError) as e:
+        except Exception as e:  # noqa: BLE001 - Ray raises bare Exceptions too (a raylet slow to start)
             for k in env_set:
                 os.environ.pop(k, None)
             first = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
             where = f"the Ray cluster at {address!r}" if address else "a local Ray"
             raise NodeError(f"option '{option}': could not connect to {where}: {first}") from None
+        _route_raylet_messages()
         return RaySession(ray, address, owned=True, info=dict(getattr(info, "address_info", {}) or {}),
                           env_set=env_set)
+
+
+def _route_raylet_messages() -> None:
+    """Ray's driver prints the raylet's messages (a worker that died, one slow to start) to stdout whatever
+    `log_to_driver` says; they go to the `ray` logger instead (errors only, see `connect`): what failed reaches
+    the user as the node's sentence ("a worker failed; Ray restarted the workers, ..."), not as Ray's text."""
+    try:
+        import ray._private.worker as rw  # noqa: PLC0415
+    except ImportError:
+        return
+    real = getattr(rw, "print_to_stdstream", None)
+    if real is None or getattr(real, "deepnodes_routed", False):
+        return
+
+    def routed(data, ignore_prefix: bool = False):
+        if data.get("pid") != "raylet":
+            return real(data, ignore_prefix)
+        for line in data.get("lines") or []:
+            logging.getLogger("ray").warning("(raylet) %s", line)
+
+    routed.deepnodes_routed = True
+    rw.print_to_stdstream = routed
 
 
 def ray_session(ctx, address: str = "", *, option: str = "address", backend_option: str = "backend") -> RaySession:
