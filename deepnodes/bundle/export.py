@@ -328,5 +328,5 @@ def cmd_export(args) -> int:
     except (BundleError, WorkflowError, ValueError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    print(f"wrote the bundle {path} (python {path}/predict.py IMAGE...)")
+    print(f"wrote the bundle {path} (python {path}/predict.py IMAGE, TEXT or ROWS.json...; its README.md says which)")
     return 0
