@@ -16,6 +16,10 @@
 - a convolution's ReLU (ReLU6, LeakyReLU) followed only by a max pooling runs after the pooling instead: max and a
   non-decreasing activation commute, so values and gradients are the same, on a quarter of the elements (the
   example CNN trained 1.6x faster on this CPU). `restore` puts every activation back where its layer had it.
+- a softmax that ends a network output read by a categorical cross-entropy is left out while training, and the loss
+  reads the logits (`plan.use_logits(module, fns)`): one fused log-softmax instead of softmax, clamp and log, as
+  Keras does when a softmax output meets its cross-entropy; the same loss and gradients up to float rounding (and
+  the 1e-7 clamp, which only blocked the gradient of near-zero probabilities). `restore` puts the softmax back.
 
 `speedups=False` (a keyword of `train`) gives the plain path a hand-written script takes: the benchmark and the
 tests compare the two.
@@ -52,6 +56,8 @@ class SpeedPlan:
     compile: bool = False
     pin: bool = False
     pool_first: bool = False
+    logits: bool = False  # may train class losses of softmax outputs on the logits (`use_logits`)
+    softmax_left_out: int = 0
 
     @property
     def rank(self) -> int | None:
@@ -72,6 +78,23 @@ class SpeedPlan:
         return [x.contiguous(memory_format=self.memory_format) if x is not None and x.dim() == r
                 and x.is_floating_point() else x for x in xs]
 
+    def use_logits(self, module, fns: list) -> list[int]:
+        """Outputs whose ending softmax is left out while training, their loss reading the logits instead
+        (`softmax_outputs`); flips those `LossFn`s to logits. None when the plan is the plain one."""
+        if not self.logits:
+            return []
+        done = []
+        for i, (m, attr) in softmax_outputs(module).items():
+            fn = fns[i] if i < len(fns) else None
+            if fn is None or fn.logits or fn.spec.name not in _LOGIT_LOSSES or fn.spec.from_logits is not None:
+                continue
+            m.__dict__["moved_softmax"] = (attr, getattr(m, attr))  # a plain attribute: state_dict as built
+            setattr(m, attr, torch.nn.Identity())
+            fn.logits = True
+            done.append(i)
+        self.softmax_left_out = len(done)
+        return done
+
     def forward(self, net):
         """The function the loop calls for a forward pass, (outputs, output masks): the network's own, or compiled."""
         return torch.compile(net.forward_masked) if self.compile else net.forward_masked
@@ -85,6 +108,8 @@ class SpeedPlan:
                 parts.append(f"{k} optimizer step")
         if self.pool_first:
             parts.append("max pooling before the convolutions' activation")
+        if self.softmax_left_out:
+            parts.append("cross-entropy on the logits of the softmax outputs")
         if self.compile:
             parts.append("torch.compile")
         if self.pin:
@@ -105,7 +130,37 @@ def speed_plan(module, dev: torch.device, opts, enabled: bool = True) -> SpeedPl
         kw["fused"] = True
     elif name in _FOREACH:
         kw["foreach"] = True
-    return SpeedPlan(conv_format(module), kw, compile_, dev.type == "cuda", bool(_pool_pairs(module)))
+    return SpeedPlan(conv_format(module), kw, compile_, dev.type == "cuda", bool(_pool_pairs(module)), True)
+
+
+_LOGIT_LOSSES = ("sparse_categorical_crossentropy", "categorical_crossentropy")
+
+
+def softmax_outputs(module) -> dict[int, tuple[torch.nn.Module, str]]:
+    """Network outputs (by index) that end in a softmax over the last axis which no other layer reads: the module
+    ending each (a Dense with activation softmax, or a Softmax activation layer) and the attribute holding it."""
+    from .build import ChainModule, GraphModule
+    from .layers._core_modules import Act, Dense
+
+    def ending(m):
+        attr = "act" if isinstance(m, Dense) else "fn" if isinstance(m, Act) else None
+        act = getattr(m, attr, None) if attr else None
+        return (m, attr) if isinstance(act, torch.nn.Softmax) and act.dim in (-1, None) else None
+
+    if isinstance(module, ChainModule):
+        last = list(module.children())[-1:]
+        found = ending(last[0]) if last else None
+        return {0: found} if found else {}
+    if not isinstance(module, GraphModule):
+        return {}
+    read = {i for _, ins, _ in module.program for i in ins}
+    writer = {o: name for name, _, outs in module.program if len(outs) == 1 for o in outs}
+    out: dict[int, tuple[torch.nn.Module, str]] = {}
+    for i, slot in enumerate(module.out_slots):
+        found = ending(module._modules[writer[slot]]) if slot in writer else None
+        if found and slot not in read and list(module.out_slots).count(slot) == 1:
+            out[i] = found
+    return out
 
 
 _COMMUTING = (torch.nn.ReLU, torch.nn.ReLU6, torch.nn.LeakyReLU)  # non-decreasing, piecewise linear
@@ -154,4 +209,7 @@ def restore(module) -> None:
         pool = m.__dict__.pop("moved_act", None)
         if pool is not None:
             m.act = pool.__dict__.pop("post")
+        soft = m.__dict__.pop("moved_softmax", None)
+        if soft is not None:
+            setattr(m, *soft)
     module.to("cpu", memory_format=torch.contiguous_format)

@@ -128,8 +128,6 @@ def train(network: Network, x: Sequence, y: Sequence, opts: TrainingOptions | No
     apply_freezing(net, module)
     plan = speed_plan(module, dev, opts, speedups)
     plan.prepare(module)
-    if plan.describe():
-        log(f"training with {plan.describe()}")
     opt = make_optimizer(opts, param_groups(module, opts), plan.optimizer_kwargs)
     fwd = plan.forward(net)
     bn_frozen = frozen_batchnorms(module) if opts.freeze_batchnorm else []
@@ -140,6 +138,9 @@ def train(network: Network, x: Sequence, y: Sequence, opts: TrainingOptions | No
 
     losses = list(losses) if losses is not None else [LossSpec("mse")] * len(y)
     fns = loss_functions(net, losses, y, dev)
+    plan.use_logits(module, fns)  # a softmax output's cross-entropy from its logits (restored by `_finish`)
+    if plan.describe():
+        log(f"training with {plan.describe()}")
     acc_i = next((i for i, f in enumerate(fns) if f is not None and f.classify), None)
     out_names = [t.name for t in net.spec.outputs] or [f"output_{i}" for i in range(len(fns))]
     if dist is not None:
