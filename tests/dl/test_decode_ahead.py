@@ -207,3 +207,18 @@ def test_learner_reads_an_image_folder_without_image_to_tensor(tmp_path):
     msg = eng.status["learner"].message
     assert "column 'image' (option 'inputs') holds bytes in row" in msg and "not an image PIL can read" in msg
     assert "\n" not in msg and "Traceback" not in msg and no_decode_thread()
+
+
+@pytest.mark.parametrize("backend", ["torch", "onnxruntime"])
+def test_batch_inference_decodes_an_encoded_column_per_batch(pngs, backend):
+    """The Executor's `predict` slices an encoded column batch by batch: the same outputs as the decoded column."""
+    from deepnodes.dl.infer import predict
+
+    model = net()
+    model.build(seed=0)
+    enc = convert(pngs.slice(0, 70), Binding(("image",)), SPEC.inputs[0])
+    dec = convert(image_to_tensor(pngs.slice(0, 70), "image", mode="grayscale", scale="none"), Binding(("image",)),
+                  SPEC.inputs[0])
+    (a,), used = predict(model, [enc], batch_size=32, backend=backend, device="cpu")
+    (b,), _ = predict(model, [dec], batch_size=32, backend=backend, device="cpu")
+    assert used == backend and a.shape == (70, 10) and np.array_equal(a, b)
