@@ -126,7 +126,7 @@ def connect(address: str = "", *, option: str = "address", backend_option: str =
             env_set = [k for k in LOCAL_TRAIN_ENV if k not in os.environ]
             os.environ.update({k: LOCAL_TRAIN_ENV[k] for k in env_set})
         try:
-            info = ray.init(address=target, **kw)
+            info = _init(ray, target, kw, retry=not address)
         except Exception as e:  # noqa: BLE001 - Ray raises bare Exceptions too (a raylet slow to start)
             for k in env_set:
                 os.environ.pop(k, None)
@@ -136,6 +136,18 @@ def connect(address: str = "", *, option: str = "address", backend_option: str =
         _route_raylet_messages()
         return RaySession(ray, address, owned=True, info=dict(getattr(info, "address_info", {}) or {}),
                           env_set=env_set)
+
+
+def _init(ray, target: str, kw: dict, retry: bool):
+    """`ray.init`; a local start that timed out (on a busy machine the raylet gives up waiting ~20 s for its
+    agent's port file, a wait no option lengthens) is cleaned up and tried once more, with the files now cached."""
+    try:
+        return ray.init(address=target, **kw)
+    except Exception as e:  # noqa: BLE001
+        if not retry or "timed out" not in str(e):
+            raise
+        ray.shutdown()
+        return ray.init(address=target, **kw)
 
 
 def _route_raylet_messages() -> None:

@@ -32,15 +32,20 @@ def test_the_raylets_messages_go_to_the_ray_logger_not_to_stdout(capsys, caplog,
 def test_a_local_ray_that_cannot_start_is_one_sentence_naming_the_option(monkeypatch):
     import ray
 
+    tries = []
+
     def init(**kw):
         assert kw["_system_config"]["worker_register_timeout_seconds"] >= 300
+        tries.append(kw["address"])
         raise Exception("The current node timed out during startup.\nmore")  # what Ray raises (a bare Exception)
 
     monkeypatch.setattr(ray, "is_initialized", lambda: False)
     monkeypatch.setattr(ray, "init", init)
+    monkeypatch.setattr(ray, "shutdown", lambda: tries.append("shutdown"))
     monkeypatch.delenv("RAY_TRAIN_HEALTH_CHECK_INTERVAL_S", raising=False)
     with pytest.raises(NodeError) as e:
         ray_runtime.connect("", option="distributed.address", backend_option="distributed.backend")
     assert str(e.value) == ("option 'distributed.address': could not connect to a local Ray: "
                             "The current node timed out during startup.")
+    assert tries == ["local", "shutdown", "local"]  # a start that timed out is cleaned up and tried once more
     assert "RAY_TRAIN_HEALTH_CHECK_INTERVAL_S" not in os.environ  # what connect set for the Ray is taken back
