@@ -7,8 +7,10 @@
   (pip install "deepnodes[ray]").
 - `connect(address)`: an already-initialised Ray in this process is reused as it is (and never shut down by us);
   `''` starts a local Ray bound to 127.0.0.1 with the available cores (no dashboard, no usage statistics,
-  errors only, workers' output and the raylet's messages not echoed, worker processes given 300 s to register on
-  a busy machine: with the default 60 s a loaded 2-core machine killed and restarted slow workers again and again); `'auto'`, `'ray://host:port'` or `'host:port'` connect to an
+  errors only, workers' output and the raylet's messages not echoed, worker processes at the caller's priority
+  (Ray's default nice 15 starved them beside other work) and given 300 s to register and to start a Train worker
+  group on a busy machine: with the defaults (60 s) a loaded 2-core machine killed and restarted slow workers
+  again and again, or failed a training before its first step); `'auto'`, `'ray://host:port'` or `'host:port'` connect to an
   existing cluster. The workers must import deepnodes: a local Ray runs this interpreter (an installed or
   editable deepnodes imports as here; the folder holding the package goes on PYTHONPATH for a source checkout);
   a remote cluster gets the package shipped as `py_modules` unless `DEEPNODES_RAY_SHIP_CODE=0` (deepnodes
@@ -18,7 +20,7 @@
   ends, fails or is cancelled. A Ray initialised before (a test fixture, a notebook, the caller) stays up.
 - A local Ray this process starts also sets, unless already set, `LOCAL_TRAIN_ENV` (for every Ray Train run
   while it is up; `close()` takes them back): the Train controller polls its workers every 0.25 s instead of 2 s
-  (the end of a run is seen at the next poll), and no preemption watcher (an actor process per run) or Ray
+  (the end of a run is seen at the next poll), a worker group may take 300 s to start, and no preemption watcher (an actor process per run) or Ray
   Train metrics (no dashboard reads them): one machine is never preempted.
 - `storage_folder(ctx, name)`: a local folder for Ray's checkpoints/results (`DEEPNODES_RAY_STORAGE` or the
   system temp folder), never the working folder.
@@ -41,7 +43,11 @@ EXTRA = 'pip install "deepnodes[ray]"'
 _ADDRESS = re.compile(r"^(auto|ray://[\w.\-]+(:\d+)?|[\w.\-]+:\d+)$")
 _lock = threading.Lock()
 LOCAL_TRAIN_ENV = {"RAY_TRAIN_HEALTH_CHECK_INTERVAL_S": "0.25", "RAY_TRAIN_ENABLE_PREEMPTION_WATCHER": "0",
-                   "RAY_TRAIN_METRICS_ENABLED": "0"}
+                   "RAY_TRAIN_METRICS_ENABLED": "0", "RAY_TRAIN_WORKER_GROUP_START_TIMEOUT_S": "300"}
+# a local Ray's system settings: its worker processes (the training itself) run at the caller's priority, not
+# Ray's default nice 15 (beside other work on a small machine they starved, and their group start timed out),
+# and get 300 s to register
+LOCAL_SYSTEM_CONFIG = {"worker_register_timeout_seconds": 300, "worker_niceness": 0}
 
 
 def require_ray(option: str = "backend"):
@@ -122,7 +128,7 @@ def connect(address: str = "", *, option: str = "address", backend_option: str =
         else:
             target = "local"
             kw.update(num_cpus=num_cpus or os.cpu_count() or 1, _node_ip_address="127.0.0.1",
-                      _system_config={"worker_register_timeout_seconds": 300})
+                      _system_config=dict(LOCAL_SYSTEM_CONFIG))
             env_set = [k for k in LOCAL_TRAIN_ENV if k not in os.environ]
             os.environ.update({k: LOCAL_TRAIN_ENV[k] for k in env_set})
         try:

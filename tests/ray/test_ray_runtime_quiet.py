@@ -49,3 +49,15 @@ def test_a_local_ray_that_cannot_start_is_one_sentence_naming_the_option(monkeyp
                             "The current node timed out during startup.")
     assert tries == ["local", "shutdown", "local"]  # a start that timed out is cleaned up and tried once more
     assert "RAY_TRAIN_HEALTH_CHECK_INTERVAL_S" not in os.environ  # what connect set for the Ray is taken back
+
+
+def test_a_local_rays_workers_run_at_the_callers_priority_and_wait_for_a_slow_group_start(ray_local):
+    """Ray nices its workers to 15 by default: beside other work on a small machine the training starved and its
+    worker group missed Ray Train's 60 s start timeout. A local Ray runs them at the caller's priority, with 300 s."""
+    ray = ray_local.ray
+
+    @ray.remote(num_cpus=1)
+    def about():
+        return os.nice(0), os.environ.get("RAY_TRAIN_WORKER_GROUP_START_TIMEOUT_S")
+
+    assert ray.get(about.remote(), timeout=120) == (os.nice(0), "300")

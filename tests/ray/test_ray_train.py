@@ -187,7 +187,9 @@ def test_a_killed_worker_resumes_from_its_checkpoint_and_a_cancel_reaches_the_ne
     eng.subscribe(events.append)
     with _watched(raw):
         res = eng.run()
-    assert "killed" in said and "resumed" in said, (said, raw.kinds)
+    why = (said, raw.kinds, res, eng.status["learner"].state, eng.status["learner"].message,
+           [e["line"] for e in events if e.get("type") == "log" and e.get("node") == "learner"])
+    assert "killed" in said and "resumed" in said, why
     # resumed after the last checkpoint (never from the start), and went on from the epoch after it
     assert said["resumed"] >= 2 and said["after"][0] == said["resumed"] + 1, (said, raw.kinds)
     logs = [e["line"] for e in events if e.get("type") == "log" and e.get("node") == "learner"]
