@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -29,63 +28,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-CASE_SECONDS = 20  # a case that takes longer is a hang
-
-
-class Hang(Exception):
-    pass
-
-
-class Family:
-    """Counts of one class: `check(name, fn)` runs a case; fn returns None (clean) or a failure description."""
-
-    def __init__(self, name: str):
-        self.name, self.tried, self.failures = name, 0, []
-
-    def check(self, case: str, fn) -> None:
-        self.tried += 1
-
-        def alarm(*_):
-            raise Hang()
-        old = signal.signal(signal.SIGALRM, alarm)
-        signal.alarm(CASE_SECONDS)
-        try:
-            problem = fn()
-        except Hang:
-            problem = f"no answer within {CASE_SECONDS} s (a hang)"
-        except Exception as e:  # noqa: BLE001 - an escaped exception is the failure being counted
-            problem = f"{type(e).__name__}: {str(e)[:160]}"
-        finally:
-            signal.alarm(0)
-            signal.signal(signal.SIGALRM, old)
-        if problem:
-            self.failures.append(f"{case[:80]}: {problem}"[:300])
-
-    def row(self) -> dict:
-        return {"class": self.name, "tried": self.tried, "clean": self.tried - len(self.failures),
-                "failures": len(self.failures), "examples": self.failures[:5]}
-
-
-def _sentence(msg: str) -> str | None:
-    from tests.core.trust_strategies import check_sentence
-
-    try:
-        check_sentence(msg)
-    except AssertionError as e:
-        return str(e)
-    return None
-
-
-def _generated(strategy, n: int, fn) -> None:
-    """Run fn on n generated examples (no shrinking: every example is counted once)."""
-    from hypothesis import HealthCheck, Phase, given, settings
-
-    @settings(max_examples=n, deadline=None, database=None, phases=[Phase.generate],
-              suppress_health_check=list(HealthCheck))
-    @given(strategy)
-    def run(x):
-        fn(x)
-    run()
+from reliability_harness import CASE_SECONDS, Family  # noqa: E402  (a sibling script: run from benchmarks/)
+from reliability_harness import run_generated as _generated  # noqa: E402
+from reliability_harness import sentence_problem as _sentence  # noqa: E402
 
 
 # ---------------------------------------------------------------------------------------------- workflow files
