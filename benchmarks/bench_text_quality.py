@@ -1,7 +1,7 @@
 """Quality of the two text examples in their default configurations (docs/benchmarks.md, section "Text").
 
     .venv/bin/python benchmarks/bench_text_quality.py [--train-seconds 1800] [--train-cpu-seconds 1800]
-        [--only lm|translation] [--out f.json]
+        [--only lm|translation] [--out f.json] [--set node.option=value ...]
         [--translation-example translation_transformer_en_de.json] [--lm-example language_model_transformer.json]
 
 Runs examples/language_model.json and examples/translation_en_de.json (or the Transformer examples) as they are,
@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from deepnodes.core import Engine, Workflow  # noqa: E402
+from deepnodes.dl.graph_runner import GraphRunner  # noqa: E402
 
 
 def _run(wf: Workflow, learner: str, seconds: float, log, cpu_seconds: float | None = None,
@@ -77,9 +78,23 @@ def _run(wf: Workflow, learner: str, seconds: float, log, cpu_seconds: float | N
     return eng
 
 
-def language_model(seconds: float, log, limit: int | None = None, example: str = "language_model.json",
-                   cpu_seconds: float | None = None) -> dict:
+def _load(example: str, sets: list[str]) -> Workflow:
+    """The example, with each `node.option=value` of --set applied (value read as JSON where it parses)."""
     wf = Workflow.load(ROOT / "examples" / example)
+    for item in sets:
+        key, _, raw = item.partition("=")
+        nid, _, option = key.partition(".")
+        try:
+            value = json.loads(raw)
+        except ValueError:
+            value = raw
+        wf.set_option(nid, option, value)
+    return wf
+
+
+def language_model(seconds: float, log, limit: int | None = None, example: str = "language_model.json",
+                   cpu_seconds: float | None = None, sets: list[str] = ()) -> dict:
+    wf = _load(example, list(sets))
     wf.set_option("seeds", "limit", 20)
     if limit:  # a smoke run of the script itself
         wf.set_option("train_text", "limit", limit)
@@ -94,7 +109,14 @@ def language_model(seconds: float, log, limit: int | None = None, example: str =
     words = [w for g, s in zip(gen, seeds) for w in re.findall(r"[A-Za-z]+", g[len(s):])[1:-1]]  # whole words only
     known = sum(w in vocab_words for w in words) / max(len(words), 1)
     scores = eng.output("scorer").to_pylist()[0]
-    return {"bits_per_character": scores["bits_per_token"], "perplexity": scores["perplexity"],
+    extra = {}
+    window = GraphRunner(eng.output("learner", "network")).window
+    if window:  # a Transformer, scored with sliding windows: the figure from separate windows beside it
+        wf.set_option("scorer", "stride", window)
+        eng.run()
+        extra["bits_per_character_separate_windows"] = eng.output("scorer").to_pylist()[0]["bits_per_token"]
+        extra["scorer_stride"] = window // 2
+    return {"bits_per_character": scores["bits_per_token"], "perplexity": scores["perplexity"], **extra,
             "held_out_characters": scores["tokens"], "epochs": len(hist),
             "train_seconds": sum(h.get("seconds", 0) for h in hist), **timing,
             "history": [{k: round(v, 4) if isinstance(v, float) else v for k, v in h.items()} for h in hist],
@@ -104,10 +126,10 @@ def language_model(seconds: float, log, limit: int | None = None, example: str =
 
 
 def translation(seconds: float, log, limit: int | None = None, example: str = "translation_en_de.json",
-                cpu_seconds: float | None = None) -> dict:
+                cpu_seconds: float | None = None, sets: list[str] = ()) -> dict:
     from deepnodes.dl.text_metrics import corpus_bleu, corpus_chrf
 
-    wf = Workflow.load(ROOT / "examples" / example)
+    wf = _load(example, list(sets))
     if limit:  # a smoke run of the script itself
         for n in ("train_pairs", "val_pairs", "test_pairs"):
             wf.set_option(n, "limit", limit if n == "train_pairs" else limit // 10)
@@ -156,21 +178,24 @@ def main() -> None:
                     help="the translation workflow in examples/ (translation_transformer_en_de.json: the Transformer)")
     ap.add_argument("--lm-example", default="language_model.json",
                     help="the language-model workflow in examples/ (language_model_transformer.json: the Transformer)")
+    ap.add_argument("--set", action="append", default=[], metavar="NODE.OPTION=VALUE",
+                    help="change an option of the example before it runs (a tuning try), as `deepnodes run --set`")
     a = ap.parse_args()
     log = lambda s: print(s, flush=True)  # noqa: E731
     import torch
 
     res = {"device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu",
            "torch_threads": torch.get_num_threads(), "train_seconds_limit": a.train_seconds,
-           "train_cpu_seconds_limit": a.train_cpu_seconds}
+           "train_cpu_seconds_limit": a.train_cpu_seconds, "set": a.set}
     if a.only in (None, "lm"):
-        res["language_model"] = language_model(a.train_seconds, log, a.limit, a.lm_example, a.train_cpu_seconds)
+        res["language_model"] = language_model(a.train_seconds, log, a.limit, a.lm_example, a.train_cpu_seconds,
+                                                 a.set)
         print(json.dumps(res["language_model"], indent=1, ensure_ascii=False), flush=True)
         if a.out:
             Path(a.out).write_text(json.dumps(res, indent=1, ensure_ascii=False))
     if a.only in (None, "translation"):
         res["translation"] = translation(a.train_seconds, log, a.limit, a.translation_example,
-                                        a.train_cpu_seconds)
+                                        a.train_cpu_seconds, a.set)
         print(json.dumps(res["translation"], indent=1, ensure_ascii=False), flush=True)
     if a.out:
         Path(a.out).write_text(json.dumps(res, indent=1, ensure_ascii=False))

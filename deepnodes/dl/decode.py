@@ -183,10 +183,15 @@ def decode_batch(runner: GraphRunner, encoder_inputs: dict[str, torch.Tensor], m
 # ---------------------------------------------------------------------- language-model evaluation
 @torch.no_grad()
 def stream_log_loss(runner: GraphRunner, ids: np.ndarray, chunk: int = 100, streams: int = 32,
-                    progress: Callable[[float], None] | None = None) -> tuple[float, int]:
-    """Mean negative log-likelihood (nats per token) of predicting each id of `ids` from all ids before it,
-    over `streams` parallel pieces of the stream, `chunk` steps at a time with the states carried.
-    Returns (mean nll, number of predicted tokens)."""
+                    progress: Callable[[float], None] | None = None, stride: int = 0) -> tuple[float, int]:
+    """Mean negative log-likelihood (nats per token) of predicting each id of `ids` from the ids before it,
+    over `streams` parallel pieces of the stream. Returns (mean nll, number of predicted tokens).
+
+    A recurrent network runs `chunk` steps at a time with its states carried, so every id is predicted from
+    everything before it in its piece. A network with a fixed window (a Transformer trained on windows of W
+    ids) is scored with sliding windows: windows of W ids start `stride` apart (0: W // 2) and each scores only
+    the ids the one before it did not, so after the first window every id is predicted from at least
+    W - stride ids before it (`stride` = W: separate windows, each from a fresh context)."""
     ids = np.asarray(ids, dtype=np.int64)
     streams = max(1, min(streams, (len(ids) - 1) // max(chunk, 1) or 1))
     per = (len(ids) - 1) // streams
@@ -194,25 +199,32 @@ def stream_log_loss(runner: GraphRunner, ids: np.ndarray, chunk: int = 100, stre
         raise DecodeError("the text is too short to score; it needs at least two tokens")
     x_all = torch.as_tensor(ids[:streams * per].reshape(streams, per))
     y_all = torch.as_tensor(ids[1:streams * per + 1].reshape(streams, per))
+    window = runner.window
+    if window:
+        if stride > window:
+            raise DecodeError(f"the stride ({stride}) is longer than the network's window of {window} tokens")
+        stride = stride or max(1, window // 2)
     state = runner.start({})
-    if runner.window:  # a Transformer: windows of its training length, each from a fresh context
-        chunk = runner.window
-    total, count = 0.0, 0
-    for s in range(0, per, chunk):
-        if runner.window:
-            state = runner.start({})
-        y, state = runner.run(x_all[:, s:s + chunk], state)
+    total, done = 0.0, 0
+    while done < per:
+        if window:  # a fresh context of up to `window` ids ending at the last id to score
+            end = min(per, done + (stride if done else window))
+            start, state = max(0, end - window), runner.start({})
+        else:
+            start, end = done, min(per, done + chunk)
+        y, state = runner.run(x_all[:, start:end], state)
         if y.dim() != 3:
             raise DecodeError("the language model must output one prediction per step (an LSTM with "
                               "return_sequences before the output layer) to be scored")
+        y = y[:, done - start:]
         limit, runner.limit = runner.limit, None  # scoring uses the full distribution
         lp = runner.log_probs(y.reshape(-1, y.shape[-1])).view(y.shape[0], y.shape[1], -1)
         runner.limit = limit
-        total -= lp.gather(-1, y_all[:, s:s + chunk].unsqueeze(-1)).sum().item()
+        total -= lp.gather(-1, y_all[:, done:end].unsqueeze(-1)).sum().item()
+        done = end
         if progress is not None:
-            progress(min(1.0, (s + chunk) / per))
-        count += y.shape[0] * y.shape[1]
-    return total / count, count
+            progress(done / per)
+    return total / (streams * per), streams * per
 
 
 # ---------------------------------------------------------------------- what the nodes call

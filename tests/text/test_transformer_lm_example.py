@@ -1,5 +1,5 @@
 """examples/language_model_transformer.json: the file matches its builder, and on a small slice the decoder-only
-Transformer learns well above the uniform baseline, generates from seeds and is scored window by window."""
+Transformer learns well above the uniform baseline, generates from seeds and is scored with sliding windows."""
 import math
 
 from deepnodes.core import Workflow
@@ -30,3 +30,12 @@ def test_transformer_language_model_on_a_small_slice():
     gen = eng.output("generator").column("generated").to_pylist()
     seeds = eng.output("seeds").column("text").to_pylist()
     assert len(gen) == 2 and all(g.startswith(s) and len(g) == len(s) + 150 for g, s in zip(gen, seeds))
+    # scored with sliding windows (each character from at least 64 before it): separate windows of 128, where a
+    # window's first characters have little context, score worse; a stride past the window is a sentence
+    wf.set_option("scorer", "stride", 128)
+    eng.run()
+    assert eng.status["scorer"].scalars["bits_per_character"] > bpc, (eng.status["scorer"].scalars, bpc)
+    wf.set_option("scorer", "stride", 129)
+    eng.run()
+    assert eng.status["scorer"].message == ("option 'stride' is 129, but the network sees windows of 128 tokens; "
+                                            "use at most 128"), eng.status["scorer"].message

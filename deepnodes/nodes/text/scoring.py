@@ -58,8 +58,10 @@ class TranslationScorer(Node):
 @node("deepnodes.text.LanguageModelScorer", name="Language Model Scorer", category="Text/Scoring")
 class LanguageModelScorer(Node):
     """Scores a language model on a text column: the rows, joined by the separator into one stream, are
-    predicted token by token (each from everything before it, the LSTM states carried across chunks) and
-    the mean log-loss is given as bits per token (bits per character for a character model) and perplexity."""
+    predicted token by token and the mean log-loss is given as bits per token (bits per character for a
+    character model) and perplexity. A recurrent model predicts each token from everything before it (the
+    LSTM states carried across chunks); a Transformer, which sees a fixed window, from sliding windows (each
+    token from at least window - stride tokens before it)."""
 
     inputs = [In("network", "network", "a trained language model with a prediction per step"),
               In("dictionary", "model", "the dictionary the network was trained with (empty: the one the network "
@@ -73,6 +75,10 @@ class LanguageModelScorer(Node):
         chunk: int = Field(100, ge=1, le=limits.LENGTH,
             description="steps run at once (the states are carried between chunks)")
         streams: int = Field(32, ge=1, le=limits.BATCH, description="parallel pieces of the text scored side by side")
+        stride: int = Field(0, ge=0, le=limits.LENGTH,
+            description="for a network with a fixed window (a Transformer): its windows start this many tokens "
+                        "apart and each scores only its last `stride` tokens, so each token has at least window - "
+                        "stride tokens before it (0: half the window; the window: separate windows)")
 
     _SPEC = TableSpec((ColumnSpec("bits_per_token", "number", "double"), ColumnSpec("perplexity", "number", "double"),
                        ColumnSpec("tokens", "integer", "int64"), ColumnSpec("unknown", "integer", "int64")))
@@ -105,7 +111,10 @@ class LanguageModelScorer(Node):
         try:
             runner = GraphRunner(net)
             check_vocabulary(runner, vocab.size)
-            nll, n = stream_log_loss(runner, ids, c.chunk, c.streams, lambda f: ctx.progress(f, "scoring"))
+            if runner.window and c.stride > runner.window:
+                raise NodeError(f"option 'stride' is {c.stride}, but the network sees windows of {runner.window} "
+                                f"tokens; use at most {runner.window}")
+            nll, n = stream_log_loss(runner, ids, c.chunk, c.streams, lambda f: ctx.progress(f, "scoring"), c.stride)
         except DecodeError as e:
             raise NodeError(str(e)) from None
         bpt, ppl = bits_per_token(nll), perplexity(nll)
