@@ -209,10 +209,13 @@ def test_learner_dialog_ok_applies_and_the_saved_file_holds_the_value(server, pa
     assert "epochs" in top.inner_text() and "weight_decay" in top.inner_text(), top.inner_text()
     first = page.locator('.dn-config .dn-field.has-error, .dn-config [data-field].has-error').first
     first.wait_for()
-    page.wait_for_timeout(200)
-    box, dialog = first.bounding_box(), page.locator(".dn-config").bounding_box()
-    assert box and dialog and box["y"] >= dialog["y"] and box["y"] + box["height"] <= dialog["y"] + dialog["height"], \
-        "the first bad field is not scrolled into view"
+    for _ in range(50):  # in view once the tab's render is done; polled, so a slow machine is no failure
+        box, dialog = first.bounding_box(), page.locator(".dn-config").bounding_box()
+        if box and dialog and box["y"] >= dialog["y"] and box["y"] + box["height"] <= dialog["y"] + dialog["height"]:
+            break
+        page.wait_for_timeout(100)
+    else:
+        raise AssertionError(f"the first bad field is not scrolled into view: {box} in {dialog}")
     shot(page, "learner-errors")
     page.locator(".dn-config .dn-tabs button", has_text="Optimizer").click()
     page.fill("#f-weight_decay", "0")

@@ -40,18 +40,24 @@ export function ConfigDialog({ desc, nodeId, label, config, columns, network, on
   const set = (name: string, v: unknown) => { setValues((old) => ({ ...old, [name]: v })); setRaw(null); };
   const current = () => collect(fields, values);
 
+  // the first error in view: its tab first, then (after the render that shows that tab) the field itself. Waiting
+  // for the render, not for an animation frame: on a busy machine the frame came first and nothing scrolled.
+  const [reveal, setReveal] = useState<{ field: string; tab: string } | null>(null);
   useEffect(() => {
-    // the first error in view: its tab, then the field itself
     const first = Object.keys(errors)[0];
     if (!first) return;
     const f = fields.find((x) => x.name === first.split(".")[0]);
-    if (f && tabs.length > 1 && f.group !== tab) setTab(tabs.includes(f.group) ? f.group : tabs[0]);
-    requestAnimationFrame(() => {
-      const el = document.querySelector(`.dn-config [data-field="${first}"]`) ?? document.querySelector(`.dn-config .has-error`);
-      (el ?? top.current)?.scrollIntoView({ block: "center" });
-    });
+    const want = f && tabs.length > 1 ? (tabs.includes(f.group) ? f.group : tabs[0]) : tab;
+    if (want !== tab) setTab(want);
+    setReveal({ field: first, tab: want });
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [errors]);
+  useEffect(() => {
+    if (!reveal || reveal.tab !== tab) return; // its tab is not shown yet: this runs again when it is
+    const el = document.querySelector(`.dn-config [data-field="${reveal.field}"]`) ?? document.querySelector(`.dn-config .has-error`);
+    (el ?? top.current)?.scrollIntoView({ block: "center" });
+    setReveal(null);
+  }, [reveal, tab]);
 
   async function apply(close: boolean) {
     let out: Record<string, unknown>;
