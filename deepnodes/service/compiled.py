@@ -1,5 +1,5 @@
-"""The fastest path: a segment Service Input → row-wise image/number steps → Network Executor → Service Output run
-by the bundle's runner (`deepnodes/bundle/predict.py`: the preprocessing as data, then one ONNX Runtime call).
+"""The fastest path: a segment Service Input → row-wise image, number or text steps → Network Executor → Service
+Output run by the bundle's runner (`deepnodes/bundle/predict.py`: the preprocessing as data, then one ONNX Runtime call).
 
 Calling the nodes themselves (`fast.py`) costs ~2 ms of CPU per request on the Fashion-MNIST example (Image to
 Tensor's table, the Executor's conversion and checks, its predictions table) where the network takes ~0.25 ms.

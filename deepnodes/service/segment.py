@@ -24,6 +24,16 @@ OUTPUT_TYPE = "deepnodes.service.ServiceOutput"
 ROW_WISE = {INPUT_TYPE, OUTPUT_TYPE, "deepnodes.data.ImageToTensor", "deepnodes.dl.NetworkExecutor",
             "deepnodes.data.ColumnFilter", "deepnodes.data.NormalizerApply", "deepnodes.data.CategoryToNumber",
             "deepnodes.data.ColumnsToTensor", "deepnodes.data.OneHot"}
+TEXT_IDS = "deepnodes.text.TextToIndexSequence"
+
+
+def row_wise(entry) -> bool:
+    """Whether a workflow node works row by row (see ROW_WISE). Text to Index Sequence does when its rows do not
+    depend on each other: a fixed `length`, or token sequences (`pad` off); padding to the table's longest row
+    makes a row's length depend on the rows beside it in a micro-batch."""
+    if entry.type == TEXT_IDS:
+        return entry.config.get("length") is not None or entry.config.get("pad", True) is False
+    return entry.type in ROW_WISE
 
 
 class ServiceError(WorkflowError):
@@ -91,7 +101,7 @@ class Segment:
         self.example: dict[str, Any] = dict(cfg.example)
         self.max_rows: int = cfg.max_rows
         self.output_columns: list[str] = list(wf.instantiate(self.output_id).config.columns)
-        self.row_wise = all(wf.nodes[n].type in ROW_WISE for n in self.served)
+        self.row_wise = all(row_wise(wf.nodes[n]) for n in self.served)
         self._lock = threading.Lock()
 
     def _missing(self) -> set[str]:
