@@ -20,7 +20,7 @@ def small_lm() -> Workflow:
     for k, v in (("epochs", 1), ("batch_size", 16)):
         wf.set_option("learner", k, v)
     wf.set_option("embedding", "output_dim", 16)
-    for b in ("block_1", "block_2"):
+    for b in (n for n, e in wf.nodes.items() if e.type == "deepnodes.layers.TransformerDecoder"):
         wf.set_option(b, "intermediate_dim", 32)
     wf.set_option("generator", "length", 30)
     return wf

@@ -20,7 +20,7 @@ def test_transformer_language_model_on_a_small_slice():
     wf.set_option("learner", "batch_size", 16)
     wf.set_option("learner", "learning_rate", 0.003)
     wf.set_option("embedding", "output_dim", 32)
-    for b in ("block_1", "block_2"):
+    for b in (n for n, e in wf.nodes.items() if e.type == "deepnodes.layers.TransformerDecoder"):
         wf.set_option(b, "intermediate_dim", 64)
     wf.set_option("generator", "length", 150)  # past the 128-step window: the context slides
     eng = _run(wf)
