@@ -76,6 +76,7 @@ def language_model_transformer() -> Workflow:
         wf.remove(nid)
     wf.set_option("windows", "length", 128)
     wf.set_option("windows", "step", 128)
+    wf.nodes["windows"].label = "Windows of 128 characters"
 
     def at(col, row):
         return (col * 230.0, row * 150.0)
