@@ -79,16 +79,12 @@ def _run(wf: Workflow, learner: str, seconds: float, log, cpu_seconds: float | N
 
 
 def _load(example: str, sets: list[str]) -> Workflow:
-    """The example, with each `node.option=value` of --set applied (value read as JSON where it parses)."""
+    """The example, with each `node.option=value` of --set applied as `deepnodes run --set` applies it."""
+    from deepnodes.cli import parse_set
+
     wf = Workflow.load(ROOT / "examples" / example)
     for item in sets:
-        key, _, raw = item.partition("=")
-        nid, _, option = key.partition(".")
-        try:
-            value = json.loads(raw)
-        except ValueError:
-            value = raw
-        wf.set_option(nid, option, value)
+        wf.set_option(*parse_set(item))
     return wf
 
 

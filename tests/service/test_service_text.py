@@ -13,18 +13,12 @@ from hypothesis import strategies as st
 
 from deepnodes.core import Engine, Workflow, registry
 from deepnodes.service.decode import decode_rows, table_rows
+from tests.bundle.test_bundle_text import _pairs  # real English / German sentences, labelled
 
 LENGTH = 24
 
 
-def _sentences(split: str, n: int) -> list[tuple[str, str]]:
-    from deepnodes.datasets.registry import load_dataset
-
-    t = load_dataset("en-de-pairs", split, None, n)
-    return [(s, "en") for s in t.column("english").to_pylist()] + [(s, "de") for s in t.column("german").to_pylist()]
-
-
-TEXTS = [s for s, _ in _sentences("test", 15)] + ["", "Ünïcödé ☃ — and unseen wörds!", "don't", "x" * 200]
+TEXTS = [s for s, _ in _pairs("test", 15)] + ["", "Ünïcödé ☃ — and unseen wörds!", "don't", "x" * 200]
 
 
 def build(ids: dict, backend: str = "auto", folder=None):
@@ -36,7 +30,7 @@ def build(ids: dict, backend: str = "auto", folder=None):
     with open(csv_path, "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["text", "language"])
-        w.writerows(_sentences("train", 120))
+        w.writerows(_pairs("train", 120))
     binding = [{"columns": ["text_ids"], "converter": "tensor"}]
     wf = Workflow("which language, served")
     wf.add("deepnodes.data.CSVReader", "train", {"path": str(csv_path)})
