@@ -41,6 +41,10 @@ def _rates(opts, total):
 @given(total=st.integers(2, 400), lr=st.floats(1e-4, 1.0), warm=st.one_of(st.none(), st.floats(0.05, 0.9)))
 def test_one_cycle_is_torchs_one_cycle_curve(total, lr, warm):
     opts = TrainingOptions(learning_rate=lr, lr_schedule="one_cycle", warmup=warm)
+    pct = 0.3 if warm is None else warm
+    if float(pct * total) - 1 == 0:  # torch's warm-up phase has no length there: its OneCycleLR divides by zero
+        assert all(0 <= r <= lr for r in _rates(opts, total))
+        return
     ref_opt = _opt(lr)
     ref = torch.optim.lr_scheduler.OneCycleLR(ref_opt, max_lr=lr, total_steps=total, cycle_momentum=False,
                                               pct_start=0.3 if warm is None else warm)
