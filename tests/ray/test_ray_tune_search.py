@@ -61,7 +61,8 @@ def test_a_ray_tune_search_with_asha_prunes_the_clearly_bad_trials(asha_run):
     assert len(trials) == 4 and sorted(t["trial"] for t in trials) == [0, 1, 2, 3]
     assert [float(t["lr"]) for t in trials] == [BAD / 2, GOOD, GOOD * 1.5, BAD]
     states = {float(t["lr"]): t["state"] for t in trials}
-    assert states[BAD] == "pruned" and states[GOOD] == states[GOOD * 1.5] == "complete", trials
+    assert states[BAD] == "pruned" and states[GOOD] == states[GOOD * 1.5] == "complete", \
+        [{k: v for k, v in t.items() if k in ("lr", "state", "objective", "message", "error")} for t in trials]
     best = {r["parameter"]: r["value"] for r in eng.output("search", "best").to_pylist()}
     assert float(best["lr"]) in (GOOD, GOOD * 1.5) and float(best["objective"]) > 0.5
     # the learner's epochs came back to the node's event stream as search/learner, as locally
